@@ -1,0 +1,207 @@
+"""sample: stream a plain or gzip Avazu CSV into a ZSTD Parquet sample plus a manifest.
+
+The CSV is parsed by Arrow block by block (never the whole file in memory), checked
+for Avazu's header and types on the way, and written batch by batch. ``first`` keeps
+the first N rows; ``random`` keeps a seeded uniform sample of exactly N rows by
+bottom-k keys (each row gets a random key, the N smallest win), in file order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from jobs.avazu_ctr.config import AvazuConfig
+from jobs.common import InputDataError, RunContext, atomic_path, sha256_file, write_json
+from jobs.progress import Progress
+from models.avazu_synth import AVAZU_COLUMNS, RAW_SCHEMA
+
+log = logging.getLogger(__name__)
+
+BLOCK_BYTES = 8 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """What to keep: ``rows`` (0 = all), ``mode`` first|random, ``seed``."""
+
+    rows: int = 0
+    mode: str = "first"
+    seed: int = 0
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def _read_header(path: Path, gz: bool) -> list[str]:
+    try:
+        opener = gzip.open if gz else open
+        with opener(path, "rt", encoding="utf-8", newline="") as f:  # type: ignore[operator]
+            line = f.readline()
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        kind = "corrupt gzip file" if gz else "unreadable file"
+        raise InputDataError(f"{path}: {kind}: {exc}") from exc
+    if not line.strip():
+        raise InputDataError(f"{path}: empty file (no header line)")
+    return [c.strip().strip('"') for c in line.strip().split(",")]
+
+
+def check_header(path: Path, header: list[str]) -> None:
+    """Raise :class:`InputDataError` naming every missing Avazu column."""
+    missing = [c for c in AVAZU_COLUMNS if c not in header]
+    if missing:
+        raise InputDataError(f"{path}: missing column(s) {missing}; the header has {header}")
+    extra = [c for c in header if c not in AVAZU_COLUMNS]
+    if extra:
+        log.warning("%s: ignoring extra column(s) %s", path, extra)
+
+
+def _explain(exc: Exception, path: Path, rows_before: int, header: list[str], gz: bool) -> InputDataError:
+    """Turn an Arrow parse/convert error into a message naming the file, row and column."""
+    msg = str(exc)
+    where = f"{path}: after data row {rows_before:,}"
+    m = re.search(r"Expected (\d+) columns, got (\d+): (.*)", msg, re.S)
+    if m:
+        return InputDataError(
+            f"{where}: truncated or malformed row: expected {m[1]} columns, got {m[2]}: {m[3][:200]!r}"
+        )
+    m = re.search(r"In CSV column #(\d+): .*?conversion error to (\w+): invalid value '([^']*)'", msg, re.S)
+    if m:
+        col = header[int(m[1])] if int(m[1]) < len(header) else f"#{m[1]}"
+        return InputDataError(f"{where}: column {col!r} must be {m[2]}, found {m[3]!r}")
+    if gz and isinstance(exc, OSError):
+        return InputDataError(f"{path}: corrupt gzip stream ({msg})")
+    return InputDataError(f"{where}: cannot parse CSV: {msg}")
+
+
+class _BottomK:
+    """Keeps the ``k`` rows with the smallest random keys seen so far (a uniform sample)."""
+
+    def __init__(self, k: int, seed: int) -> None:
+        self.k, self.rng = k, np.random.default_rng(seed)
+        self.table: pa.Table | None = None
+        self.keys = np.empty(0)
+        self.order = np.empty(0, dtype=np.int64)
+
+    def add(self, batch: pa.RecordBatch, first_row: int) -> None:
+        keys = self.rng.random(batch.num_rows)
+        tbl = pa.Table.from_batches([batch])
+        self.table = tbl if self.table is None else pa.concat_tables([self.table, tbl])
+        self.keys = np.concatenate([self.keys, keys])
+        self.order = np.concatenate([self.order, np.arange(first_row, first_row + batch.num_rows)])
+        if len(self.keys) > 2 * self.k:
+            self._shrink()
+
+    def _shrink(self) -> None:
+        keep = np.sort(np.argpartition(self.keys, self.k - 1)[: self.k]) if len(self.keys) > self.k else np.arange(len(self.keys))
+        self.table = self.table.take(pa.array(keep)).combine_chunks()  # type: ignore[union-attr]
+        self.keys, self.order = self.keys[keep], self.order[keep]
+
+    def result(self) -> pa.Table | None:
+        if self.table is None:
+            return None
+        self._shrink()
+        return self.table
+
+
+def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
+    """Stream ``src`` (plain or gzip CSV in Avazu's schema) into ZSTD Parquet at ``dest``.
+
+    Returns the manifest (rows, bytes, schema, sha256, ...). Raises
+    :class:`InputDataError` for an empty file, a truncated row, a missing column, a
+    value of the wrong type or a corrupt gzip; ``dest`` is then left as it was.
+    """
+    src = Path(src)
+    if not src.is_file():
+        raise InputDataError(f"{src}: no such file")
+    size = src.stat().st_size
+    if size == 0:
+        raise InputDataError(f"{src}: empty file (0 bytes)")
+    gz = _is_gzip(src)
+    header = _read_header(src, gz)
+    check_header(src, header)
+
+    raw = pa.OSFile(str(src), "rb")
+    stream = pa.CompressedInputStream(raw, "gzip") if gz else raw
+    convert = pacsv.ConvertOptions(
+        column_types={f.name: f.type for f in RAW_SCHEMA},
+        include_columns=list(AVAZU_COLUMNS),
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    progress = Progress(f"sample {src.name}", total=size, unit="bytes")
+    rows_in = rows_out = 0
+    bottom = _BottomK(spec.rows, spec.seed) if spec.mode == "random" and spec.rows > 0 else None
+    with atomic_path(dest) as tmp:
+        writer = pq.ParquetWriter(str(tmp), RAW_SCHEMA, compression="zstd")
+        try:
+            reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES), convert_options=convert)
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except (pa.ArrowInvalid, OSError) as exc:
+                    raise _explain(exc, src, rows_in, header, gz) from exc
+                if bottom is not None:
+                    bottom.add(batch, rows_in)
+                else:
+                    if spec.rows and rows_out + batch.num_rows > spec.rows:
+                        batch = batch.slice(0, spec.rows - rows_out)
+                    writer.write_batch(batch, row_group_size=1 << 20)
+                    rows_out += batch.num_rows
+                rows_in += batch.num_rows
+                progress.set(raw.tell())
+                if bottom is None and spec.rows and rows_out >= spec.rows:
+                    break
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise _explain(exc, src, rows_in, header, gz) from exc
+        finally:
+            if bottom is not None and (kept := bottom.result()) is not None and kept.num_rows:
+                writer.write_table(kept, row_group_size=1 << 20)
+                rows_out = kept.num_rows
+            writer.close()
+            raw.close()
+        if rows_out == 0:
+            raise InputDataError(f"{src}: no data rows after the header")
+    elapsed = progress.done()
+    return {
+        "rows": rows_out,
+        "rows_read": rows_in,
+        "input_path": str(src),
+        "input_bytes": size,
+        "input_compression": "gzip" if gz else "none",
+        "seconds": round(elapsed, 3),
+        "mode": spec.mode,
+        "requested_rows": spec.rows,
+        "seed": spec.seed,
+        "schema": {f.name: str(f.type) for f in RAW_SCHEMA},
+        "compression": "zstd",
+        "sha256": sha256_file(dest),
+    }
+
+
+def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Sample ``state['raw_path']`` into ``<run>/sample/train.parquet`` with ``manifest.json``."""
+    out_dir = ctx.run_dir / "sample"
+    with atomic_path(out_dir, is_dir=True) as tmp:  # Parquet and manifest appear together
+        spec = SampleSpec(cfg.sample_rows, cfg.sample_mode, cfg.seed)
+        manifest = sample_csv(Path(state["raw_path"]), tmp / "train.parquet", spec)
+        manifest["source"] = state["source"]
+        write_json(tmp / "manifest.json", manifest)
+    dest = out_dir / "train.parquet"
+    log.info("sample: %s rows -> %s (%.1f MB)", f"{manifest['rows']:,}", dest, dest.stat().st_size / 1e6)
+    return {**state, "sample_path": str(dest), "sample_manifest": str(out_dir / "manifest.json"),
+            "sample_rows": manifest["rows"], "sample_sha256": manifest["sha256"]}
