@@ -1,0 +1,162 @@
+"""Great Expectations runner: validate a data frame against a reviewed suite in ``expectations/``.
+
+The suites in the repository are the source of truth: each run loads the JSON, replaces
+the stored copy in the GX file context (under ``<data root>/gx``), runs a checkpoint that
+updates Data Docs, and returns a compact report. A failure raises
+:class:`DataValidationError` naming each failed expectation with what was observed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobs.common import REPO_ROOT, data_root
+
+log = logging.getLogger(__name__)
+
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+
+class DataValidationError(ValueError):
+    """A dataset failed its expectation suite; ``report`` holds the details."""
+
+    def __init__(self, message: str, report: "ValidationReport") -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass
+class ValidationReport:
+    """Outcome of one suite on one dataset."""
+
+    suite: str
+    dataset: str
+    success: bool
+    evaluated: int
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    data_docs: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def message(self) -> str:
+        """One line per failed expectation: type, column, what was observed."""
+        lines = [f"{self.dataset} failed {len(self.failures)} of {self.evaluated} expectations of suite {self.suite!r}:"]
+        for f in self.failures:
+            col = f" column {f['column']!r}" if f.get("column") else ""
+            lines.append(f"  - {f['expectation']}{col}: {f['observed']}")
+        return "\n".join(lines)
+
+
+def load_suite_json(name: str) -> dict[str, Any]:
+    """The reviewed suite ``expectations/<name>.json``."""
+    path = EXPECTATIONS_DIR / f"{name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no expectation suite {path}")
+    return json.loads(path.read_text())
+
+
+def _context() -> Any:
+    import great_expectations as gx
+
+    ctx = gx.get_context(mode="file", project_root_dir=str(data_root()))
+    return ctx
+
+
+def _get_or_add(getter: Any, adder: Any, name: str) -> Any:
+    try:
+        return getter(name)
+    except (KeyError, LookupError):
+        return adder(name)
+
+
+def _replace(store: Any, obj: Any) -> Any:
+    """Store ``obj`` under its name, replacing an older copy (GX refuses duplicates)."""
+    from great_expectations.exceptions import DataContextError
+
+    try:
+        store.delete(obj.name)
+    except (DataContextError, KeyError, ValueError):
+        pass
+    return store.add(obj)
+
+
+def _observed(result: dict[str, Any]) -> str:
+    if "observed_value" in result:
+        return f"observed {result['observed_value']!r}"
+    parts = []
+    if "unexpected_count" in result:
+        parts.append(f"{result['unexpected_count']:,} unexpected of {result.get('element_count', 0):,} rows")
+    if result.get("partial_unexpected_list"):
+        parts.append(f"e.g. {result['partial_unexpected_list'][:5]!r}")
+    return ", ".join(parts) or "failed"
+
+
+def validate_frame(df: Any, suite_name: str, dataset: str) -> ValidationReport:
+    """Validate a pandas frame against ``expectations/<suite_name>.json``.
+
+    Returns the report on success; raises :class:`DataValidationError` (with the report)
+    when any expectation fails. Data Docs are rebuilt on every run.
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    spec = load_suite_json(suite_name)
+    ctx = _context()
+    ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    source = _get_or_add(ctx.data_sources.get, ctx.data_sources.add_pandas, "pandas")
+    asset = _get_or_add(source.get_asset, source.add_dataframe_asset, suite_name)
+    batch_def = _get_or_add(asset.get_batch_definition, asset.add_batch_definition_whole_dataframe, "whole")
+    suite = _replace(ctx.suites, ExpectationSuite(
+        name=suite_name,
+        expectations=[ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {})).to_domain_obj()
+                      for e in spec["expectations"]],
+        meta=spec.get("meta", {}),
+    ))
+    vdef = _replace(ctx.validation_definitions, gx.ValidationDefinition(name=f"{suite_name}_vd", data=batch_def, suite=suite))
+    checkpoint = _replace(ctx.checkpoints, gx.Checkpoint(
+        name=f"{suite_name}_checkpoint",
+        validation_definitions=[vdef],
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+        result_format={"result_format": "SUMMARY"},
+    ))
+    result = checkpoint.run(batch_parameters={"dataframe": df})
+    failures, evaluated, raw = [], 0, {}
+    for vr in result.run_results.values():
+        raw = vr.to_json_dict()
+        for r in vr.results:
+            evaluated += 1
+            if not r.success:
+                kwargs = {k: v for k, v in r.expectation_config.kwargs.items() if k != "batch_id"}
+                failures.append({
+                    "expectation": r.expectation_config.type,
+                    "column": kwargs.get("column"),
+                    "kwargs": kwargs,
+                    "observed": _observed(r.result or {}) if not r.exception_info.get("raised_exception") else
+                    f"raised {r.exception_info.get('exception_message')}",
+                })
+    docs = data_root() / "gx" / "uncommitted" / "data_docs" / "local_site"
+    report = ValidationReport(suite_name, dataset, result.success, evaluated, failures, docs if docs.exists() else None, raw)
+    if not report.success:
+        raise DataValidationError(report.message(), report)
+    log.info("validation: %s passed %d expectations of %s", dataset, evaluated, suite_name)
+    return report
+
+
+def log_report_to_mlflow(report: ValidationReport) -> None:
+    """Log the result JSON, pass/fail metrics and the Data Docs site to the active MLflow run."""
+    import mlflow
+
+    mlflow.log_dict(report.raw, f"validation/{report.suite}.json")
+    mlflow.log_metrics({
+        f"{report.suite}.evaluated": report.evaluated,
+        f"{report.suite}.failed": len(report.failures),
+    })
+    mlflow.set_tag(f"validation.{report.suite}", "passed" if report.success else "failed")
+    if report.data_docs is not None:
+        mlflow.log_artifacts(str(report.data_docs), "data_docs")
