@@ -167,6 +167,7 @@ def publish_link(target: Path, link: Path) -> None:
 
 def mlflow_setup(experiment: str) -> str:
     """Point MLflow at the configured store and get-or-create ``experiment``; returns its id."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no phoning home from tasks
     import mlflow
 
     mlflow.set_tracking_uri(mlflow_tracking_uri())

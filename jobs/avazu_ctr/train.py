@@ -1,0 +1,107 @@
+"""train: LightGBM on the Spark features; logs metrics, importance, native and pyfunc models."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jobs.avazu_ctr.config import AvazuConfig
+from jobs.common import REPO_ROOT, RunContext
+from models.ctr_features import RAW_INPUTS, transform
+from models.ctr_model import LgbmParams, TrainResult, binary_metrics, train_lgbm
+
+log = logging.getLogger(__name__)
+
+
+def load_split(features_path: str | Path, split: str) -> pd.DataFrame:
+    """One split of the features written by the features job."""
+    data = Path(features_path) / "data" / f"split={split}"
+    if not data.is_dir():
+        raise FileNotFoundError(f"no {split} split under {Path(features_path) / 'data'}")
+    return pd.read_parquet(data)
+
+
+def params_from(cfg: AvazuConfig) -> LgbmParams:
+    return LgbmParams(
+        learning_rate=cfg.learning_rate, num_leaves=cfg.num_leaves, min_data_in_leaf=cfg.min_data_in_leaf,
+        num_boost_round=cfg.num_boost_round, early_stopping_rounds=cfg.early_stopping_rounds, seed=cfg.seed,
+        num_threads=os.cpu_count() or 1,
+    )
+
+
+def fit(features_path: str | Path, cfg: AvazuConfig, feature_list: list[str]) -> tuple[TrainResult, dict[str, float], pd.DataFrame]:
+    """Train on the train split; returns the fit, holdout metrics and holdout predictions."""
+    train, hold = load_split(features_path, "train"), load_split(features_path, "holdout")
+    result = train_lgbm(train[feature_list], train["click"].to_numpy(), params_from(cfg))
+    p = result.booster.predict(hold[feature_list], num_iteration=result.best_iteration)
+    metrics = binary_metrics(hold["click"].to_numpy(), p)
+    preds = pd.DataFrame({"id": hold["id"].to_numpy(), "click": hold["click"].to_numpy(), "p_click": p})
+    return result, metrics, preds
+
+
+def log_model(result: TrainResult, features_path: str, sample_path: str) -> str:
+    """Log the native LightGBM text model and the raw-rows pyfunc; returns the pyfunc's URI."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from jobs.avazu_ctr.features import read_tables
+    from jobs.avazu_ctr.serving import CtrModel
+
+    example = pd.read_parquet(sample_path, columns=list(RAW_INPUTS)).head(5)
+    with tempfile.TemporaryDirectory() as tmp:
+        booster_file = Path(tmp) / "lightgbm_model.txt"
+        result.booster.save_model(str(booster_file), num_iteration=result.best_iteration)
+        mlflow.log_artifact(str(booster_file), "native")
+        tables = read_tables(Path(features_path) / "encodings")
+        preds = result.booster.predict(transform(example, tables), num_iteration=result.best_iteration)
+        signature = infer_signature(example, preds)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=CtrModel(),
+            artifacts={"encodings": str(Path(features_path) / "encodings"), "booster": str(booster_file)},
+            code_paths=[str(REPO_ROOT / "jobs"), str(REPO_ROOT / "models")],
+            signature=signature,
+            input_example=example,
+        )
+    return info.model_uri
+
+
+def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Train, log everything to the task's MLflow run, return the model URI and holdout AUC."""
+    import json
+
+    import mlflow
+
+    from jobs.plots import importance_png
+
+    manifest = json.loads((Path(state["features_path"]) / "manifest.json").read_text())
+    result, metrics, preds = fit(state["features_path"], cfg, manifest["features"])
+    log.info("train: holdout AUC %.4f, logloss %.4f, best iteration %d, %.1f s",
+             metrics["auc"], metrics["logloss"], result.best_iteration, result.seconds)
+    run_dir = ctx.run_dir / "train"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    preds_path = run_dir / "holdout_predictions.parquet"
+    preds.to_parquet(preds_path, index=False)
+
+    mlflow.log_params({**params_from(cfg).booster_params(), "num_boost_round": cfg.num_boost_round,
+                       "early_stopping_rounds": cfg.early_stopping_rounds, "split": cfg.split,
+                       "use_id_encodings": cfg.use_id_encodings, "n_features": len(manifest["features"])})
+    mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
+    mlflow.log_metrics({"best_iteration": result.best_iteration, "train_seconds": result.seconds,
+                        "valid_auc": result.valid_auc, "train_rows": manifest["rows"]["train"],
+                        "holdout_rows": manifest["rows"]["holdout"]})
+    with tempfile.TemporaryDirectory() as tmp:
+        imp_csv = Path(tmp) / "feature_importance.csv"
+        result.importance.to_csv(imp_csv, index=False)
+        mlflow.log_artifact(str(imp_csv), "importance")
+        mlflow.log_artifact(str(importance_png(result.importance, Path(tmp) / "feature_importance.png")), "importance")
+    model_uri = log_model(result, state["features_path"], state["sample_path"])
+    return {**state, "model_uri": model_uri, "train_run_id": mlflow.active_run().info.run_id,
+            "holdout_auc": metrics["auc"], "best_iteration": result.best_iteration,
+            "holdout_predictions": str(preds_path)}

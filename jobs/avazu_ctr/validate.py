@@ -1,0 +1,63 @@
+"""validate_raw / validate_features: the Great Expectations gates of the avazu_ctr pipeline."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from jobs.avazu_ctr.config import AvazuConfig
+from jobs.common import RunContext, data_root, publish_link
+from jobs.validation import DataValidationError, log_report_to_mlflow, validate_frame
+
+log = logging.getLogger(__name__)
+
+
+def _validate(df: pd.DataFrame, suite: str, dataset: str) -> dict[str, Any]:
+    """Validate and log the report to the active MLflow run, pass or fail."""
+    try:
+        report = validate_frame(df, suite, dataset)
+    except DataValidationError as exc:
+        log_report_to_mlflow(exc.report)
+        raise
+    log_report_to_mlflow(report)
+    return {"suite": suite, "evaluated": report.evaluated}
+
+
+def log_dataset(df: pd.DataFrame, path: str, name: str, digest: str | None = None, context: str = "training") -> None:
+    """Record ``path`` as an MLflow dataset input (schema from the frame, digest if known)."""
+    import mlflow
+
+    ds = mlflow.data.from_pandas(df.head(1000), source=path, name=name, digest=(digest or None) and digest[:36])
+    mlflow.log_input(ds, context=context)
+
+
+def run_raw(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Validate the raw Parquet sample against ``expectations/avazu_raw.json``."""
+    df = pd.read_parquet(state["sample_path"])
+    log_dataset(df, state["sample_path"], "avazu_raw_sample", state.get("sample_sha256"))
+    return {**state, "validate_raw": _validate(df, "avazu_raw", f"raw sample {state['sample_path']}")}
+
+
+def run_features(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Validate the features against ``expectations/avazu_features.json``, then publish them.
+
+    Publishing points ``<data>/avazu_ctr/features/current`` at this run's features, the
+    path behind the features Asset; a failed validation leaves the old link in place.
+    """
+    data = Path(state["features_path"]) / "data"
+    df = pd.read_parquet(data)
+    df["split"] = df["split"].astype(str)
+    log_dataset(df, str(data), "avazu_features")
+    out = [_validate(df, "avazu_features", f"features {data}")]
+    if cfg.use_id_encodings:
+        out.append(_validate(df, "avazu_id_encodings", f"features {data}"))
+    publish_link(Path(state["features_path"]), current_features_link())
+    return {**state, "validate_features": out}
+
+
+def current_features_link() -> Path:
+    """The published (validated) features of the latest successful run."""
+    return data_root() / "avazu_ctr" / "features" / "current"

@@ -1,0 +1,62 @@
+"""Runs one pipeline step inside its MLflow task run: used by the DAGs and by the CLI."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from typing import Any
+
+from jobs.common import RunContext, end_parent_run, task_run
+
+log = logging.getLogger("jobs.runner")
+
+PIPELINES = ("avazu_ctr",)
+
+
+def pipeline(name: str) -> Any:
+    """The ``jobs.<name>.pipeline`` module (STEPS, EXPERIMENT, load)."""
+    if name not in PIPELINES:
+        raise ValueError(f"unknown pipeline {name!r}; known: {PIPELINES}")
+    return importlib.import_module(f"jobs.{name}.pipeline")
+
+
+def run_step(name: str, step: str, profile: str, overrides: dict[str, Any] | None, ctx: RunContext,
+             state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run ``step`` of pipeline ``name`` with config ``profile`` + ``overrides``.
+
+    The step runs inside a nested MLflow run (tags: dag, run, task, git sha, config
+    hash); its returned dict, plus ``mlflow_run_id``, is the next step's ``state``. The
+    last step closes the DAG run's parent MLflow run.
+    """
+    mod = pipeline(name)
+    if step not in mod.STEPS:
+        raise ValueError(f"unknown step {step!r} of {name}; steps: {list(mod.STEPS)}")
+    cfg = mod.load(profile, overrides)
+    ctx = ctx.for_task(step)
+    t0 = time.time()
+    with task_run(mod.EXPERIMENT, ctx, cfg) as run:
+        out = mod.STEPS[step](cfg, ctx, dict(state or {}))
+        out["mlflow_run_id"] = run.info.run_id
+        out.setdefault("mlflow_parent_run_id", run.data.tags.get("mlflow.parentRunId"))
+    log.info("%s.%s finished in %.1f s", name, step, time.time() - t0)
+    if step == list(mod.STEPS)[-1]:
+        out["mlflow_parent_run_id"] = end_parent_run(mod.EXPERIMENT, ctx)
+    return out
+
+
+def run_pipeline(name: str, profile: str, overrides: dict[str, Any] | None = None, run_id: str | None = None,
+                 until: str | None = None) -> dict[str, Any]:
+    """Every step of ``name`` in order (or up to ``until``), without Airflow."""
+    mod = pipeline(name)
+    ctx = RunContext.cli(name, run_id)
+    state: dict[str, Any] = {}
+    for step in mod.STEPS:
+        try:
+            state = run_step(name, step, profile, overrides, ctx, state)
+        except BaseException:
+            end_parent_run(mod.EXPERIMENT, ctx, status="FAILED")
+            raise
+        if step == until:
+            break
+    return state
