@@ -1,0 +1,161 @@
+"""avazu_ctr: Avazu click logs -> Parquet sample -> GX -> Spark features -> LightGBM -> MLflow registry.
+
+ingest -> sample -> validate_raw -> features -> validate_features -> train
+-> evaluate_and_promote -> champion_changed -> publish_champion
+
+Every task calls one step of ``jobs.avazu_ctr`` (heavy imports happen inside the task).
+Leave a Param empty to use the chosen profile's value (profiles: jobs/profiles/avazu_ctr.yaml).
+The validated features update the Asset ``avazu_ctr.features``; a new champion updates
+``ctr_lightgbm.champion``, so downstream DAGs can be scheduled on either.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Asset, Param, dag, task
+
+PIPELINE = "avazu_ctr"
+FEATURES_ASSET = Asset(name="avazu_ctr.features", uri="x-platform://avazu_ctr/features")
+CHAMPION_ASSET = Asset(name="ctr_lightgbm.champion", uri="x-platform://mlflow/models/ctr_lightgbm/champion")
+
+
+def _opt(kind: str, title: str, description: str, **kw: Any) -> Param:
+    """An optional Param: empty means 'the profile's value'."""
+    return Param(None, type=["null", kind], title=title, description=f"{description} Empty = profile value.", **kw)
+
+
+PARAMS = {
+    "profile": Param("demo", enum=["smoke", "demo", "full"], title="Profile",
+                     description="smoke: seconds (CI); demo: 1M rows, minutes; full: every Kaggle row."),
+    "source": _opt("string", "Source", "auto (Kaggle if credentials exist, else synthetic), kaggle, local, synthetic.",
+                   enum=[None, "auto", "kaggle", "local", "synthetic"]),
+    "local_path": _opt("string", "Local file", "train.csv or train.gz, for source=local."),
+    "synthetic_rows": _opt("integer", "Synthetic rows", "Rows generated for source=synthetic.", minimum=100),
+    "sample_rows": _opt("integer", "Sample rows", "Rows kept by the sampler; 0 keeps all.", minimum=0),
+    "sample_mode": _opt("string", "Sample mode", "first (first N rows) or random (seeded uniform sample).",
+                        enum=[None, "first", "random"]),
+    "seed": _opt("integer", "Seed", "Seeds generation, sampling, split and LightGBM."),
+    "split": _opt("string", "Split", "stratified (random 80/20 keeping the click rate) or time (last day held out).",
+                  enum=[None, "stratified", "time"]),
+    "holdout_fraction": _opt("number", "Holdout fraction", "Holdout share for the stratified split.",
+                             exclusiveMinimum=0, maximum=0.5),
+    "use_id_encodings": _opt("boolean", "Id encodings", "Count and out-of-fold target encodings of site/app/device ids."),
+    "encoding_smoothing": _opt("number", "Encoding smoothing", "Prior weight (rows) of the target encoding.", minimum=0),
+    "learning_rate": _opt("number", "Learning rate", "LightGBM learning rate.", exclusiveMinimum=0, maximum=1),
+    "num_leaves": _opt("integer", "Leaves", "LightGBM num_leaves.", minimum=2),
+    "early_stopping_rounds": _opt("integer", "Early stopping", "Rounds without AUC gain before stopping.", minimum=1),
+    "num_boost_round": _opt("integer", "Max rounds", "Upper bound on boosting rounds.", minimum=1),
+    "min_data_in_leaf": _opt("integer", "Min rows per leaf", "LightGBM min_data_in_leaf.", minimum=1),
+    "model_name": _opt("string", "Registered model", "Name in the MLflow model registry."),
+}
+
+
+def _kaggle_connection_to_env() -> None:
+    """Copy an Airflow connection ``kaggle_default`` into the variables the Kaggle client reads."""
+    import os
+
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return
+    from airflow.sdk import Connection
+
+    try:
+        conn = Connection.get("kaggle_default")
+    except Exception:  # no such connection: the ingest step explains what is missing
+        return
+    if conn.login and conn.password:
+        os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"] = conn.login, conn.password
+
+
+def _run(step: str, state: dict[str, Any] | None) -> dict[str, Any]:
+    """Run one step of the pipeline with this DAG run's Params and ids."""
+    from airflow.sdk import get_current_context
+
+    from jobs.common import RunContext
+    from jobs.runner import run_step
+
+    context = get_current_context()
+    params = dict(context["params"])
+    profile = params.pop("profile")
+    ctx = RunContext(dag_id=context["dag"].dag_id, run_id=context["run_id"])
+    return run_step(PIPELINE, step, profile, params, ctx, state)
+
+
+def _mark_mlflow_failed(context: Any) -> None:
+    """Task failure callback: close the DAG run's parent MLflow run as FAILED."""
+    from jobs.avazu_ctr.config import EXPERIMENT
+    from jobs.common import RunContext, end_parent_run
+
+    end_parent_run(EXPERIMENT, RunContext(context["dag"].dag_id, context["run_id"]), status="FAILED")
+
+
+@dag(
+    dag_id=PIPELINE,
+    dag_display_name="Avazu CTR: sample, validate, Spark features, LightGBM, registry",
+    description="Avazu click logs to a LightGBM CTR champion in MLflow",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["ctr", "lightgbm", "spark", "great-expectations", "mlflow"],
+    params=PARAMS,
+    default_args={"retries": 0, "retry_delay": timedelta(minutes=1), "on_failure_callback": _mark_mlflow_failed},
+    doc_md=__doc__,
+)
+def avazu_ctr() -> None:
+    @task(task_display_name="Ingest (Kaggle / local / synthetic)")
+    def ingest() -> dict[str, Any]:
+        """Download, locate or generate Avazu's train file."""
+        _kaggle_connection_to_env()
+        return _run("ingest", None)
+
+    @task(task_display_name="Sample to ZSTD Parquet")
+    def sample(state: dict[str, Any]) -> dict[str, Any]:
+        """Stream the CSV (plain or gzip) into a Parquet sample with a manifest."""
+        return _run("sample", state)
+
+    @task(task_display_name="Validate raw sample (GX)")
+    def validate_raw(state: dict[str, Any]) -> dict[str, Any]:
+        """Great Expectations suite avazu_raw."""
+        return _run("validate_raw", state)
+
+    @task(task_display_name="Spark features")
+    def features(state: dict[str, Any]) -> dict[str, Any]:
+        """Split, encodings fitted on the training split, features as partitioned Parquet."""
+        return _run("features", state)
+
+    @task(task_display_name="Validate features (GX)", outlets=[FEATURES_ASSET])
+    def validate_features(state: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
+        """Suites avazu_features (+ avazu_id_encodings); publishes the features Asset."""
+        out = _run("validate_features", state)
+        outlet_events[FEATURES_ASSET].extra = {"path": out["features_path"], "rows": out["feature_rows"]}
+        return out
+
+    @task(task_display_name="Train LightGBM")
+    def train(state: dict[str, Any]) -> dict[str, Any]:
+        """LightGBM with early stopping; logs metrics, importance and models to MLflow."""
+        return _run("train", state)
+
+    @task(task_display_name="Evaluate and promote")
+    def evaluate_and_promote(state: dict[str, Any]) -> dict[str, Any]:
+        """Same-holdout comparison with the champion; registers and sets the alias."""
+        return _run("evaluate_and_promote", state)
+
+    @task.short_circuit(task_display_name="Champion changed?")
+    def champion_changed(state: dict[str, Any]) -> bool:
+        """Continue only when the new version became the champion."""
+        return state["alias"] == "champion"
+
+    @task(task_display_name="Publish champion Asset", outlets=[CHAMPION_ASSET])
+    def publish_champion(state: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
+        """Update the champion Asset so consumers (market_nightly) pick up the new model."""
+        extra = {"model": state["model_name"], "version": state["model_version"], "auc": state["holdout_auc"]}
+        outlet_events[CHAMPION_ASSET].extra = extra
+        return extra
+
+    promoted = evaluate_and_promote(train(validate_features(features(validate_raw(sample(ingest()))))))
+    champion_changed(promoted) >> publish_champion(promoted)
+
+
+avazu_ctr()
