@@ -3,7 +3,7 @@
 Adds the split (stratified or time), fits the encodings of ``models.ctr_features`` on the
 training split only (out of fold for training rows), and writes, atomically:
 
-    <run>/features/data/split=train|holdout/*.parquet   features + id, click, day
+    <run>/features/data/split=train|holdout/*.parquet   features + id, click, day, fold
     <run>/features/encodings/<field>.parquet            fitted tables for serving (full training)
     <run>/features/manifest.json                        feature list, prior, row counts
 """
@@ -62,7 +62,7 @@ def _counts(train: Any, fields: tuple[str, ...]) -> Any:
 
 
 def _features_schema(use_id_encodings: bool) -> str:
-    cols = ["id string", "click int", "day int", "split string"]
+    cols = ["id string", "click int", "day int", "fold int", "split string"]
     for name in feature_names(use_id_encodings):
         kind = "bigint" if name.startswith("cnt_") else "double" if name.startswith("te_") else "int"
         cols.append(f"{name} {kind}")
@@ -95,6 +95,7 @@ def build_features(spark: Any, sample_path: str, cfg: AvazuConfig) -> tuple[Any,
             fold = np.where(pdf["split"].to_numpy() == "train", pdf["fold"].to_numpy(), -1)
             feats = transform(pdf, shared.value, fold)
             feats.insert(0, "split", pdf["split"].to_numpy())
+            feats.insert(0, "fold", pdf["fold"].to_numpy(np.int32))
             feats.insert(0, "day", pdf["day"].to_numpy(np.int32))
             feats.insert(0, "click", pdf["click"].to_numpy(np.int32))
             feats.insert(0, "id", pdf["id"].to_numpy())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ def _read_header(path: Path, gz: bool) -> list[str]:
         opener = gzip.open if gz else open
         with opener(path, "rt", encoding="utf-8", newline="") as f:  # type: ignore[operator]
             line = f.readline()
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         kind = "corrupt gzip file" if gz else "unreadable file"
         raise InputDataError(f"{path}: {kind}: {exc}") from exc
     if not line.strip():

@@ -1,0 +1,68 @@
+# Embedded stack: Airflow (SQLite, .airflow/), MLflow (SQLite, .mlflow/), Spark local[*].
+# Point MLFLOW_TRACKING_URI, SPARK_MASTER or AIRFLOW__DATABASE__SQL_ALCHEMY_CONN elsewhere to use real engines.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+AIRFLOW_PORT ?= 8080
+MLFLOW_PORT ?= 5000
+
+export PATH := $(BIN):$(PATH)
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.db
+export AIRFLOW__CORE__PARALLELISM ?= 2
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL ?= 30
+export AIRFLOW__API__PORT := $(AIRFLOW_PORT)
+export GX_ANALYTICS_ENABLED := false
+export MLFLOW_DISABLE_TELEMETRY := true
+export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
+
+.PHONY: help venv init demo test ui stop bench lock clean
+help:
+	@echo "make demo   - install, init the embedded stack, run avazu_ctr (demo profile) with airflow dags test"
+	@echo "make test   - install what is missing and run the whole test suite"
+	@echo "make ui     - start the Airflow UI (:$(AIRFLOW_PORT)) and the MLflow UI (:$(MLFLOW_PORT)); 'make stop' ends them"
+	@echo "make bench  - measure sampling, features, training and quality; JSON in bench/results/"
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 is required"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/.installed
+
+$(AIRFLOW_HOME)/.migrated: $(BIN)/.installed
+	@mkdir -p $(AIRFLOW_HOME) $(CURDIR)/.mlflow
+	airflow db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1 || { tail -20 $(AIRFLOW_HOME)/migrate.log; exit 1; }
+	@touch $@
+
+init: $(AIRFLOW_HOME)/.migrated
+
+demo: init
+	airflow dags test avazu_ctr -c '{"profile": "demo"}' > $(AIRFLOW_HOME)/demo.log 2>&1 \
+	  || { grep -E "ERROR|Error|error:" $(AIRFLOW_HOME)/demo.log | tail -30; echo "demo failed: full log in $(AIRFLOW_HOME)/demo.log"; exit 1; }
+	$(BIN)/python -m jobs.report
+
+test: venv
+	$(BIN)/python -m pytest
+
+ui: init
+	@bash scripts/ui.sh start
+
+stop:
+	@bash scripts/ui.sh stop
+
+bench: venv
+	$(BIN)/python bench/run_all.py
+
+lock: venv
+	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
+
+clean:
+	rm -rf .airflow .mlflow data

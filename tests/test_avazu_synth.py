@@ -1,0 +1,63 @@
+"""The synthetic Avazu generator: schema, formats, click rate, difficulty, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from models.avazu_synth import AVAZU_COLUMNS, HASHED_COLUMNS, RAW_SCHEMA, SynthConfig, generate_chunks
+
+
+@pytest.fixture(scope="module")
+def sample() -> tuple[pa.Table, np.ndarray]:
+    table, p = next(generate_chunks(SynthConfig(seed=3), 100_000, chunk_rows=100_000))
+    return table, p
+
+
+def test_schema_and_formats(sample: tuple[pa.Table, np.ndarray]) -> None:
+    table, _ = sample
+    assert tuple(table.column_names) == AVAZU_COLUMNS
+    assert table.schema == RAW_SCHEMA
+    assert pc.all(pc.match_substring_regex(table["id"], r"^[0-9]{1,20}$")).as_py()
+    assert pc.max(pc.utf8_length(table["id"])).as_py() == 20
+    for col in HASHED_COLUMNS:
+        assert pc.all(pc.match_substring_regex(table[col], r"^[0-9a-f]{8}$")).as_py(), col
+    hours = table["hour"].to_numpy()
+    assert set(np.unique(hours // 100)) == set(range(141021, 141031))  # 10 days of October 2014
+    assert (hours % 100).max() <= 23
+    assert set(np.unique(table["click"].to_numpy())) == {0, 1}
+
+
+def test_click_rate_and_oracle_difficulty(sample: tuple[pa.Table, np.ndarray]) -> None:
+    table, p = sample
+    y = table["click"].to_numpy()
+    assert 0.15 < y.mean() < 0.19
+    oracle = roc_auc_score(y, p)
+    assert 0.74 < oracle < 0.81, oracle  # where good real Avazu models sit, not trivially learnable
+
+
+def test_heavy_tailed_ids(sample: tuple[pa.Table, np.ndarray]) -> None:
+    table, _ = sample
+    counts = np.sort(table["site_id"].value_counts().field("counts").to_numpy())[::-1]
+    assert counts[0] > 0.2 * table.num_rows  # the placeholder for app traffic dominates, as in Avazu
+    ips = table["device_ip"].value_counts().field("counts").to_numpy()
+    assert (ips == 1).sum() > 0.5 * len(ips)  # most IPs are seen once
+    assert ips.max() > 100  # a few busy shared IPs
+
+
+def test_same_seed_same_rows_other_seed_other_rows() -> None:
+    a, pa_ = next(generate_chunks(SynthConfig(seed=5), 2000))
+    b, pb = next(generate_chunks(SynthConfig(seed=5), 2000))
+    c, _ = next(generate_chunks(SynthConfig(seed=6), 2000))
+    assert a.equals(b) and np.array_equal(pa_, pb)
+    assert not a.equals(c)
+
+
+def test_config_validation_names_the_field() -> None:
+    with pytest.raises(ValueError, match="target_ctr"):
+        SynthConfig(target_ctr=1.5)
+    with pytest.raises(ValueError, match="n_rows"):
+        next(generate_chunks(SynthConfig(), 0))
