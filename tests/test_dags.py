@@ -1,0 +1,130 @@
+"""DAG integrity, and avazu_ctr end to end with `airflow dags test` on a real Airflow + MLflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+DAGS = sorted((REPO / "dags").glob("*.py"))
+HEAVY = ("pyspark", "torch", "lightgbm", "xgboost", "pandas", "mlflow", "great_expectations", "sklearn", "ray")
+
+PROBE = r"""
+import importlib.util, json, sys, time
+import airflow.sdk  # baseline: what Airflow itself loads
+before = set(sys.modules)
+out = {}
+for path in sys.argv[1:]:
+    t0 = time.perf_counter()
+    spec = importlib.util.spec_from_file_location("dag_" + path.rsplit("/", 1)[-1][:-3], path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    added = sorted({m.split(".")[0] for m in set(sys.modules) - before})
+    out[path] = {"seconds": time.perf_counter() - t0, "added": added}
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(sys.argv[1].rsplit("/", 1)[0])
+out["_bag"] = {"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": sorted(bag.dags)}
+print(json.dumps(out))
+"""
+
+
+def airflow_env(home: Path, data: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "KAGGLE", "MLFLOW_TRACKING"))}
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "PLATFORM_DATA_DIR": str(data / "data"),
+        "PLATFORM_MLFLOW_DIR": str(data / "mlflow"),
+        "KAGGLE_CONFIG_DIR": str(data / "no-kaggle"),
+        "GX_ANALYTICS_ENABLED": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    })
+    return env
+
+
+def test_dag_files_import_fast_without_heavy_modules(tmp_path: Path) -> None:
+    env = airflow_env(tmp_path / "af", tmp_path)
+    res = subprocess.run([sys.executable, "-c", PROBE, *map(str, DAGS)], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out.pop("_bag") == {"errors": {}, "dags": ["avazu_ctr"]}
+    for path, info in out.items():
+        assert info["seconds"] < 1.0, f"{path} took {info['seconds']:.2f} s to parse"
+        heavy = [m for m in info["added"] if m in HEAVY]
+        assert not heavy, f"{path} imports {heavy} at top level"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path]:
+    root = tmp_path_factory.mktemp("stack")
+    env = airflow_env(root / "airflow", root)
+    res = subprocess.run(["airflow", "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return env, root
+
+
+def dags_test(env: dict[str, str], conf: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["airflow", "dags", "test", "avazu_ctr", "-c", json.dumps(conf)],
+                          env=env, capture_output=True, text=True, timeout=600)
+
+
+def mlflow_client(root: Path):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    return mlflow.MlflowClient()
+
+
+@pytest.mark.slow
+def test_dags_test_registers_a_champion(stack: tuple[dict[str, str], Path]) -> None:
+    env, root = stack
+    res = dags_test(env, {"profile": "smoke"})
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    client = mlflow_client(root)
+    versions = client.search_model_versions("name = 'ctr_lightgbm'")
+    assert [str(v.version) for v in versions] == ["1"]
+    champ = client.get_model_version_by_alias("ctr_lightgbm", "champion")
+    assert str(champ.version) == "1" and float(champ.tags["holdout_auc"]) > 0.6 and float(champ.tags["oracle_auc"]) > 0.7
+    exp = client.get_experiment_by_name("avazu_ctr")
+    parents = client.search_runs([exp.experiment_id], "tags.`platform.role` = 'dag_run'")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    tasks = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parents[0].info.run_id}'")
+    assert {t.data.tags["airflow.task_id"] for t in tasks} == {
+        "ingest", "sample", "validate_raw", "features", "validate_features", "train", "evaluate_and_promote"}
+    train = next(t for t in tasks if t.data.tags["airflow.task_id"] == "train")
+    assert {"holdout_auc", "holdout_logloss", "best_iteration"} <= set(train.data.metrics)
+    arts = {a.path for a in client.list_artifacts(train.info.run_id, "importance")}
+    assert {"importance/feature_importance.png", "importance/feature_importance.csv"} <= arts
+    assert (root / "data" / "avazu_ctr" / "features" / "current").is_symlink()
+
+
+@pytest.mark.slow
+def test_bad_input_fails_the_run_and_keeps_the_champion(stack: tuple[dict[str, str], Path], synthetic_csv) -> None:
+    env, root = stack
+    link = root / "data" / "avazu_ctr" / "features" / "current"
+    if not link.exists():
+        pytest.skip("needs the champion of test_dags_test_registers_a_champion")
+    published = os.readlink(link)
+    lines = Path(synthetic_csv[0]).read_text().splitlines()[:3001]
+    lines[7] = lines[7].replace(",0,14", ",3,14", 1).replace(",1,14", ",3,14", 1)  # click = 3
+    bad = root / "bad_clicks.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    res = dags_test(env, {"profile": "smoke", "source": "local", "local_path": str(bad)})
+    assert res.returncode != 0
+    assert "expect_column_values_to_be_in_set column 'click'" in res.stdout + res.stderr
+    client = mlflow_client(root)
+    assert [str(v.version) for v in client.search_model_versions("name = 'ctr_lightgbm'")] == ["1"]
+    assert str(client.get_model_version_by_alias("ctr_lightgbm", "champion").version) == "1"
+    assert os.readlink(link) == published  # the published features did not move
+    exp = client.get_experiment_by_name("avazu_ctr")
+    failed = client.search_runs([exp.experiment_id], "tags.`platform.role` = 'dag_run' and attributes.status = 'FAILED'")
+    assert len(failed) == 1

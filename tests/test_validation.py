@@ -1,0 +1,51 @@
+"""Great Expectations suites on real and broken data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from jobs.validation import EXPECTATIONS_DIR, DataValidationError, validate_frame
+from models.avazu_synth import SynthConfig, generate_chunks
+from tests.conftest import AVAZU_HEAD, needs_shared
+
+
+@pytest.fixture(scope="module")
+def raw_frame() -> pd.DataFrame:
+    table, _ = next(generate_chunks(SynthConfig(seed=9), 3000))
+    return table.to_pandas()
+
+
+def test_suites_are_reviewed_json() -> None:
+    for path in EXPECTATIONS_DIR.glob("*.json"):
+        spec = json.loads(path.read_text())
+        assert spec["name"] == path.stem and spec["expectations"]
+
+
+def test_synthetic_raw_passes(raw_frame: pd.DataFrame, platform_env: Path) -> None:
+    report = validate_frame(raw_frame, "avazu_raw", "synthetic")
+    assert report.success and report.evaluated >= 25 and report.failures == []
+    assert report.data_docs is not None and (report.data_docs / "index.html").exists()
+
+
+@needs_shared()
+def test_real_avazu_head_passes(platform_env: Path, tmp_path: Path) -> None:
+    from jobs.avazu_ctr.sample import SampleSpec, sample_csv
+
+    sample_csv(AVAZU_HEAD, tmp_path / "r.parquet", SampleSpec())
+    assert validate_frame(pd.read_parquet(tmp_path / "r.parquet"), "avazu_raw", "real head").success
+
+
+def test_click_values_other_than_0_1_name_the_expectation(raw_frame: pd.DataFrame, platform_env: Path) -> None:
+    bad = raw_frame.copy()
+    bad.loc[[3, 10], "click"] = 2
+    bad.loc[5, "site_id"] = "NOT-HEX"
+    with pytest.raises(DataValidationError) as err:
+        validate_frame(bad, "avazu_raw", "broken sample")
+    msg = str(err.value)
+    assert "expect_column_values_to_be_in_set column 'click': 2 unexpected" in msg
+    assert "expect_column_values_to_match_regex column 'site_id'" in msg
+    assert "broken sample" in msg and len(err.value.report.failures) == 2
