@@ -38,6 +38,7 @@ def run_step(name: str, step: str, profile: str, overrides: dict[str, Any] | Non
     with task_run(mod.EXPERIMENT, ctx, cfg) as run:
         out = mod.STEPS[step](cfg, ctx, dict(state or {}))
         out["mlflow_run_id"] = run.info.run_id
+        out["mlflow_experiment_id"] = run.info.experiment_id
         out.setdefault("mlflow_parent_run_id", run.data.tags.get("mlflow.parentRunId"))
     log.info("%s.%s finished in %.1f s", name, step, time.time() - t0)
     if step == list(mod.STEPS)[-1]:

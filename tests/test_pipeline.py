@@ -1,0 +1,42 @@
+"""The whole pipeline without Airflow (python -m jobs): real Avazu rows, champion vs challenger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jobs.runner import run_pipeline
+from tests.conftest import AVAZU_HEAD, needs_shared
+
+pytestmark = pytest.mark.slow
+
+
+@needs_shared()
+def test_pipeline_on_real_avazu_rows(platform_env: Path) -> None:
+    state = run_pipeline("avazu_ctr", "smoke", {"source": "local", "local_path": str(AVAZU_HEAD)}, run_id="real")
+    assert state["source"] == "local" and state["sample_rows"] == 999
+    assert sum(state["feature_rows"].values()) == 999 and 190 <= state["feature_rows"]["holdout"] <= 210
+    assert state["model_version"] == 1 and state["alias"] == "champion"
+    assert state["oracle_auc"] is None  # real data has no ground truth
+    assert 0.0 <= state["holdout_auc"] <= 1.0
+
+
+def test_worse_model_becomes_challenger_and_champion_stays(platform_env: Path) -> None:
+    import mlflow
+
+    first = run_pipeline("avazu_ctr", "smoke", {}, run_id="good")
+    assert first["alias"] == "champion" and first["oracle_auc"] > first["holdout_auc"] - 0.02
+    worse = run_pipeline("avazu_ctr", "smoke", {"num_leaves": 2, "num_boost_round": 1, "use_id_encodings": False},
+                         run_id="worse")
+    assert worse["holdout_auc"] < worse["champion_auc"] == pytest.approx(first["holdout_auc"], abs=1e-9)
+    assert worse["alias"] == "challenger" and worse["model_version"] == 2
+    client = mlflow.MlflowClient()
+    assert str(client.get_model_version_by_alias("ctr_lightgbm", "champion").version) == "1"
+    assert str(client.get_model_version_by_alias("ctr_lightgbm", "challenger").version) == "2"
+    # the champion serves raw rows straight from the registry
+    import pandas as pd
+
+    rows = pd.read_parquet(first["sample_path"]).head(20)
+    preds = mlflow.pyfunc.load_model("models:/ctr_lightgbm@champion").predict(rows)
+    assert len(preds) == 20 and ((preds > 0) & (preds < 1)).all()
