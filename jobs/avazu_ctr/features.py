@@ -28,7 +28,7 @@ def _with_time_and_split(df: Any, cfg: AvazuConfig) -> tuple[Any, dict[int, int]
 
     Stratified: within each class, rows whose id hash lies above the class's
     (1 - holdout_fraction) quantile form the holdout, so both splits keep the class ratio
-    (to 1e-5 of the class size) from one aggregation, without a global sort.
+    (to 1e-4 of the class size) from one aggregation, without a global sort.
     Time: the last day is the holdout.
     """
     from pyspark.sql import functions as F
@@ -38,7 +38,7 @@ def _with_time_and_split(df: Any, cfg: AvazuConfig) -> tuple[Any, dict[int, int]
     u = F.xxhash64(F.col("id"), F.lit(f"split{cfg.seed}"))
     stats = df.groupBy("click").agg(
         F.count("*").alias("n"), F.max("day").alias("last_day"),
-        F.percentile_approx(u, 1.0 - cfg.holdout_fraction, 100_000).alias("q"),
+        F.percentile_approx(u, 1.0 - cfg.holdout_fraction, 10_000).alias("q"),
     ).collect()
     class_counts = {int(r["click"]): int(r["n"]) for r in stats}
     if cfg.split == "time":

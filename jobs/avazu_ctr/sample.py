@@ -30,6 +30,7 @@ from models.avazu_synth import AVAZU_COLUMNS, RAW_SCHEMA
 
 log = logging.getLogger(__name__)
 
+ROW_GROUP_ROWS = 128_000
 BLOCK_BYTES = 2 << 20  # small blocks keep peak RSS flat (~270 MB) at any input size
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -102,21 +103,29 @@ class _ParquetSink:
             str(path), RAW_SCHEMA, compression="zstd",
             use_dictionary=[f.name for f in RAW_SCHEMA if f.name not in no_dict],
         )
-        self._queue: queue.Queue[pa.RecordBatch | pa.Table | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[pa.RecordBatch | pa.Table | None] = queue.Queue(maxsize=8)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="parquet-sink", daemon=True)
         self._thread.start()
 
     def _drain(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is None:
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        while True:
+            item = self._queue.get()
+            if item is not None:
+                batches = item.to_batches() if isinstance(item, pa.Table) else [item]
+                pending += batches
+                rows += sum(b.num_rows for b in batches)
+            # Parse blocks are small; gather them into row groups of ROW_GROUP_ROWS for readers.
+            if pending and (item is None or rows >= ROW_GROUP_ROWS) and self._error is None:
                 try:
-                    if isinstance(item, pa.Table):
-                        self._writer.write_table(item, row_group_size=1 << 20)
-                    else:
-                        self._writer.write_batch(item, row_group_size=1 << 20)
+                    self._writer.write_table(pa.Table.from_batches(pending), row_group_size=ROW_GROUP_ROWS)
                 except BaseException as exc:  # surfaced by put()/close()
                     self._error = exc
+                pending, rows = [], 0
+            if item is None:
+                return
 
     def put(self, item: pa.RecordBatch | pa.Table) -> None:
         if self._error is not None:
