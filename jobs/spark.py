@@ -43,5 +43,6 @@ def get_spark(app_name: str, shuffle_partitions: int | None = None) -> Any:
     )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # its exit-time INFO lines hit closed streams
     log.info("spark: master=%s, shuffle partitions=%s, version %s", master, parts, spark.version)
     return spark

@@ -113,7 +113,8 @@ def write_features(spark: Any, sample_path: str, out_dir: Path, cfg: AvazuConfig
     t0 = time.time()
     features, tables, summary = build_features(spark, sample_path, cfg)
     with atomic_path(out_dir, is_dir=True) as tmp:
-        log.info("features: planned in %.1f s", time.time() - t0)
+        log.info("features: split and encodings fitted in %.1f s; writing %s rows", time.time() - t0,
+                 f"{sum(summary['rows'].values()):,}")
         features.write.mode("overwrite").partitionBy("split").parquet(str(tmp / "data"))
         log.info("features: data written after %.1f s", time.time() - t0)
         write_tables(tables, tmp / "encodings")
