@@ -7,6 +7,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 AIRFLOW_PORT ?= 8080
 MLFLOW_PORT ?= 5000
+export AIRFLOW_PORT MLFLOW_PORT
 
 export PATH := $(BIN):$(PATH)
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow

@@ -50,12 +50,16 @@ def mlflow_tracking_uri() -> str:
     return f"sqlite:///{home / 'mlflow.db'}"
 
 
-def mlflow_artifact_root() -> str | None:
-    """Artifact root for new experiments; None lets a remote server choose its own."""
-    if os.environ.get("MLFLOW_TRACKING_URI") and not os.environ.get("PLATFORM_MLFLOW_DIR"):
-        return None
-    home = Path(os.environ.get("PLATFORM_MLFLOW_DIR", REPO_ROOT / ".mlflow")).resolve()
-    return (home / "artifacts").as_uri()
+def mlflow_artifact_location(experiment: str, tracking_uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts.
+
+    A SQLite store has no server to hold artifacts: they go next to the database file,
+    ``<db folder>/artifacts/<experiment>``. A tracking server chooses its own (None).
+    """
+    if tracking_uri.startswith("sqlite:///"):
+        db = Path(tracking_uri[len("sqlite:///"):]).resolve()
+        return (db.parent / "artifacts" / experiment).as_uri()
+    return None
 
 
 @dataclass(frozen=True)
@@ -170,12 +174,13 @@ def mlflow_setup(experiment: str) -> str:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no phoning home from tasks
     import mlflow
 
-    mlflow.set_tracking_uri(mlflow_tracking_uri())
+    uri = mlflow_tracking_uri()
+    mlflow.set_tracking_uri(uri)
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         try:
-            return client.create_experiment(experiment, artifact_location=mlflow_artifact_root())
+            return client.create_experiment(experiment, artifact_location=mlflow_artifact_location(experiment, uri))
         except Exception:  # created meanwhile by a parallel task
             exp = client.get_experiment_by_name(experiment)
             if exp is None:

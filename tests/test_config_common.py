@@ -81,3 +81,22 @@ def test_task_runs_nest_under_one_parent_with_tags(platform_env: Path) -> None:
     assert tags["airflow.dag_id"] == "avazu_ctr" and tags["airflow.run_id"] == "manual__x"
     assert tags["airflow.task_id"] == "b" and tags["config.hash"] == config_hash(cfg) and "git.sha" in tags
     assert str(platform_env / "mlflow") in mlflow.get_tracking_uri()
+
+
+def test_sqlite_store_keeps_artifacts_next_to_its_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without PLATFORM_MLFLOW_DIR (the `make ui` case), artifacts must not land in ./mlruns."""
+    import mlflow
+
+    from jobs.common import mlflow_setup
+
+    monkeypatch.delenv("PLATFORM_MLFLOW_DIR", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "store").mkdir()
+    first = mlflow_setup("exp_a")
+    assert mlflow_setup("exp_a") == first  # idempotent
+    with mlflow.start_run(experiment_id=first):
+        mlflow.log_text("hello", "note.txt")
+    assert mlflow.get_experiment(first).artifact_location == (tmp_path / "store" / "artifacts" / "exp_a").as_uri()
+    assert list((tmp_path / "store" / "artifacts" / "exp_a").rglob("note.txt"))
+    assert not (tmp_path / "mlruns").exists()
