@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+LOG4J2 = Path(__file__).resolve().parent / "log4j2.properties"
 
 
 def get_spark(app_name: str, shuffle_partitions: int | None = None) -> Any:
@@ -19,11 +22,13 @@ def get_spark(app_name: str, shuffle_partitions: int | None = None) -> Any:
     """
     from pyspark.sql import SparkSession
 
+    master = os.environ.get("SPARK_MASTER", "local[*]")
     # Python workers must be this interpreter (the venv), not whatever python3 is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
-    master = os.environ.get("SPARK_MASTER", "local[*]")
     local = master.startswith("local")
     parts = shuffle_partitions or (int(os.environ.get("SPARK_SHUFFLE_PARTITIONS", 0)) or (8 if local else 200))
     builder = (
@@ -39,7 +44,8 @@ def get_spark(app_name: str, shuffle_partitions: int | None = None) -> Any:
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.maxConcurrentOutputFileWriters", "4")  # partitioned writes without a sort
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "100000")
-        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=WARN")
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG4J2.as_uri()}")
+        .config("spark.sql.debug.maxToStringFields", "200")
     )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")

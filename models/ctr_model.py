@@ -71,6 +71,7 @@ def train_lgbm(X: pd.DataFrame, y: np.ndarray, params: LgbmParams, valid_fractio
 
     The holdout is never seen here, so its AUC stays an honest estimate.
     """
+    lgb.register_logger(log)  # evaluation lines go to logging, not stdout
     cats = [c for c in CATEGORICAL if c in X.columns]
     valid = stratified_holdout(y, valid_fraction, params.seed + 1)
     dtrain = lgb.Dataset(X[~valid], y[~valid], categorical_feature=cats, free_raw_data=False)

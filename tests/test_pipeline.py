@@ -22,18 +22,22 @@ def test_pipeline_on_real_avazu_rows(platform_env: Path) -> None:
     assert 0.0 <= state["holdout_auc"] <= 1.0
 
 
-def test_worse_model_becomes_challenger_and_champion_stays(platform_env: Path) -> None:
+def test_same_config_same_numbers_then_worse_model_becomes_challenger(platform_env: Path) -> None:
     import mlflow
 
     first = run_pipeline("avazu_ctr", "smoke", {}, run_id="good")
     assert first["alias"] == "champion" and first["oracle_auc"] > first["holdout_auc"] - 0.02
+    again = run_pipeline("avazu_ctr", "smoke", {}, run_id="good-again")
+    assert again["sample_sha256"] == first["sample_sha256"]
+    assert again["holdout_auc"] == first["holdout_auc"] and again["best_iteration"] == first["best_iteration"]
+    assert again["alias"] == "champion" and again["model_version"] == 2  # ties promote (at least as good)
     worse = run_pipeline("avazu_ctr", "smoke", {"num_leaves": 2, "num_boost_round": 1, "use_id_encodings": False},
                          run_id="worse")
     assert worse["holdout_auc"] < worse["champion_auc"] == pytest.approx(first["holdout_auc"], abs=1e-9)
-    assert worse["alias"] == "challenger" and worse["model_version"] == 2
+    assert worse["alias"] == "challenger" and worse["model_version"] == 3
     client = mlflow.MlflowClient()
-    assert str(client.get_model_version_by_alias("ctr_lightgbm", "champion").version) == "1"
-    assert str(client.get_model_version_by_alias("ctr_lightgbm", "challenger").version) == "2"
+    assert str(client.get_model_version_by_alias("ctr_lightgbm", "champion").version) == "2"
+    assert str(client.get_model_version_by_alias("ctr_lightgbm", "challenger").version) == "3"
     # the champion serves raw rows straight from the registry
     import pandas as pd
 
