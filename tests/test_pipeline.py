@@ -35,6 +35,11 @@ def test_same_config_same_numbers_then_worse_model_becomes_challenger(platform_e
                          run_id="worse")
     assert worse["holdout_auc"] < worse["champion_auc"] == pytest.approx(first["holdout_auc"], abs=1e-9)
     assert worse["alias"] == "challenger" and worse["model_version"] == 3
+    from jobs.report import latest_promotion
+
+    report = latest_promotion()
+    assert report["version"] == "3" and report["alias"] == "challenger" and report["airflow_run_id"] == "worse"
+    assert report["holdout_auc"] == pytest.approx(worse["holdout_auc"])
     client = mlflow.MlflowClient()
     assert str(client.get_model_version_by_alias("ctr_lightgbm", "champion").version) == "2"
     assert str(client.get_model_version_by_alias("ctr_lightgbm", "challenger").version) == "3"
