@@ -53,7 +53,9 @@ def log_model(result: TrainResult, features_path: str, sample_path: str) -> str:
     from jobs.avazu_ctr.features import read_tables
     from jobs.avazu_ctr.serving import CtrModel
 
-    example = pd.read_parquet(sample_path, columns=list(RAW_INPUTS)).head(5)
+    import pyarrow.parquet as pq
+
+    example = next(pq.ParquetFile(sample_path).iter_batches(batch_size=5, columns=list(RAW_INPUTS))).to_pandas()
     with tempfile.TemporaryDirectory() as tmp:
         booster_file = Path(tmp) / "lightgbm_model.txt"
         result.booster.save_model(str(booster_file), num_iteration=result.best_iteration)

@@ -30,7 +30,7 @@ def log_dataset(df: pd.DataFrame, path: str, name: str, digest: str | None = Non
     """Record ``path`` as an MLflow dataset input (schema from the frame, digest if known)."""
     import mlflow
 
-    ds = mlflow.data.from_pandas(df.head(1000), source=path, name=name, digest=(digest or None) and digest[:36])
+    ds = mlflow.data.from_pandas(df.head(1000), source=path, name=name, digest=digest[:36] if digest else None)
     mlflow.log_input(ds, context=context)
 
 
