@@ -22,7 +22,11 @@ CHAMPION_ASSET = Asset(name="ctr_lightgbm.champion", uri="x-platform://mlflow/mo
 
 
 def _opt(kind: str, title: str, description: str, **kw: Any) -> Param:
-    """An optional Param: empty means 'the profile's value'."""
+    """An optional Param: empty means 'the profile's value'.
+
+    Choices are ``examples`` (a dropdown that may stay empty), not ``enum``, which would
+    show a literal "null"; the config dataclass rejects a value outside the choices.
+    """
     return Param(None, type=["null", kind], title=title, description=f"{description} Empty = profile value.", **kw)
 
 
@@ -30,15 +34,15 @@ PARAMS = {
     "profile": Param("demo", enum=["smoke", "demo", "full"], title="Profile",
                      description="smoke: seconds (CI); demo: 1M rows, minutes; full: every Kaggle row."),
     "source": _opt("string", "Source", "auto (Kaggle if credentials exist, else synthetic), kaggle, local, synthetic.",
-                   enum=[None, "auto", "kaggle", "local", "synthetic"]),
+                   examples=["auto", "kaggle", "local", "synthetic"]),
     "local_path": _opt("string", "Local file", "train.csv or train.gz, for source=local."),
     "synthetic_rows": _opt("integer", "Synthetic rows", "Rows generated for source=synthetic.", minimum=100),
     "sample_rows": _opt("integer", "Sample rows", "Rows kept by the sampler; 0 keeps all.", minimum=0),
     "sample_mode": _opt("string", "Sample mode", "first (first N rows) or random (seeded uniform sample).",
-                        enum=[None, "first", "random"]),
+                        examples=["first", "random"]),
     "seed": _opt("integer", "Seed", "Seeds generation, sampling, split and LightGBM."),
     "split": _opt("string", "Split", "stratified (random 80/20 keeping the click rate) or time (last day held out).",
-                  enum=[None, "stratified", "time"]),
+                  examples=["stratified", "time"]),
     "holdout_fraction": _opt("number", "Holdout fraction", "Holdout share for the stratified split.",
                              exclusiveMinimum=0, maximum=0.5),
     "use_id_encodings": _opt("boolean", "Id encodings", "Count and out-of-fold target encodings of site/app/device ids."),
