@@ -1,8 +1,10 @@
 """Great Expectations runner: validate a data frame against a reviewed suite in ``expectations/``.
 
-The suites in the repository are the source of truth: each run loads the JSON, replaces
-the stored copy in the GX file context (under ``<data root>/gx``), runs a checkpoint that
-updates Data Docs, and returns a compact report. A failure raises
+The suites in the repository are the source of truth: each run loads the JSON into a GX
+file context of its own (``<project_dir>/gx``, by default under the data root; the
+pipelines pass their run folder, so parallel runs never share a context and each run's
+Data Docs hold only its own validations), runs a checkpoint that updates Data Docs, and
+returns a compact report. A failure raises
 :class:`DataValidationError` naming each failed expectation with what was observed.
 """
 
@@ -59,11 +61,11 @@ def load_suite_json(name: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _context() -> Any:
+def _context(project_dir: Path) -> Any:
     import great_expectations as gx
 
-    ctx = gx.get_context(mode="file", project_root_dir=str(data_root()))
-    return ctx
+    project_dir.mkdir(parents=True, exist_ok=True)
+    return gx.get_context(mode="file", project_root_dir=str(project_dir))
 
 
 def _get_or_add(getter: Any, adder: Any, name: str) -> Any:
@@ -95,9 +97,10 @@ def _observed(result: dict[str, Any]) -> str:
     return ", ".join(parts) or "failed"
 
 
-def validate_frame(df: Any, suite_name: str, dataset: str) -> ValidationReport:
+def validate_frame(df: Any, suite_name: str, dataset: str, project_dir: Path | None = None) -> ValidationReport:
     """Validate a pandas frame against ``expectations/<suite_name>.json``.
 
+    ``project_dir`` holds the GX context and Data Docs (default: the data root).
     Returns the report on success; raises :class:`DataValidationError` (with the report)
     when any expectation fails. Data Docs are rebuilt on every run.
     """
@@ -107,7 +110,8 @@ def validate_frame(df: Any, suite_name: str, dataset: str) -> ValidationReport:
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     spec = load_suite_json(suite_name)
-    ctx = _context()
+    project_dir = Path(project_dir or data_root())
+    ctx = _context(project_dir)
     ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
     source = _get_or_add(ctx.data_sources.get, ctx.data_sources.add_pandas, "pandas")
     asset = _get_or_add(source.get_asset, source.add_dataframe_asset, suite_name)
@@ -140,7 +144,7 @@ def validate_frame(df: Any, suite_name: str, dataset: str) -> ValidationReport:
                     "observed": _observed(r.result or {}) if not r.exception_info.get("raised_exception") else
                     f"raised {r.exception_info.get('exception_message')}",
                 })
-    docs = data_root() / "gx" / "uncommitted" / "data_docs" / "local_site"
+    docs = project_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
     report = ValidationReport(suite_name, dataset, result.success, evaluated, failures, docs if docs.exists() else None, raw)
     if not report.success:
         raise DataValidationError(report.message(), report)

@@ -49,3 +49,13 @@ def test_click_values_other_than_0_1_name_the_expectation(raw_frame: pd.DataFram
     assert "expect_column_values_to_be_in_set column 'click': 2 unexpected" in msg
     assert "expect_column_values_to_match_regex column 'site_id'" in msg
     assert "broken sample" in msg and len(err.value.report.failures) == 2
+
+
+def test_each_run_folder_has_its_own_context_and_data_docs(raw_frame: pd.DataFrame, tmp_path: Path) -> None:
+    a, b = tmp_path / "run_a", tmp_path / "run_b"
+    validate_frame(raw_frame, "avazu_raw", "a1", project_dir=a)
+    validate_frame(raw_frame, "avazu_raw", "a2", project_dir=a)
+    report = validate_frame(raw_frame, "avazu_raw", "b1", project_dir=b)
+    count = lambda root: len(list((root / "gx" / "uncommitted" / "validations").rglob("*.json")))  # noqa: E731
+    assert count(a) == 2 and count(b) == 1  # runs do not see (or re-log) each other's results
+    assert report.data_docs == b / "gx" / "uncommitted" / "data_docs" / "local_site"

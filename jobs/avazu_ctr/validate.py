@@ -15,10 +15,10 @@ from jobs.validation import DataValidationError, log_report_to_mlflow, validate_
 log = logging.getLogger(__name__)
 
 
-def _validate(df: pd.DataFrame, suite: str, dataset: str) -> dict[str, Any]:
-    """Validate and log the report to the active MLflow run, pass or fail."""
+def _validate(df: pd.DataFrame, suite: str, dataset: str, ctx: RunContext) -> dict[str, Any]:
+    """Validate (GX context and Data Docs in this run's folder); log the report, pass or fail."""
     try:
-        report = validate_frame(df, suite, dataset)
+        report = validate_frame(df, suite, dataset, project_dir=ctx.run_dir / "validation")
     except DataValidationError as exc:
         log_report_to_mlflow(exc.report)
         raise
@@ -38,7 +38,7 @@ def run_raw(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[st
     """Validate the raw Parquet sample against ``expectations/avazu_raw.json``."""
     df = pd.read_parquet(state["sample_path"])
     log_dataset(df, state["sample_path"], "avazu_raw_sample", state.get("sample_sha256"))
-    return {**state, "validate_raw": _validate(df, "avazu_raw", f"raw sample {state['sample_path']}")}
+    return {**state, "validate_raw": _validate(df, "avazu_raw", f"raw sample {state['sample_path']}", ctx)}
 
 
 def run_features(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
@@ -51,9 +51,9 @@ def run_features(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> di
     df = pd.read_parquet(data)
     df["split"] = df["split"].astype(str)
     log_dataset(df, str(data), "avazu_features")
-    out = [_validate(df, "avazu_features", f"features {data}")]
+    out = [_validate(df, "avazu_features", f"features {data}", ctx)]
     if cfg.use_id_encodings:
-        out.append(_validate(df, "avazu_id_encodings", f"features {data}"))
+        out.append(_validate(df, "avazu_id_encodings", f"features {data}", ctx))
     publish_link(Path(state["features_path"]), current_features_link())
     return {**state, "validate_features": out}
 
