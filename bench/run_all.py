@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("sample_throughput.py", "features_speed.py", "model_quality.py")
+SCRIPTS = ("sample_throughput.py", "features_speed.py", "model_quality.py", "allocation_speed.py")
 
 if __name__ == "__main__":
     for script in SCRIPTS:

@@ -1,0 +1,115 @@
+"""Thompson-sampling budget shares over segments, with exact pacing constraints.
+
+Building blocks of the budget_bandits pipeline (issue 5); no I/O.
+
+Each segment has a Beta(alpha, beta) posterior on its conversion rate per click. A day's
+shares come from many joint posterior draws: by default the share of draws in which a
+segment is best (probability matching), or the draws' mean normalised rates. A value
+scale (e.g. clicks per unit of spend, 1 / CPC) turns rates into conversions per unit of
+budget before comparing. Pacing then projects the shares onto
+
+    share_i >= floor,   |share_i - previous_i| <= cap,   sum_i share_i = 1
+
+as the Euclidean projection (the closest feasible plan), not clipping, which would break
+the sum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MODES = ("best", "proportional")
+
+
+def thompson_shares(
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    n_draws: int,
+    rng: np.random.Generator,
+    value_scale: np.ndarray | None = None,
+    mode: str = "best",
+    chunk: int = 2000,
+) -> np.ndarray:
+    """Budget shares from ``n_draws`` joint draws of the segments' Beta posteriors.
+
+    Args:
+        alpha, beta: posterior parameters, shape (n_segments,), all > 0.
+        n_draws: number of joint draws (memory is bounded by ``chunk`` draws at a time).
+        rng: the seeded generator.
+        value_scale: optional multiplier per segment applied to the sampled rates.
+        mode: ``best`` (share of draws in which each segment is best) or ``proportional``
+            (mean of the sampled values normalised to sum to 1 per draw).
+    Returns:
+        shares, shape (n_segments,), non-negative, summing to 1.
+    """
+    alpha, beta = np.asarray(alpha, dtype=np.float64), np.asarray(beta, dtype=np.float64)
+    if alpha.shape != beta.shape or alpha.ndim != 1 or alpha.size == 0:
+        raise ValueError(f"alpha and beta must be equal-length 1-d arrays, got {alpha.shape} and {beta.shape}")
+    if not (np.all(alpha > 0) and np.all(beta > 0)):
+        raise ValueError("alpha and beta must be > 0 (Beta posterior parameters)")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if n_draws < 1:
+        raise ValueError(f"n_draws must be >= 1, got {n_draws}")
+    scale = np.ones_like(alpha) if value_scale is None else np.asarray(value_scale, dtype=np.float64)
+    if scale.shape != alpha.shape or np.any(scale < 0):
+        raise ValueError("value_scale must be non-negative with one value per segment")
+    acc = np.zeros(alpha.size)
+    done = 0
+    while done < n_draws:
+        m = min(chunk, n_draws - done)
+        values = rng.beta(alpha, beta, size=(m, alpha.size)) * scale
+        if mode == "best":
+            acc += np.bincount(np.argmax(values, axis=1), minlength=alpha.size)
+        else:
+            acc += (values / values.sum(axis=1, keepdims=True)).sum(axis=0)
+        done += m
+    return acc / acc.sum()
+
+
+def pacing_bounds(n: int, floor: float, cap: float | None, previous: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-segment lower and upper share bounds; ValueError when no plan can meet them."""
+    if not 0 <= floor <= 1:
+        raise ValueError(f"floor must be in [0, 1], got {floor}")
+    lo, hi = np.full(n, float(floor)), np.ones(n)
+    if previous is not None and cap is not None:
+        prev = np.asarray(previous, dtype=np.float64)
+        if prev.shape != (n,):
+            raise ValueError(f"previous shares must have shape ({n},), got {prev.shape}")
+        if cap < 0:
+            raise ValueError(f"cap must be >= 0, got {cap}")
+        lo, hi = np.maximum(lo, prev - cap), np.minimum(hi, prev + cap)
+    if np.any(lo > hi + 1e-12) or lo.sum() > 1 + 1e-9 or hi.sum() < 1 - 1e-9:
+        raise ValueError(
+            f"pacing is infeasible: floor {floor} x {n} segments = {floor * n:.3f}"
+            + (f", cap {cap} around yesterday's plan" if previous is not None and cap is not None else "")
+            + f" (bounds sum to [{lo.sum():.3f}, {hi.sum():.3f}], must contain 1)"
+        )
+    return lo, hi
+
+
+def project_shares(
+    target: np.ndarray, floor: float = 0.0, cap: float | None = None, previous: np.ndarray | None = None
+) -> np.ndarray:
+    """The feasible plan closest (Euclidean) to ``target``.
+
+    Solves min ||s - target||^2 subject to lo <= s <= hi and sum(s) = 1, whose solution is
+    s = clip(target - tau, lo, hi) with the scalar tau found by bisection (the sum is
+    monotone in tau), so the constraints hold exactly up to floating point.
+    """
+    x = np.asarray(target, dtype=np.float64)
+    lo, hi = pacing_bounds(x.size, floor, cap, previous)
+    a, b = float(np.min(x - hi)) - 1.0, float(np.max(x - lo)) + 1.0  # sum(a) >= 1 >= sum(b)
+    for _ in range(200):
+        tau = (a + b) / 2
+        if np.clip(x - tau, lo, hi).sum() > 1:
+            a = tau
+        else:
+            b = tau
+    s = np.clip(x - (a + b) / 2, lo, hi)
+    # Spread the last rounding residue over segments with room, so the sum is 1 exactly.
+    resid = 1.0 - s.sum()
+    room = (hi - s) if resid > 0 else (s - lo)
+    if room.sum() > 0:
+        s += resid * room / room.sum()
+    return s
