@@ -32,7 +32,7 @@ def main(n_segments: int = 1000, n_draws: int = 10_000, repeats: int = 5) -> Non
         "target": "< 1 s for 1,000 segments x 10,000 draws",
         "segments": n_segments, "draws": n_draws,
         "thompson_best_s": round(min(draw_s), 3), "projection_s": round(min(project_s), 4),
-        "total_best_s": round(min(d + p for d, p in zip(draw_s, project_s)), 3),
+        "total_best_s": round(min(d + p for d, p in zip(draw_s, project_s, strict=True)), 3),
         "all_thompson_s": [round(x, 3) for x in draw_s],
     })
 

@@ -23,7 +23,7 @@ def main() -> None:
     runs = {}
     for label, enc in (("with_id_encodings", True), ("without_id_encodings", False)):
         times = []
-        for i in range(2):
+        for _ in range(2):
             out = CACHE / f"features_1M_{'enc' if enc else 'noenc'}"
             t = time.perf_counter()
             manifest = write_features(spark, str(sample), out, load("demo", {"use_id_encodings": enc}))

@@ -45,9 +45,6 @@ HASHED_COLUMNS: tuple[str, ...] = (
     "site_id", "site_domain", "site_category", "app_id", "app_domain", "app_category",
     "device_id", "device_ip", "device_model",
 )
-INT_COLUMNS: tuple[str, ...] = tuple(
-    c for c in AVAZU_COLUMNS if c not in HASHED_COLUMNS and c != "id"
-)
 
 RAW_SCHEMA = pa.schema(
     [("id", pa.string()), ("click", pa.int8()), ("hour", pa.int64())]

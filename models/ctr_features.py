@@ -119,10 +119,10 @@ class EncodingTables:
 
     def serving_frames(self) -> dict[str, pd.DataFrame]:
         """The full-training part only (what serving needs), one small frame per field."""
-        out = {c: pd.DataFrame({"value": v.to_pylist(), "code": np.arange(len(v), dtype=np.int32)})
+        out = {c: pd.DataFrame({"value": v.to_pandas(), "code": np.arange(len(v), dtype=np.int32)})
                for c, v in self.codes.items()}
-        for f, t in self.ids.items():
-            out[f] = pd.DataFrame({"value": t.values.to_pylist(), "cnt": t.cnt[:, 0], "te": t.te[:, 0]})
+        for f, t in self.ids.items():  # Arrow -> pandas without a Python object per value
+            out[f] = pd.DataFrame({"value": t.values.to_pandas(), "cnt": t.cnt[:, 0], "te": t.te[:, 0]})
         return out
 
     @classmethod
