@@ -30,12 +30,13 @@ class Progress:
 
     def _line(self, now: float) -> str:
         rate = self.done_units / max(now - self.t0, 1e-9)
+        r = f"{rate:,.2f}" if rate < 10 else f"{rate:,.0f}"
         if self.total:
             pct = 100.0 * self.done_units / self.total
             eta = (self.total - self.done_units) / rate if rate > 0 else float("inf")
             return (f"{self.name}: {pct:.0f}% {self.done_units:,.0f}/{self.total:,.0f} {self.unit}, "
-                    f"{rate:,.0f} {self.unit}/s, ETA {eta:.0f}s")
-        return f"{self.name}: {self.done_units:,.0f} {self.unit}, {rate:,.0f} {self.unit}/s"
+                    f"{r} {self.unit}/s, ETA {eta:.0f}s")
+        return f"{self.name}: {self.done_units:,.0f} {self.unit}, {r} {self.unit}/s"
 
     def done(self) -> float:
         """Log the final line; returns elapsed seconds."""

@@ -164,3 +164,14 @@ def log_report_to_mlflow(report: ValidationReport) -> None:
     mlflow.set_tag(f"validation.{report.suite}", "passed" if report.success else "failed")
     if report.data_docs is not None:
         mlflow.log_artifacts(str(report.data_docs), "data_docs")
+
+
+def validate_and_log(df: Any, suite_name: str, dataset: str, project_dir: Path) -> dict[str, Any]:
+    """Validate and log the report to the active MLflow run, pass or fail (a failure re-raises)."""
+    try:
+        report = validate_frame(df, suite_name, dataset, project_dir=project_dir)
+    except DataValidationError as exc:
+        log_report_to_mlflow(exc.report)
+        raise
+    log_report_to_mlflow(report)
+    return {"suite": suite_name, "evaluated": report.evaluated}

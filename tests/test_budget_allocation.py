@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.budget_allocation import pacing_bounds, project_shares, thompson_shares
+from models.budget_allocation import best_feasible_shares, pacing_bounds, project_shares, thompson_shares
 
 shares_st = st.integers(2, 40).flatmap(
     lambda n: st.lists(st.floats(0.0, 1.0, allow_nan=False), min_size=n, max_size=n)
@@ -81,3 +81,33 @@ def test_thompson_is_seeded_and_proportional_mode_sums_to_one() -> None:
 def test_thompson_rejects_bad_input(kwargs, msg) -> None:
     with pytest.raises(ValueError, match=msg):
         thompson_shares(n_draws=10, rng=np.random.default_rng(0), **kwargs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(target=shares_st, prev_raw=shares_st, floor_frac=st.floats(0, 0.99), cap=st.floats(0.001, 1.0))
+def test_monotone_projection_only_moves_towards_the_target(target, prev_raw, floor_frac, cap) -> None:
+    n = len(target)
+    t = _simplex(target)
+    prev = _simplex((prev_raw * n)[:n])
+    floor = floor_frac * min(1.0 / n, prev.min())
+    s = project_shares(t, floor=floor, cap=cap, previous=prev, monotone=True)
+    assert abs(s.sum() - 1) < 1e-9 and np.all(s >= floor - 1e-9) and np.all(np.abs(s - prev) <= cap + 1e-9)
+    up, down = s > prev + 1e-9, s < prev - 1e-9
+    assert np.all(t[up] >= prev[up] - 1e-9), "a segment grew although its target is below yesterday's share"
+    assert np.all(t[down] <= prev[down] + 1e-9), "a segment shrank although its target is above yesterday's share"
+
+
+def test_best_feasible_shares_is_the_lp_optimum() -> None:
+    from scipy.optimize import linprog
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        n = int(rng.integers(2, 15))
+        v, prev = rng.random(n), rng.dirichlet(np.ones(n))
+        floor, cap = 0.5 * min(prev.min(), 1 / n), float(rng.uniform(0.01, 0.5))
+        s = best_feasible_shares(v, floor, cap, prev)
+        lo, hi = pacing_bounds(n, floor, cap, prev)
+        ref = linprog(-v, A_eq=np.ones((1, n)), b_eq=[1.0], bounds=list(zip(lo, hi)))
+        assert ref.status == 0
+        assert abs(s.sum() - 1) < 1e-9 and np.all(s >= lo - 1e-12) and np.all(s <= hi + 1e-12)
+        assert v @ s >= -ref.fun - 1e-9

@@ -10,20 +10,14 @@ import pandas as pd
 
 from jobs.avazu_ctr.config import AvazuConfig
 from jobs.common import RunContext, data_root, publish_link
-from jobs.validation import DataValidationError, log_report_to_mlflow, validate_frame
+from jobs.validation import validate_and_log
 
 log = logging.getLogger(__name__)
 
 
 def _validate(df: pd.DataFrame, suite: str, dataset: str, ctx: RunContext) -> dict[str, Any]:
-    """Validate (GX context and Data Docs in this run's folder); log the report, pass or fail."""
-    try:
-        report = validate_frame(df, suite, dataset, project_dir=ctx.run_dir / "validation")
-    except DataValidationError as exc:
-        log_report_to_mlflow(exc.report)
-        raise
-    log_report_to_mlflow(report)
-    return {"suite": suite, "evaluated": report.evaluated}
+    """Validate with the GX context and Data Docs in this run's folder."""
+    return validate_and_log(df, suite, dataset, ctx.run_dir / "validation")
 
 
 def log_dataset(df: pd.DataFrame, path: str, name: str, digest: str | None = None, context: str = "training") -> None:

@@ -1,0 +1,1 @@
+"""budget_bandits: Thompson-sampling budget allocation across customer segments."""
