@@ -14,45 +14,37 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, dag, task
+
+from jobs.airflow_glue import mark_mlflow_failed, opt_param, profile_param, run_task
 
 PIPELINE = "avazu_ctr"
 FEATURES_ASSET = Asset(name="avazu_ctr.features", uri="x-platform://avazu_ctr/features")
 CHAMPION_ASSET = Asset(name="ctr_lightgbm.champion", uri="x-platform://mlflow/models/ctr_lightgbm/champion")
 
 
-def _opt(kind: str, title: str, description: str, **kw: Any) -> Param:
-    """An optional Param: empty means 'the profile's value'.
-
-    Choices are ``examples`` (a dropdown that may stay empty), not ``enum``, which would
-    show a literal "null"; the config dataclass rejects a value outside the choices.
-    """
-    return Param(None, type=["null", kind], title=title, description=f"{description} Empty = profile value.", **kw)
-
-
 PARAMS = {
-    "profile": Param("demo", enum=["smoke", "demo", "full"], title="Profile",
-                     description="smoke: seconds (CI); demo: 1M rows, minutes; full: every Kaggle row."),
-    "source": _opt("string", "Source", "auto (Kaggle if credentials exist, else synthetic), kaggle, local, synthetic.",
+    "profile": profile_param("smoke: seconds (CI); demo: 1M rows, minutes; full: every Kaggle row."),
+    "source": opt_param("string", "Source", "auto (Kaggle if credentials exist, else synthetic), kaggle, local, synthetic.",
                    examples=["auto", "kaggle", "local", "synthetic"]),
-    "local_path": _opt("string", "Local file", "train.csv or train.gz, for source=local."),
-    "synthetic_rows": _opt("integer", "Synthetic rows", "Rows generated for source=synthetic.", minimum=100),
-    "sample_rows": _opt("integer", "Sample rows", "Rows kept by the sampler; 0 keeps all.", minimum=0),
-    "sample_mode": _opt("string", "Sample mode", "first (first N rows) or random (seeded uniform sample).",
+    "local_path": opt_param("string", "Local file", "train.csv or train.gz, for source=local."),
+    "synthetic_rows": opt_param("integer", "Synthetic rows", "Rows generated for source=synthetic.", minimum=100),
+    "sample_rows": opt_param("integer", "Sample rows", "Rows kept by the sampler; 0 keeps all.", minimum=0),
+    "sample_mode": opt_param("string", "Sample mode", "first (first N rows) or random (seeded uniform sample).",
                         examples=["first", "random"]),
-    "seed": _opt("integer", "Seed", "Seeds generation, sampling, split and LightGBM."),
-    "split": _opt("string", "Split", "stratified (random 80/20 keeping the click rate) or time (last day held out).",
+    "seed": opt_param("integer", "Seed", "Seeds generation, sampling, split and LightGBM."),
+    "split": opt_param("string", "Split", "stratified (random 80/20 keeping the click rate) or time (last day held out).",
                   examples=["stratified", "time"]),
-    "holdout_fraction": _opt("number", "Holdout fraction", "Holdout share for the stratified split.",
+    "holdout_fraction": opt_param("number", "Holdout fraction", "Holdout share for the stratified split.",
                              exclusiveMinimum=0, maximum=0.5),
-    "use_id_encodings": _opt("boolean", "Id encodings", "Count and out-of-fold target encodings of site/app/device ids."),
-    "encoding_smoothing": _opt("number", "Encoding smoothing", "Prior weight (rows) of the target encoding.", minimum=0),
-    "learning_rate": _opt("number", "Learning rate", "LightGBM learning rate.", exclusiveMinimum=0, maximum=1),
-    "num_leaves": _opt("integer", "Leaves", "LightGBM num_leaves.", minimum=2),
-    "early_stopping_rounds": _opt("integer", "Early stopping", "Rounds without AUC gain before stopping.", minimum=1),
-    "num_boost_round": _opt("integer", "Max rounds", "Upper bound on boosting rounds.", minimum=1),
-    "min_data_in_leaf": _opt("integer", "Min rows per leaf", "LightGBM min_data_in_leaf.", minimum=1),
-    "model_name": _opt("string", "Registered model", "Name in the MLflow model registry."),
+    "use_id_encodings": opt_param("boolean", "Id encodings", "Count and out-of-fold target encodings of site/app/device ids."),
+    "encoding_smoothing": opt_param("number", "Encoding smoothing", "Prior weight (rows) of the target encoding.", minimum=0),
+    "learning_rate": opt_param("number", "Learning rate", "LightGBM learning rate.", exclusiveMinimum=0, maximum=1),
+    "num_leaves": opt_param("integer", "Leaves", "LightGBM num_leaves.", minimum=2),
+    "early_stopping_rounds": opt_param("integer", "Early stopping", "Rounds without AUC gain before stopping.", minimum=1),
+    "num_boost_round": opt_param("integer", "Max rounds", "Upper bound on boosting rounds.", minimum=1),
+    "min_data_in_leaf": opt_param("integer", "Min rows per leaf", "LightGBM min_data_in_leaf.", minimum=1),
+    "model_name": opt_param("string", "Registered model", "Name in the MLflow model registry."),
 }
 
 
@@ -72,28 +64,6 @@ def _kaggle_connection_to_env() -> None:
         os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"] = conn.login, conn.password
 
 
-def _run(step: str, state: dict[str, Any] | None) -> dict[str, Any]:
-    """Run one step of the pipeline with this DAG run's Params and ids."""
-    from airflow.sdk import get_current_context
-
-    from jobs.common import RunContext
-    from jobs.runner import run_step
-
-    context = get_current_context()
-    params = dict(context["params"])
-    profile = params.pop("profile")
-    ctx = RunContext(dag_id=context["dag"].dag_id, run_id=context["run_id"])
-    return run_step(PIPELINE, step, profile, params, ctx, state)
-
-
-def _mark_mlflow_failed(context: Any) -> None:
-    """Task failure callback: close the DAG run's parent MLflow run as FAILED."""
-    from jobs.avazu_ctr.config import EXPERIMENT
-    from jobs.common import RunContext, end_parent_run
-
-    end_parent_run(EXPERIMENT, RunContext(context["dag"].dag_id, context["run_id"]), status="FAILED")
-
-
 @dag(
     dag_id=PIPELINE,
     dag_display_name="Avazu CTR: sample, validate, Spark features, LightGBM, registry",
@@ -104,7 +74,7 @@ def _mark_mlflow_failed(context: Any) -> None:
     max_active_runs=1,
     tags=["ctr", "lightgbm", "spark", "great-expectations", "mlflow"],
     params=PARAMS,
-    default_args={"retries": 0, "retry_delay": timedelta(minutes=1), "on_failure_callback": _mark_mlflow_failed},
+    default_args={"retries": 0, "retry_delay": timedelta(minutes=1), "on_failure_callback": mark_mlflow_failed(PIPELINE)},
     doc_md=__doc__,
 )
 def avazu_ctr() -> None:
@@ -112,39 +82,39 @@ def avazu_ctr() -> None:
     def ingest() -> dict[str, Any]:
         """Download, locate or generate Avazu's train file."""
         _kaggle_connection_to_env()
-        return _run("ingest", None)
+        return run_task(PIPELINE, "ingest", None)
 
     @task(task_display_name="Sample to ZSTD Parquet")
     def sample(state: dict[str, Any]) -> dict[str, Any]:
         """Stream the CSV (plain or gzip) into a Parquet sample with a manifest."""
-        return _run("sample", state)
+        return run_task(PIPELINE, "sample", state)
 
     @task(task_display_name="Validate raw sample (GX)")
     def validate_raw(state: dict[str, Any]) -> dict[str, Any]:
         """Great Expectations suite avazu_raw."""
-        return _run("validate_raw", state)
+        return run_task(PIPELINE, "validate_raw", state)
 
     @task(task_display_name="Spark features")
     def features(state: dict[str, Any]) -> dict[str, Any]:
         """Split, encodings fitted on the training split, features as partitioned Parquet."""
-        return _run("features", state)
+        return run_task(PIPELINE, "features", state)
 
     @task(task_display_name="Validate features (GX)", outlets=[FEATURES_ASSET])
     def validate_features(state: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
         """Suites avazu_features (+ avazu_id_encodings); publishes the features Asset."""
-        out = _run("validate_features", state)
+        out = run_task(PIPELINE, "validate_features", state)
         outlet_events[FEATURES_ASSET].extra = {"path": out["features_path"], "rows": out["feature_rows"]}
         return out
 
     @task(task_display_name="Train LightGBM")
     def train(state: dict[str, Any]) -> dict[str, Any]:
         """LightGBM with early stopping; logs metrics, importance and models to MLflow."""
-        return _run("train", state)
+        return run_task(PIPELINE, "train", state)
 
     @task(task_display_name="Evaluate and promote")
     def evaluate_and_promote(state: dict[str, Any]) -> dict[str, Any]:
         """Same-holdout comparison with the champion; registers and sets the alias."""
-        return _run("evaluate_and_promote", state)
+        return run_task(PIPELINE, "evaluate_and_promote", state)
 
     @task.short_circuit(task_display_name="Champion changed?")
     def champion_changed(state: dict[str, Any]) -> bool:

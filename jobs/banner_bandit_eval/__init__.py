@@ -1,0 +1,1 @@
+"""banner_bandit_eval: Thompson-sampling banner selection, evaluated offline on logged data."""

@@ -1,0 +1,83 @@
+"""The run-invariant settings of the banner_bandit_eval pipeline."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jobs.common import REPO_ROOT
+from jobs.config import build_config
+
+PIPELINE = "banner_bandit_eval"
+EXPERIMENT = "banner_bandit_eval"
+
+
+@dataclass(frozen=True)
+class BannerConfig:
+    """Every knob of one banner_bandit_eval run (profile values overridden by DAG Params).
+
+    Attributes:
+        obd_dir: Open Bandit Dataset folder holding ``random/`` and ``bts/`` (each with
+            ``<campaign>.csv``); empty = ``$PLATFORM_OBD_DIR``, then ``../shared/data/obd``.
+        campaign, platform: the OBD campaign (our ``location``) and the tenant key.
+        seed: seeds every draw (policy sampling, bootstrap, folds, synthetic logs).
+        prior_days: leading days of the random log that cold-start our TS policy; the
+            rest is where it is evaluated.
+        prior_alpha, prior_beta, prior_weight: the Beta prior and the weight of prior data.
+        n_draws: posterior draws for the TS policy's action probabilities.
+        n_boot: bootstrap replicates per interval.
+        dr_folds, dr_prior_strength: the DR reward model's cross-fitting and shrinkage.
+        replay_batch: rows between posterior updates when replaying the learning policy.
+        synthetic_rows, synthetic_creatives, synthetic_positions: the synthetic logs.
+    """
+
+    profile: str = "demo"
+    obd_dir: str = ""
+    campaign: str = "all"
+    platform: str = "zozotown"
+    seed: int = 11
+    prior_days: int = 3
+    prior_alpha: float = 1.0
+    prior_beta: float = 250.0
+    prior_weight: float = 1.0
+    n_draws: int = 10000
+    n_boot: int = 2000
+    dr_folds: int = 2
+    dr_prior_strength: float = 200.0
+    replay_batch: int = 500
+    synthetic_rows: int = 100000
+    synthetic_creatives: int = 20
+    synthetic_positions: int = 3
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.prior_days >= 1, f"prior_days must be >= 1, got {self.prior_days}"),
+            (self.prior_alpha > 0 and self.prior_beta > 0, "prior_alpha and prior_beta must be > 0"),
+            (self.prior_weight >= 0, f"prior_weight must be >= 0, got {self.prior_weight}"),
+            (self.n_draws >= 1, f"n_draws must be >= 1, got {self.n_draws}"),
+            (self.n_boot >= 50, f"n_boot must be >= 50 for a percentile interval, got {self.n_boot}"),
+            (self.dr_folds >= 2, f"dr_folds must be >= 2 (cross-fitting), got {self.dr_folds}"),
+            (self.dr_prior_strength >= 0, "dr_prior_strength must be >= 0"),
+            (self.replay_batch >= 1, f"replay_batch must be >= 1, got {self.replay_batch}"),
+            (self.synthetic_rows >= 1000, f"synthetic_rows must be >= 1000, got {self.synthetic_rows}"),
+            (self.synthetic_creatives >= 2, "synthetic_creatives must be >= 2"),
+            (self.synthetic_positions >= 1, "synthetic_positions must be >= 1"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(f"BannerConfig: {msg}")
+
+    def obd_path(self) -> Path:
+        """Where the OBD logs are read from."""
+        if self.obd_dir:
+            return Path(self.obd_dir)
+        if os.environ.get("PLATFORM_OBD_DIR"):
+            return Path(os.environ["PLATFORM_OBD_DIR"])
+        return REPO_ROOT.parent / "shared" / "data" / "obd"
+
+
+def load(profile: str = "demo", overrides: dict[str, Any] | None = None) -> BannerConfig:
+    """Config for ``profile`` with ``overrides`` (None values mean 'profile default')."""
+    return build_config(BannerConfig, PIPELINE, profile, overrides)

@@ -1,0 +1,196 @@
+"""evaluate: off-policy estimates of banner policies, on the OBD logs and on synthetic logs with truth.
+
+OBD (real, ZOZOTOWN): our Thompson-sampling policy, cold-started on the random log's
+first days and evaluated on the rest; the production BTS policy estimated from the
+random log next to its observed on-policy CTR; the random policy estimated from the BTS
+log next to its observed CTR. Synthetic: the same estimators where the truth is known.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jobs.banner_bandit_eval.config import BannerConfig
+from jobs.banner_bandit_eval.logs import to_bandit_log
+from jobs.common import RunContext, atomic_path
+from jobs.plots import _plt
+from models.banner_bandit import KEY, BannerTS
+from models.banner_synth import BannerWorld, uniform_policy
+from models.ope import (BanditLog, action_frequencies, binomial_interval, bootstrap_frequencies, evaluate, on_policy,
+                        replay_learning, reward_model)
+
+log = logging.getLogger(__name__)
+
+
+def split_prior(df: pd.DataFrame, prior_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The first ``prior_days`` calendar days of a log, and the rest."""
+    day = df["timestamp"].dt.floor("D")
+    days = np.sort(day.unique())
+    if len(days) <= prior_days:
+        raise ValueError(f"the log spans {len(days)} day(s): prior_days={prior_days} leaves nothing to evaluate on")
+    prior = day < days[prior_days]
+    return df[prior], df[~prior]
+
+
+def fit_ts(prior: pd.DataFrame, n_slots: int, n_creatives: int, cfg: BannerConfig) -> BannerTS:
+    """Our policy: every (slot, creative) of the key registered, cold-started from ``prior`` impressions."""
+    key = prior[KEY].iloc[0].to_dict()
+    arms = pd.DataFrame({**{k: v for k, v in key.items()}, "slot": np.repeat(np.arange(1, n_slots + 1), n_creatives),
+                         "creative": np.tile(np.arange(n_creatives), n_slots)})
+    agg = prior.groupby(KEY + ["creative"], as_index=False).agg(impressions=("click", "size"), clicks=("click", "sum"))
+    return BannerTS(cfg.prior_alpha, cfg.prior_beta).add_creatives(arms).cold_start(agg, cfg.prior_weight)
+
+
+def ts_matrix(ts: BannerTS, n_slots: int, n_creatives: int, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+    """The TS policy's action probabilities as a (slots x creatives) matrix."""
+    probs = ts.action_probabilities(n_draws, rng)
+    pi = np.zeros((n_slots, n_creatives))
+    pi[probs["slot"].to_numpy(int) - 1, probs["creative"].to_numpy(int)] = probs["prob"].to_numpy()
+    return pi
+
+
+def learning_replay(ts: BannerTS, df: pd.DataFrame, lg: BanditLog, cfg: BannerConfig, rng: np.random.Generator) -> dict[str, Any]:
+    """Replay the TS policy, learning in batches of ``replay_batch`` rows, through a uniform log."""
+    key = df[KEY].iloc[0].to_dict()
+
+    def requests(ctx: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({**{k: v for k, v in key.items() if k != "slot"}, "slot": ctx + 1})[KEY]
+
+    def choose(ctx: np.ndarray, r: np.random.Generator) -> np.ndarray:
+        return ts.choose(requests(ctx), r)
+
+    def update(ctx: np.ndarray, act: np.ndarray, rew: np.ndarray) -> None:
+        ts.update(requests(ctx).assign(creative=act, click=rew))
+
+    matched, reward = replay_learning(lg, choose, update, cfg.replay_batch, rng)
+    return binomial_interval(matched, reward)
+
+
+def _rows(source: str, policy: str, log_name: str, est: pd.DataFrame | list[dict[str, Any]],
+          reference: float = float("nan"), ref_kind: str = "") -> pd.DataFrame:
+    out = pd.DataFrame(est).assign(source=source, policy=policy, log=log_name, reference=reference, reference_kind=ref_kind)
+    out["covered"] = np.where(np.isnan(reference), np.nan, (out["lo"] <= reference) & (reference <= out["hi"]))
+    return out
+
+
+def _drop_replay_unless_uniform(est: pd.DataFrame, lg: BanditLog) -> pd.DataFrame:
+    """Replay is only unbiased under a uniform logger: drop it for any other log."""
+    return est if np.ptp(lg.pscore) < 1e-12 else est[est["estimator"] != "replay"]
+
+
+def obd_table(logs: pd.DataFrame, cfg: BannerConfig, rng: np.random.Generator) -> pd.DataFrame:
+    """OPE on the real OBD logs (random and BTS loggers)."""
+    rnd, bts = logs[logs["log"] == "random"], logs[logs["log"] == "bts"]
+    n_slots = int(max(rnd["slot"].max(), bts["slot"].max()))
+    n_cr = int(max(rnd["creative"].max(), bts["creative"].max())) + 1
+    R, B = to_bandit_log(rnd, n_slots, n_cr), to_bandit_log(bts, n_slots, n_cr)
+    obs_r, obs_b = on_policy(R.reward, cfg.n_boot, rng), on_policy(B.reward, cfg.n_boot, rng)
+    parts = [_rows("obd", "random", "random", [obs_r]), _rows("obd", "bts", "bts", [obs_b])]
+    bts_pi, bts_boot = action_frequencies(B), bootstrap_frequencies(B, cfg.n_boot, rng)
+    est = evaluate(R, bts_pi, reward_model(R, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng, pi_boot=bts_boot)
+    parts.append(_rows("obd", "bts", "random", est, obs_b["estimate"], "observed on-policy CTR"))
+    est = evaluate(B, uniform_policy(n_slots, n_cr), reward_model(B, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng)
+    parts.append(_rows("obd", "random", "bts", _drop_replay_unless_uniform(est, B), obs_r["estimate"], "observed on-policy CTR"))
+    prior, rest = split_prior(rnd, cfg.prior_days)
+    ts = fit_ts(prior, n_slots, n_cr, cfg)
+    Re = to_bandit_log(rest, n_slots, n_cr)
+    label = f"random (after day {cfg.prior_days})"
+    est = evaluate(Re, ts_matrix(ts, n_slots, n_cr, cfg.n_draws, rng),
+                   reward_model(Re, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng)
+    parts.append(_rows("obd", "thompson (cold start)", label, est))
+    parts.append(_rows("obd", "thompson (learning, batched)", label, [learning_replay(ts, rest, Re, cfg, rng)]))
+    parts.append(_rows("obd", "random", label, [on_policy(Re.reward, cfg.n_boot, rng)]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def synthetic_table(logs: pd.DataFrame, truth: dict[str, Any], cfg: BannerConfig, rng: np.random.Generator) -> pd.DataFrame:
+    """The same estimators on synthetic logs, each next to the exact truth."""
+    world, prod = BannerWorld(np.asarray(truth["ctr"])), np.asarray(truth["production_policy"])
+    n_slots, n_cr = world.shape
+    uni_df, prod_df = logs[logs["log"] == "synthetic_uniform"], logs[logs["log"] == "synthetic_production"]
+    U, P = to_bandit_log(uni_df, n_slots, n_cr), to_bandit_log(prod_df, n_slots, n_cr)
+    uni = uniform_policy(n_slots, n_cr)
+    parts = [_rows("synthetic", "uniform", "uniform", [on_policy(U.reward, cfg.n_boot, rng)], world.value(uni), "truth"),
+             _rows("synthetic", "production", "production", [on_policy(P.reward, cfg.n_boot, rng)], world.value(prod), "truth")]
+    est = evaluate(U, prod, reward_model(U, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng)
+    parts.append(_rows("synthetic", "production", "uniform", est, world.value(prod), "truth"))
+    est = evaluate(P, uni, reward_model(P, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng)
+    parts.append(_rows("synthetic", "uniform", "production", _drop_replay_unless_uniform(est, P), world.value(uni), "truth"))
+    prior, rest = split_prior(uni_df, cfg.prior_days)
+    ts = fit_ts(prior, n_slots, n_cr, cfg)
+    pi_ts = ts_matrix(ts, n_slots, n_cr, cfg.n_draws, rng)
+    Ue = to_bandit_log(rest, n_slots, n_cr)
+    label = f"uniform (after day {cfg.prior_days})"
+    est = evaluate(Ue, pi_ts, reward_model(Ue, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng)
+    parts.append(_rows("synthetic", "thompson (cold start)", label, est, world.value(pi_ts), "truth"))
+    parts.append(_rows("synthetic", "thompson (learning, batched)", label, [learning_replay(ts, rest, Ue, cfg, rng)]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def power_notes(table: pd.DataFrame) -> list[str]:
+    """What the intervals can and cannot tell apart (80% power, two-sided 5%)."""
+    notes = []
+    for row in table[table["estimator"].isin(["observed", "dr", "replay"])].itertuples():
+        if not np.isfinite(row.estimate) or row.estimate <= 0:
+            continue
+        half = (row.hi - row.lo) / 2
+        mdd = 2.8 * row.se * np.sqrt(2)
+        notes.append(f"{row.source}: {row.policy} on the {row.log} log ({row.estimator}): {row.estimate:.4f}, 95% interval "
+                     f"+/-{half:.4f} (+/-{100 * half / row.estimate:.0f}%); two policies measured this way must differ by "
+                     f"about {mdd:.4f} ({100 * mdd / row.estimate:.0f}% relative) to be told apart at 80% power.")
+    return notes
+
+
+def forest_png(table: pd.DataFrame, path: Any, title: str) -> None:
+    """Estimates with 95% intervals, one line per (policy, log, estimator); references as red marks."""
+    plt = _plt()
+    t = table.iloc[::-1].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.5))
+    y = np.arange(len(t))
+    ax.errorbar(t["estimate"], y, xerr=[t["estimate"] - t["lo"], t["hi"] - t["estimate"]], fmt="o", capsize=3)
+    ref = t["reference"].notna()
+    ax.scatter(t.loc[ref, "reference"], y[ref.to_numpy()], marker="x", color="red", zorder=3, label="reference")
+    ax.set_yticks(y, [f"{r.policy} | {r.log} | {r.estimator}" for r in t.itertuples()], fontsize=7)
+    ax.set_xlabel("CTR")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Write ope_results.csv, ope_report.md and forest plots; log every estimate to MLflow."""
+    import json
+
+    import mlflow
+
+    logs = pd.read_parquet(state["logs_path"])
+    truth = json.loads(open(state["truth_path"]).read())
+    rng = np.random.default_rng(cfg.seed)
+    tables = []
+    if {"random", "bts"} <= set(logs["log"]):
+        tables.append(obd_table(logs, cfg, rng))
+    tables.append(synthetic_table(logs, truth, cfg, rng))
+    table = pd.concat(tables, ignore_index=True)[["source", "policy", "log", "estimator", "estimate", "lo", "hi", "se",
+                                                   "ess", "reference", "reference_kind", "covered"]]
+    notes = power_notes(table)
+    out = ctx.run_dir / "ope"
+    with atomic_path(out, is_dir=True) as tmp:
+        table.to_csv(tmp / "ope_results.csv", index=False, float_format="%.6g")
+        for source, g in table.groupby("source"):
+            forest_png(g, tmp / f"ope_{source}.png", f"Off-policy estimates, {source} logs (95% bootstrap intervals)")
+        md = ["# Banner policies: off-policy evaluation", "", table.round(5).to_markdown(index=False), "",
+              "## Power", "", *[f"- {n}" for n in notes], ""]
+        (tmp / "ope_report.md").write_text("\n".join(md))
+    mlflow.log_artifacts(str(out), "ope")
+    for r in table.itertuples():
+        name = f"{r.source}.{r.policy}.{r.log}.{r.estimator}".replace(" ", "_").replace("(", "").replace(")", "").replace(",", "")
+        mlflow.log_metrics({name: r.estimate, f"{name}.lo": r.lo, f"{name}.hi": r.hi})
+    log.info("OPE results:\n%s\n%s", table[["source", "policy", "log", "estimator", "estimate", "lo", "hi", "reference"]]
+             .round(5).to_string(index=False), "\n".join(notes))
+    return {**state, "ope_path": str(out), "rows": len(table)}

@@ -1,0 +1,102 @@
+"""load_logs / validate_logs: Open Bandit Dataset logs and synthetic logs in one normalised schema.
+
+Schema: log (which logger), timestamp, platform, slot (1-based position), location
+(campaign), creative, click, propensity (the logger's probability of the shown creative).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jobs.banner_bandit_eval.config import BannerConfig
+from jobs.common import InputDataError, RunContext, atomic_path, write_json
+from jobs.validation import validate_and_log
+from models.banner_synth import log_policy, make_banner_world, softmax_policy, uniform_policy
+from models.ope import BanditLog
+
+log = logging.getLogger(__name__)
+
+OBD_COLUMNS = ("timestamp", "item_id", "position", "click", "propensity_score")
+OBD_LOGGERS = ("random", "bts")
+SCHEMA = ["log", "timestamp", "platform", "slot", "location", "creative", "click", "propensity"]
+
+
+def read_obd(path: Path, logger: str, cfg: BannerConfig) -> pd.DataFrame:
+    """One OBD log (``<dir>/<logger>/<campaign>.csv``) in the normalised schema."""
+    try:
+        raw = pd.read_csv(path, usecols=lambda c: c in OBD_COLUMNS)
+    except Exception as exc:  # parser errors: say which file
+        raise InputDataError(f"cannot read OBD log {path}: {exc}") from exc
+    missing = [c for c in OBD_COLUMNS if c not in raw.columns]
+    if missing:
+        raise InputDataError(f"OBD log {path} lacks column(s) {missing}")
+    try:
+        ts = pd.to_datetime(raw["timestamp"], utc=True, errors="raise")
+    except (ValueError, TypeError) as exc:
+        raise InputDataError(f"OBD log {path}: unparseable timestamp ({exc})") from exc
+    return pd.DataFrame({
+        "log": logger, "timestamp": ts, "platform": cfg.platform, "slot": raw["position"],
+        "location": cfg.campaign, "creative": raw["item_id"], "click": raw["click"], "propensity": raw["propensity_score"],
+    }).sort_values("timestamp", kind="stable", ignore_index=True)
+
+
+def synthetic_logs(cfg: BannerConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A uniform-random and a production (softmax) log of the same world, and the world's truth."""
+    world = make_banner_world(cfg.synthetic_positions, cfg.synthetic_creatives, cfg.seed)
+    prod = softmax_policy(world, temperature=0.5, seed=cfg.seed + 1)
+    frames = []
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    for i, (name, pi) in enumerate((("synthetic_uniform", uniform_policy(*world.shape)), ("synthetic_production", prod))):
+        lg = log_policy(world, pi, cfg.synthetic_rows, cfg.seed + 10 + i)
+        frames.append(pd.DataFrame({
+            "log": name, "timestamp": start + pd.to_timedelta(np.arange(lg.n) * (7 * 86400 / lg.n), unit="s"),
+            "platform": "synthetic", "slot": lg.context + 1, "location": "demo", "creative": lg.action,
+            "click": lg.reward.astype(int), "propensity": lg.pscore}))
+    return pd.concat(frames, ignore_index=True), {"ctr": world.ctr.tolist(), "production_policy": prod.tolist()}
+
+
+def to_bandit_log(df: pd.DataFrame, n_slots: int, n_creatives: int) -> BanditLog:
+    """The estimators' arrays: context = slot - 1, action = creative."""
+    return BanditLog(df["slot"].to_numpy(int) - 1, df["creative"].to_numpy(int), df["click"].to_numpy(float),
+                     df["propensity"].to_numpy(float), n_slots, n_creatives)
+
+
+def run_load(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Write the OBD logs (when present) and the synthetic logs, with the synthetic truth apart."""
+    import mlflow
+
+    frames = []
+    obd = cfg.obd_path()
+    files = {lg: obd / lg / f"{cfg.campaign}.csv" for lg in OBD_LOGGERS}
+    if all(f.is_file() for f in files.values()):
+        frames += [read_obd(f, lg, cfg) for lg, f in files.items()]
+        log.info("OBD logs from %s: %s", obd, {lg: len(f) for lg, f in zip(files, frames)})
+    elif cfg.obd_dir:
+        raise InputDataError(f"obd_dir={cfg.obd_dir} lacks {[str(f) for f in files.values() if not f.is_file()]}")
+    else:
+        log.warning("no Open Bandit Dataset logs at %s (get them from https://research.zozo.com/data_release/"
+                    "open_bandit_dataset.zip or set obd_dir / PLATFORM_OBD_DIR): evaluating synthetic logs only", obd)
+    synth, truth = synthetic_logs(cfg)
+    frames.append(synth)
+    logs = pd.concat(frames, ignore_index=True)[SCHEMA]
+    path = ctx.run_dir / "logs" / "logs.parquet"
+    with atomic_path(path) as tmp:
+        logs.to_parquet(tmp, index=False)
+    write_json(ctx.run_dir / "truth" / "synthetic_truth.json", truth)
+    counts = logs.groupby("log")["click"].agg(["size", "sum"])
+    for name, row in counts.iterrows():
+        mlflow.log_metrics({f"{name}.rows": int(row["size"]), f"{name}.clicks": int(row["sum"])})
+    return {"logs_path": str(path), "truth_path": str(ctx.run_dir / "truth" / "synthetic_truth.json"),
+            "logs": sorted(counts.index)}
+
+
+def run_validate(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Great Expectations suite ``banner_logs`` over every log."""
+    df = pd.read_parquet(state["logs_path"])
+    return {**state, "validate_logs": validate_and_log(df, "banner_logs", f"logs {state['logs_path']}",
+                                                       ctx.run_dir / "validation")}
