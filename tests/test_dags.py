@@ -72,8 +72,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Pat
     return env, root
 
 
-def dags_test(env: dict[str, str], conf: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(["airflow", "dags", "test", "avazu_ctr", "-c", json.dumps(conf)],
+def dags_test(env: dict[str, str], conf: dict, dag_id: str = "avazu_ctr") -> subprocess.CompletedProcess:
+    return subprocess.run(["airflow", "dags", "test", dag_id, "-c", json.dumps(conf)],
                           env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -128,3 +128,50 @@ def test_bad_input_fails_the_run_and_keeps_the_champion(stack: tuple[dict[str, s
     exp = client.get_experiment_by_name("avazu_ctr")
     failed = client.search_runs([exp.experiment_id], "tags.`platform.role` = 'dag_run' and attributes.status = 'FAILED'")
     assert len(failed) == 1
+
+
+def _dag_runs(root: Path, experiment: str, status: str) -> list:
+    client = mlflow_client(root)
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_runs([exp.experiment_id], f"tags.`platform.role` = 'dag_run' and attributes.status = '{status}'")
+
+
+@pytest.mark.slow
+def test_budget_bandits_dags_test_then_bad_facts(stack: tuple[dict[str, str], Path]) -> None:
+    import pandas as pd
+
+    env, root = stack
+    res = dags_test(env, {"profile": "smoke"}, "budget_bandits")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    (parent,) = _dag_runs(root, "budget_bandits", "FINISHED")
+    client = mlflow_client(root)
+    tasks = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert {t.data.tags["airflow.task_id"] for t in tasks} == {
+        "ingest_facts", "validate_facts", "allocate", "simulate", "insights"}
+    sim = next(t for t in tasks if t.data.tags["airflow.task_id"] == "simulate")
+    assert sim.data.metrics["thompson.regret"] < sim.data.metrics["uniform.regret"]
+    assert {"simulation/regret.png", "simulation/allocation.png"} <= {a.path for a in client.list_artifacts(sim.info.run_id, "simulation")}
+    link = root / "data" / "budget_bandits" / "plan" / "current"
+    published = os.readlink(link)
+    facts = pd.read_parquet(next((root / "data" / "budget_bandits" / "runs").glob("*/facts/facts.parquet")))
+    bad = root / "dup_facts.csv"
+    pd.concat([facts, facts.iloc[[3]]]).to_csv(bad, index=False)
+    res = dags_test(env, {"profile": "smoke", "source": "local", "local_path": str(bad)}, "budget_bandits")
+    assert res.returncode != 0
+    assert "expect_compound_columns_to_be_unique" in res.stdout + res.stderr
+    assert os.readlink(link) == published
+    assert len(_dag_runs(root, "budget_bandits", "FAILED")) == 1
+
+
+@pytest.mark.slow
+def test_banner_bandit_eval_dags_test(stack: tuple[dict[str, str], Path]) -> None:
+    env, root = stack
+    res = dags_test(env, {"profile": "smoke"}, "banner_bandit_eval")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    (parent,) = _dag_runs(root, "banner_bandit_eval", "FINISHED")
+    client = mlflow_client(root)
+    tasks = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    ev = next(t for t in tasks if t.data.tags["airflow.task_id"] == "evaluate")
+    arts = {a.path for a in client.list_artifacts(ev.info.run_id, "ope")}
+    assert {"ope/ope_results.csv", "ope/ope_report.md", "ope/ope_synthetic.png"} <= arts
+    assert any(k.startswith("synthetic.production.uniform.dr") for k in ev.data.metrics)

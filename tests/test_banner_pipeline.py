@@ -1,0 +1,52 @@
+"""banner_bandit_eval end to end without Airflow, on the real Open Bandit Dataset sample."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jobs.common import InputDataError
+from jobs.runner import run_pipeline
+from jobs.validation import DataValidationError
+from tests.conftest import OBD_DIR
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (OBD_DIR / "random" / "all.csv").exists(), reason=f"{OBD_DIR} is absent")]
+
+
+def test_ope_on_obd_and_synthetic_logs(platform_env: Path) -> None:
+    state = run_pipeline("banner_bandit_eval", "smoke", {"obd_dir": str(OBD_DIR)}, run_id="obd")
+    t = pd.read_csv(Path(state["ope_path"]) / "ope_results.csv")
+    obs = t[t["estimator"] == "observed"].set_index(["source", "policy", "log"])["estimate"]
+    assert obs[("obd", "random", "random")] == pytest.approx(0.0038)
+    assert obs[("obd", "bts", "bts")] == pytest.approx(0.0042)
+    bts = t[(t["policy"] == "bts") & (t["log"] == "random")].set_index("estimator")
+    assert set(bts.index) == {"replay", "ipw", "snipw", "dr"}
+    assert np.allclose(bts["reference"], 0.0042)
+    assert (bts["lo"] <= bts["estimate"]).all() and (bts["estimate"] < bts["hi"]).all()
+    assert "replay" not in set(t[(t["source"] == "obd") & (t["log"] == "bts")]["estimator"])  # non-uniform logger
+    assert {"thompson (cold start)", "thompson (learning, batched)"} <= set(t[t["source"] == "obd"]["policy"])
+    syn = t[(t["source"] == "synthetic") & (t["estimator"] == "dr")]
+    assert ((syn["estimate"] - syn["reference"]).abs() < 4 * syn["se"]).all()
+    report = (Path(state["ope_path"]) / "ope_report.md").read_text()
+    assert "to be told apart at 80% power" in report
+    assert {"ope_obd.png", "ope_synthetic.png"} <= {p.name for p in Path(state["ope_path"]).iterdir()}
+
+
+def test_bad_propensity_fails_validation_and_missing_obd_is_named(platform_env: Path) -> None:
+    bad = platform_env / "obd"
+    shutil.copytree(OBD_DIR, bad)
+    for sub in ("random", "bts"):
+        (bad / sub / "all.csv").chmod(0o644)
+    df = pd.read_csv(bad / "bts" / "all.csv", index_col=0)
+    df.loc[5, "propensity_score"] = 0.0
+    df.to_csv(bad / "bts" / "all.csv")
+    with pytest.raises(DataValidationError, match="expect_column_values_to_be_between column 'propensity'"):
+        run_pipeline("banner_bandit_eval", "smoke", {"obd_dir": str(bad)}, run_id="bad")
+    assert not (platform_env / "data" / "banner_bandit_eval" / "runs" / "bad" / "ope").exists()
+    with pytest.raises(InputDataError, match="lacks .*nowhere/random/all.csv"):
+        run_pipeline("banner_bandit_eval", "smoke", {"obd_dir": str(platform_env / "nowhere")}, run_id="none")
