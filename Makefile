@@ -24,7 +24,7 @@ export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
 
 .PHONY: help venv init demo test ui stop bench lock clean
 help:
-	@echo "make demo   - install, init the embedded stack, run avazu_ctr (demo profile) with airflow dags test"
+	@echo "make demo   - install, init the embedded stack, run avazu_ctr, budget_bandits, banner_bandit_eval (demo profile)"
 	@echo "make test   - install what is missing and run the whole test suite"
 	@echo "make ui     - start the Airflow UI (:$(AIRFLOW_PORT)) and the MLflow UI (:$(MLFLOW_PORT)); 'make stop' ends them"
 	@echo "make bench  - measure sampling, features, training and quality; JSON in bench/results/"
@@ -45,10 +45,14 @@ $(AIRFLOW_HOME)/.migrated: $(BIN)/.installed
 
 init: $(AIRFLOW_HOME)/.migrated
 
+DEMO_DAGS := avazu_ctr budget_bandits banner_bandit_eval
 demo: init
-	airflow dags test avazu_ctr -c '{"profile": "demo"}' > $(AIRFLOW_HOME)/demo.log 2>&1 \
-	  || { grep -E "ERROR|Error|error:" $(AIRFLOW_HOME)/demo.log | tail -30; echo "demo failed: full log in $(AIRFLOW_HOME)/demo.log"; exit 1; }
-	$(BIN)/python -m jobs.report
+	@for dag in $(DEMO_DAGS); do \
+	  echo "airflow dags test $$dag (demo profile), log in $(AIRFLOW_HOME)/demo-$$dag.log"; \
+	  airflow dags test $$dag -c '{"profile": "demo"}' > $(AIRFLOW_HOME)/demo-$$dag.log 2>&1 \
+	    || { grep -E "ERROR|Error|error:" $(AIRFLOW_HOME)/demo-$$dag.log | tail -30; echo "demo failed: full log in $(AIRFLOW_HOME)/demo-$$dag.log"; exit 1; }; \
+	done
+	$(BIN)/python -m jobs.report $(DEMO_DAGS)
 
 test: venv
 	$(BIN)/python -m pytest

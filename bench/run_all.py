@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("sample_throughput.py", "features_speed.py", "model_quality.py", "allocation_speed.py")
+SCRIPTS = ("sample_throughput.py", "features_speed.py", "model_quality.py", "allocation_speed.py", "bandit_regret.py",
+           "ope_obd.py")
 
 if __name__ == "__main__":
     for script in SCRIPTS:

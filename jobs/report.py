@@ -1,28 +1,40 @@
-"""Print what the latest avazu_ctr run produced: MLflow run, model version, alias, AUC vs oracle.
+"""Print what the latest runs produced, per pipeline (run by ``make demo`` after the DAGs).
 
-``python -m jobs.report`` (run by ``make demo`` after the DAG).
+``python -m jobs.report [avazu_ctr] [budget_bandits] [banner_bandit_eval]`` (default: all):
+avazu_ctr: MLflow run, model version, alias, AUC vs oracle; budget_bandits: regret of
+each policy against the oracle with intervals, and the plan; banner_bandit_eval: the
+off-policy estimates table.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from jobs.common import mlflow_setup, mlflow_tracking_uri
 
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a clean report, not progress bars
 
-def latest_promotion(experiment: str = "avazu_ctr") -> dict[str, object]:
-    """The newest finished evaluate_and_promote task run and its DAG run."""
+
+def latest_task_run(experiment: str, task: str) -> Any:
+    """The newest finished MLflow run of ``task`` in ``experiment``."""
     import mlflow
 
     exp_id = mlflow_setup(experiment)
     runs = mlflow.MlflowClient().search_runs(
-        [exp_id], filter_string="tags.`airflow.task_id` = 'evaluate_and_promote' and attributes.status = 'FINISHED'",
+        [exp_id], filter_string=f"tags.`airflow.task_id` = '{task}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"], max_results=1,
     )
     if not runs:
-        raise LookupError(f"no finished avazu_ctr promotion in {mlflow_tracking_uri()}")
-    r = runs[0]
+        raise LookupError(f"no finished {experiment}.{task} run in {mlflow_tracking_uri()}")
+    return runs[0]
+
+
+def latest_promotion(experiment: str = "avazu_ctr") -> dict[str, object]:
+    """The newest finished evaluate_and_promote task run and its DAG run."""
+    r = latest_task_run(experiment, "evaluate_and_promote")
+    exp_id = r.info.experiment_id
     return {
         "experiment_id": exp_id,
         "parent_run_id": r.data.tags.get("mlflow.parentRunId"),
@@ -35,7 +47,50 @@ def latest_promotion(experiment: str = "avazu_ctr") -> dict[str, object]:
     }
 
 
-def main() -> int:
+def _artifact_csv(run: Any, path: str) -> Any:
+    import mlflow
+    import pandas as pd
+
+    return pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=path))
+
+
+def report_budget() -> None:
+    """Regret per policy (expected conversions lost against the oracle) and the plan's head."""
+    run = latest_task_run("budget_bandits", "simulate")
+    table = _artifact_csv(run, "simulation/regret_summary.csv")
+    print(f"\n=== budget_bandits: regret against the oracle ({run.data.tags.get('simulation.world')}, "
+          f"{int(table['seeds'].iloc[0])} seeds, 95% intervals) ===")
+    for r in table.itertuples():
+        print(f"{r.policy:<15} regret {r.regret:9.1f} [{r.regret_lo:9.1f}, {r.regret_hi:9.1f}] conversions "
+              f"= {r.regret_pct:5.1f}% of the oracle's   cost/conversion {r.cost_per_conv:6.2f}")
+    plan = _artifact_csv(latest_task_run("budget_bandits", "allocate"), "plan/plan.csv")
+    print(f"Plan for {plan['day'].iloc[0]}: top segments " + ", ".join(
+        f"{r.segment_key} {100 * r.share:.1f}%" for r in plan.head(3).itertuples()))
+
+
+def report_banner() -> None:
+    """The off-policy evaluation table."""
+    table = _artifact_csv(latest_task_run("banner_bandit_eval", "evaluate"), "ope/ope_results.csv")
+    print("\n=== banner_bandit_eval: off-policy CTR estimates (95% intervals) ===")
+    for r in table.itertuples():
+        ref = f"   reference {r.reference:.4f} ({r.reference_kind})" if r.reference == r.reference else ""
+        print(f"{r.source:<9} {r.policy:<29} on {r.log:<22} {r.estimator:<8} {r.estimate:.4f} "
+              f"[{r.lo:.4f}, {r.hi:.4f}]{ref}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    wanted = (argv if argv is not None else sys.argv[1:]) or ["avazu_ctr", "budget_bandits", "banner_bandit_eval"]
+    sections = {"avazu_ctr": report_avazu, "budget_bandits": report_budget, "banner_bandit_eval": report_banner}
+    for name in wanted:
+        if name not in sections:
+            print(f"unknown pipeline {name!r}; known: {list(sections)}", file=sys.stderr)
+            return 2
+        sections[name]()
+    return 0
+
+
+def report_avazu() -> None:
+    """MLflow run, registered version and alias, holdout AUC next to the oracle's."""
     info = latest_promotion()
     ui = os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")
     print("\n=== avazu_ctr: latest run ===")
@@ -50,7 +105,6 @@ def main() -> int:
     if info.get("champion_holdout_auc") is not None:
         line += f"   (previous champion on the same holdout: {info['champion_holdout_auc']:.4f})"
     print(line)
-    return 0
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (OBD_DIR / "random" / "all.csv").exists(), reason=f"{OBD_DIR} is absent")]
 
 
-def test_ope_on_obd_and_synthetic_logs(platform_env: Path) -> None:
+def test_ope_on_obd_and_synthetic_logs(platform_env: Path, capsys: pytest.CaptureFixture) -> None:
     state = run_pipeline("banner_bandit_eval", "smoke", {"obd_dir": str(OBD_DIR)}, run_id="obd")
     t = pd.read_csv(Path(state["ope_path"]) / "ope_results.csv")
     obs = t[t["estimator"] == "observed"].set_index(["source", "policy", "log"])["estimate"]
@@ -35,6 +35,10 @@ def test_ope_on_obd_and_synthetic_logs(platform_env: Path) -> None:
     report = (Path(state["ope_path"]) / "ope_report.md").read_text()
     assert "to be told apart at 80% power" in report
     assert {"ope_obd.png", "ope_synthetic.png"} <= {p.name for p in Path(state["ope_path"]).iterdir()}
+    from jobs.report import main
+
+    assert main(["banner_bandit_eval"]) == 0
+    assert "reference 0.0042 (observed on-policy CTR)" in capsys.readouterr().out
 
 
 def test_bad_propensity_fails_validation_and_missing_obd_is_named(platform_env: Path) -> None:

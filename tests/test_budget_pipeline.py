@@ -45,6 +45,15 @@ def test_plan_simulation_and_insights(published: dict) -> None:
     assert truth["segment_key"].nunique() == 12 and truth["day"].nunique() == 21 + 20
 
 
+def test_report_prints_regret_per_policy(published: dict, capsys: pytest.CaptureFixture) -> None:
+    from jobs.report import main
+
+    assert main(["budget_bandits"]) == 0
+    out = capsys.readouterr().out
+    assert "regret against the oracle (ground truth, 4 seeds" in out
+    assert all(p in out for p in ("thompson", "greedy", "epsilon_greedy", "uniform"))
+
+
 def test_same_seed_same_plan(published: dict) -> None:
     again = run_pipeline("budget_bandits", "smoke", {}, run_id="again")
     a = pd.read_parquet(Path(published["plan_path"]) / "plan.parquet")

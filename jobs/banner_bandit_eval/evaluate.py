@@ -183,7 +183,7 @@ def run(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, 
     with atomic_path(out, is_dir=True) as tmp:
         table.to_csv(tmp / "ope_results.csv", index=False, float_format="%.6g")
         for source, g in table.groupby("source"):
-            forest_png(g, tmp / f"ope_{source}.png", f"Off-policy estimates, {source} logs (95% bootstrap intervals)")
+            forest_png(g, tmp / f"ope_{source}.png", f"Off-policy estimates, {source} logs (95% intervals)")
         md = ["# Banner policies: off-policy evaluation", "", table.round(5).to_markdown(index=False), "",
               "## Power", "", *[f"- {n}" for n in notes], ""]
         (tmp / "ope_report.md").write_text("\n".join(md))

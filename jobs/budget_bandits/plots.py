@@ -35,10 +35,10 @@ def posterior_png(post: SegmentPosterior, p_best: np.ndarray, path: Path, top: i
 
 
 def allocation_png(plans: pd.DataFrame, path: Path, top: int = 8) -> Path:
-    """Thompson sampling's simulated shares over days, the ``top`` segments by final share."""
+    """Thompson sampling's simulated shares over days, the ``top`` segments by their largest share."""
     plt = _plt()
     wide = plans.pivot_table(index="day", columns="segment_key", values="share", aggfunc="sum")
-    keep = wide.iloc[-1].sort_values(ascending=False).index[:top]
+    keep = wide.max().sort_values(ascending=False).index[:top]
     shown = wide[keep].assign(other=wide.drop(columns=keep).sum(axis=1))
     fig, ax = plt.subplots(figsize=(9, 4.5))
     ax.stackplot(pd.to_datetime(shown.index), shown.T.to_numpy(), labels=list(shown.columns))
@@ -46,6 +46,7 @@ def allocation_png(plans: pd.DataFrame, path: Path, top: int = 8) -> Path:
     ax.set_ylabel("share of daily budget")
     ax.set_title("Thompson sampling allocation over simulated days (seed 1 of the simulation)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
