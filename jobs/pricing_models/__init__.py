@@ -1,0 +1,1 @@
+"""pricing_models: agent detection and dynamic-pricing models from clickstream sessions."""

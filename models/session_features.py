@@ -1,0 +1,75 @@
+"""The 29 session features, as Spark column expressions (the pipeline) and their definitions.
+
+Temporal 8, behavioural 10, product 8, user agent 3. The pandas reference used to check
+the Spark job lives in the tests (tests/session_features_pandas.py); both follow the
+definitions below. Gaps are seconds between consecutive events of a session in time
+order; statistics over no values are 0; standard deviations are sample (ddof 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEMPORAL = ["velocity", "gap_mean", "gap_median", "gap_std", "gap_min", "share_gaps_under_1s", "duration_s",
+            "start_hour"]
+BEHAVIOURAL = ["n_events", "n_carts", "n_removes", "n_hovers", "n_searches", "cart_to_view", "unique_products",
+               "revisit_ratio", "max_page_depth", "mean_scroll"]
+PRODUCT = ["price_mean", "price_std", "price_min", "price_max", "category_entropy", "n_categories",
+           "product_view_share", "price_range_ratio"]
+USER_AGENT = ["browser_family", "is_headless", "is_mobile"]
+FEATURES = TEMPORAL + BEHAVIOURAL + PRODUCT + USER_AGENT
+HEADLESS_PATTERN = "headless|python-requests|curl|wget|bot|spider|crawler|phantomjs|selenium"  # matched case-insensitively
+MOBILE_PATTERN = "mobile|android|iphone|ipad"
+# Browser family codes, first match wins: Edge before Chrome (Edge also says Chrome), Chrome before Safari.
+BROWSERS = [("edg/", 4), ("firefox", 3), ("chrome", 1), ("safari", 2)]
+
+
+def session_features(events: Any) -> Any:
+    """Spark DataFrame of events -> one row per session: sessionId, experimentId, the 29 features."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    w = Window.partitionBy("sessionId").orderBy("timestamp")
+    ev = events.withColumn("gap", (F.col("timestamp") - F.lag("timestamp").over(w)) / 1000.0)
+    is_type = {t: (F.col("eventType") == t).cast("int") for t in ("product_view", "add_to_cart", "remove_from_cart",
+                                                                  "hover", "search")}
+    prod = F.when(F.col("productId") >= 0, F.col("productId"))
+    agg = ev.groupBy("sessionId").agg(
+        F.first("experimentId").alias("experimentId"),
+        F.first("userAgent").alias("userAgent"),
+        F.count(F.lit(1)).alias("n_events"),
+        F.min("timestamp").alias("t0"), F.max("timestamp").alias("t1"),
+        F.avg("gap").alias("gap_mean"), F.median("gap").alias("gap_median"), F.stddev("gap").alias("gap_std"),
+        F.min("gap").alias("gap_min"), F.avg((F.col("gap") < 1.0).cast("double")).alias("share_gaps_under_1s"),
+        F.sum(is_type["product_view"]).alias("n_product_views"), F.sum(is_type["add_to_cart"]).alias("n_carts"),
+        F.sum(is_type["remove_from_cart"]).alias("n_removes"), F.sum(is_type["hover"]).alias("n_hovers"),
+        F.sum(is_type["search"]).alias("n_searches"),
+        F.countDistinct(prod).alias("unique_products"), F.count(prod).alias("n_product_events"),
+        F.max("pageDepth").alias("max_page_depth"), F.avg("scrollDepth").alias("mean_scroll"),
+        F.avg("price").alias("price_mean"), F.stddev("price").alias("price_std"),
+        F.min("price").alias("price_min"), F.max("price").alias("price_max"),
+        F.countDistinct("category").alias("n_categories"),
+    )
+    cat = (events.where(F.col("category").isNotNull()).groupBy("sessionId", "category").count()
+           .withColumn("p", F.col("count") / F.sum("count").over(Window.partitionBy("sessionId")))
+           .groupBy("sessionId").agg((-F.sum(F.col("p") * F.log(F.col("p")))).alias("category_entropy")))
+    duration = (F.col("t1") - F.col("t0")) / 1000.0
+    ua = F.lower(F.col("userAgent"))
+    family = F.lit(0)
+    for needle, code in reversed(BROWSERS):
+        family = F.when(ua.contains(needle), F.lit(code)).otherwise(family)
+    out = (agg.join(cat, "sessionId", "left")
+           .withColumn("duration_s", duration)
+           .withColumn("velocity", F.col("n_events") * 60.0 / F.greatest(duration, F.lit(1.0)))
+           .withColumn("start_hour", F.floor((F.col("t0") / 1000.0 % 86400) / 3600).cast("double"))
+           .withColumn("cart_to_view", F.col("n_carts") / F.greatest(F.col("n_product_views"), F.lit(1)))
+           .withColumn("revisit_ratio", F.when(F.col("n_product_events") > 0,
+                                               1 - F.col("unique_products") / F.col("n_product_events")).otherwise(0.0))
+           .withColumn("product_view_share", F.col("n_product_views") / F.col("n_events"))
+           .withColumn("price_range_ratio", F.when(F.col("price_min") > 0, F.col("price_max") / F.col("price_min"))
+                       .otherwise(0.0))
+           .withColumn("browser_family", family.cast("double"))
+           .withColumn("is_headless", F.col("userAgent").rlike(f"(?i){HEADLESS_PATTERN}").cast("double"))
+           .withColumn("is_mobile", F.col("userAgent").rlike(f"(?i){MOBILE_PATTERN}").cast("double")))
+    return out.select("sessionId", "experimentId", *[F.coalesce(F.col(c).cast("double"), F.lit(0.0)).alias(c)
+                                                      for c in FEATURES])
