@@ -20,6 +20,7 @@ import pandas as pd
 from jobs.avazu_ctr.config import AvazuConfig
 from jobs.avazu_ctr.train import load_split
 from jobs.common import RunContext
+from jobs.registry import champion_version
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +31,6 @@ def holdout_rows(sample_path: str, features_path: str) -> pd.DataFrame:
     """Raw sample rows of the holdout split (what a served model would receive)."""
     ids = load_split(features_path, "holdout")[["id"]]
     return pd.read_parquet(sample_path).merge(ids, on="id", how="inner")
-
-
-def champion_version(client: Any, name: str) -> Any | None:
-    """The model version under alias ``champion``, or None when there is none yet."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_model_version_by_alias(name, "champion")
-    except MlflowException:
-        return None
 
 
 def true_probabilities(ground_truth_path: str | None, rows: pd.DataFrame) -> np.ndarray | None:

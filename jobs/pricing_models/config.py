@@ -1,0 +1,90 @@
+"""The run-invariant settings of the pricing_models pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jobs.config import build_config
+
+PIPELINE = "pricing_models"
+EXPERIMENT = "pricing_models"
+SOURCES = ("synthetic", "files", "kafka")
+MODEL_NAMES = {"classifier": "agent_classifier", "multitask": "pricing_multitask", "rules": "pricing_rules"}
+
+
+@dataclass(frozen=True)
+class PricingConfig:
+    """Every knob of one pricing_models run (profile values overridden by DAG Params).
+
+    Attributes:
+        source: ``synthetic``, ``files`` (``events_path``: events as JSONL or Parquet plus
+            ``offers.jsonl|parquet``) or ``kafka`` (``kafka_bootstrap``, ``kafka_topic``).
+        n_sessions, n_products, label_noise: the synthetic clickstream.
+        seed: seeds generation, the split, XGBoost and PyTorch.
+        holdout_fraction: share of sessions held out (by a seeded hash of sessionId).
+        xgb_rounds, xgb_depth, xgb_learning_rate: the agent classifier.
+        gate_auc, gate_precision: minimum holdout ROC-AUC and precision to register it.
+        mt_*: the multi-task model (epochs, batch, learning rate, loss weights, patience).
+        price_grid_*: candidate prices as multiples of the list price.
+        agent_uplift: lambda of the pricing objective p * P(buy | p) * (1 + lambda * P(agent)).
+        markup_threshold, markup: the rule P(agent) > threshold -> markup.
+        velocity_threshold: the legacy rule it replaces (events per minute).
+        tree_depth: depth of the distilled decision tree (<= 5 keeps rules readable).
+    """
+
+    profile: str = "demo"
+    source: str = "synthetic"
+    events_path: str = ""
+    kafka_bootstrap: str = ""
+    kafka_topic: str = "user-interactions"
+    kafka_max_messages: int = 1_000_000
+    n_sessions: int = 40_000
+    n_products: int = 2_000
+    label_noise: float = 0.02
+    seed: int = 42
+    holdout_fraction: float = 0.2
+    xgb_rounds: int = 600
+    xgb_depth: int = 6
+    xgb_learning_rate: float = 0.08
+    gate_auc: float = 0.90
+    gate_precision: float = 0.85
+    mt_epochs: int = 40
+    mt_batch: int = 512
+    mt_lr: float = 0.001
+    mt_alpha: float = 1.0
+    mt_beta: float = 2.0
+    mt_patience: int = 5
+    price_grid_min: float = 0.8
+    price_grid_max: float = 1.5
+    price_grid_steps: int = 15
+    agent_uplift: float = 0.5
+    markup_threshold: float = 0.7
+    markup: float = 1.3
+    velocity_threshold: float = 5.0
+    tree_depth: int = 5
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.source in SOURCES, f"source must be one of {SOURCES}, got {self.source!r}"),
+            (self.source != "files" or bool(self.events_path), "source=files needs events_path"),
+            (self.source != "kafka" or bool(self.kafka_bootstrap), "source=kafka needs kafka_bootstrap (broker list)"),
+            (self.n_sessions >= 200, f"n_sessions must be >= 200, got {self.n_sessions}"),
+            (0 <= self.label_noise < 0.5, f"label_noise must be in [0, 0.5), got {self.label_noise}"),
+            (0 < self.holdout_fraction <= 0.5, f"holdout_fraction must be in (0, 0.5], got {self.holdout_fraction}"),
+            (self.xgb_rounds >= 1 and 1 <= self.xgb_depth <= 16, "xgb_rounds >= 1 and xgb_depth in [1, 16]"),
+            (self.mt_epochs >= 1 and self.mt_batch >= 8 and self.mt_patience >= 1, "mt_epochs, mt_batch, mt_patience"),
+            (self.mt_alpha >= 0 and self.mt_beta >= 0, "mt_alpha and mt_beta must be >= 0"),
+            (0 < self.price_grid_min < self.price_grid_max, "need 0 < price_grid_min < price_grid_max"),
+            (self.price_grid_steps >= 2, "price_grid_steps must be >= 2"),
+            (0 < self.markup_threshold < 1, "markup_threshold must be in (0, 1)"),
+            (1 <= self.tree_depth <= 5, f"tree_depth must be in [1, 5] (readable rules), got {self.tree_depth}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(f"PricingConfig: {msg}")
+
+
+def load(profile: str = "demo", overrides: dict[str, Any] | None = None) -> PricingConfig:
+    """Config for ``profile`` with ``overrides`` (None values mean 'profile default')."""
+    return build_config(PricingConfig, PIPELINE, profile, overrides)

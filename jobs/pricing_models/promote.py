@@ -1,0 +1,81 @@
+"""evaluate_and_promote: the gate, then champion / challenger per model on the same holdout.
+
+agent_classifier must pass the gate (holdout ROC-AUC and precision at the operating
+threshold), or nothing at all is registered. Each model is then compared with its
+champion re-scored on this run's holdout: agent_classifier by ROC-AUC, pricing_multitask
+by purchase ROC-AUC, pricing_rules by expected revenue under the true demand (synthetic
+data) or, without truth, by fidelity to this run's teacher.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jobs.common import RunContext
+from jobs.pricing_models.classifier import load_sessions
+from jobs.pricing_models.config import MODEL_NAMES, PricingConfig
+from jobs.pricing_models.distill import TREE_FEATURES, teacher, tree_inputs
+from jobs.pricing_models.multitask import OFFER_COLUMNS
+from jobs.registry import champion_version, register
+from models.pricing import evaluate_policy, grid
+from models.session_features import FEATURES
+
+log = logging.getLogger(__name__)
+
+
+class GateError(RuntimeError):
+    """The agent classifier failed its quality gate; nothing was registered."""
+
+
+def _scores(kind: str, uri: str, h: pd.DataFrame, t: pd.DataFrame | None, cfg: PricingConfig,
+            teacher_m: np.ndarray) -> float:
+    import mlflow
+    from sklearn.metrics import roc_auc_score
+
+    model = mlflow.pyfunc.load_model(uri)
+    if kind == "classifier":
+        return float(roc_auc_score(h["label"], np.asarray(model.predict(h[FEATURES])).ravel()))
+    if kind == "multitask":
+        return float(roc_auc_score(h["purchased"], model.predict(h[FEATURES + OFFER_COLUMNS])["p_purchase"]))
+    m = np.asarray(model.predict(tree_inputs(h)[TREE_FEATURES])).astype(float).ravel()
+    if t is None:
+        return float(np.mean(np.isclose(m, teacher_m)))
+    mult = grid(cfg.price_grid_min, cfg.price_grid_max, cfg.price_grid_steps)
+    return evaluate_policy(m, h["list_price"].to_numpy(), t["alpha"].to_numpy(), t["beta"].to_numpy(),
+                           t["is_agent"].to_numpy(), mult)["revenue_per_1000"]
+
+
+def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Gate, score new and champion models on the same rows, register all three."""
+    import mlflow
+
+    if not state["classifier_gate"]:
+        raise GateError(
+            f"agent_classifier failed the gate: holdout ROC-AUC {state['classifier_auc']:.4f} (needs >= {cfg.gate_auc}), "
+            f"precision {state['classifier_precision']:.4f} (needs >= {cfg.gate_precision}); nothing registered")
+    df, truth = load_sessions(state)
+    hold = (df["split"] == "holdout").to_numpy()
+    h = df[hold].reset_index(drop=True)
+    t = None if truth is None else truth[hold].reset_index(drop=True)
+    mult = grid(cfg.price_grid_min, cfg.price_grid_max, cfg.price_grid_steps)
+    teacher_m = teacher(mlflow.pyfunc.load_model(state["multitask_uri"]), h, mult, cfg.agent_uplift)[0]
+    client = mlflow.MlflowClient()
+    uris = {"classifier": state["classifier_uri"], "multitask": state["multitask_uri"], "rules": state["rules_uri"]}
+    scores = {}
+    for kind, uri in uris.items():
+        name = MODEL_NAMES[kind]
+        new = _scores(kind, uri, h, t, cfg, teacher_m)
+        champ = None if champion_version(client, name) is None else _scores(kind, f"models:/{name}@champion", h, t, cfg, teacher_m)
+        scores[kind] = (new, champ)
+    registered = {}
+    for kind, (new, champ) in scores.items():
+        registered[kind] = register(uris[kind], MODEL_NAMES[kind], new, champ,
+                                    {"airflow.run_id": ctx.run_id, "source": cfg.source,
+                                     "events.sha256": state.get("events_sha256", "")})
+        mlflow.log_metrics({f"{kind}.score": new, **({f"{kind}.champion_score": champ} if champ is not None else {})})
+    mlflow.set_tags({f"registered.{MODEL_NAMES[k]}": f"v{r['version']}@{r['alias']}" for k, r in registered.items()})
+    return {**state, "registered": registered}

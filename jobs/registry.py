@@ -1,0 +1,32 @@
+"""Champion / challenger registration in the MLflow model registry, shared by every pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def champion_version(client: Any, name: str) -> Any | None:
+    """The model version under alias ``champion``, or None when there is none yet."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, "champion")
+    except MlflowException:
+        return None
+
+
+def register(model_uri: str, name: str, score: float, champion_score: float | None, tags: dict[str, str]) -> dict[str, Any]:
+    """Register ``model_uri`` as ``name``; alias ``champion`` if its score is at least the champion's
+    on the same data (or there is no champion), else ``challenger``."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    alias = "champion" if champion_score is None or score >= champion_score else "challenger"
+    mv = mlflow.register_model(model_uri, name, tags={**tags, "score": f"{score:.6f}"})
+    client.set_registered_model_alias(name, alias, mv.version)
+    log.info("registry: %s v%s -> @%s (score %.4f; champion %s)", name, mv.version, alias, score,
+             "none" if champion_score is None else f"{champion_score:.4f}")
+    return {"model": name, "version": int(mv.version), "alias": alias, "score": score, "champion_score": champion_score}
