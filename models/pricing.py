@@ -61,7 +61,8 @@ def tree_multipliers(tree: object, X: pd.DataFrame) -> np.ndarray:
 def rules_text(tree: object, features: list[str]) -> str:
     """Every leaf as one readable rule: IF lo < feature <= hi AND ... THEN price x m (n sessions, share agreeing).
 
-    Repeated splits on one feature along a path are merged into a single interval.
+    Repeated splits on one feature along a path are merged into a single interval, and a
+    subtree whose leaves all give the same price becomes a single rule.
     """
     t = tree.tree_  # type: ignore[attr-defined]
     classes = tree.classes_  # type: ignore[attr-defined]
@@ -78,10 +79,18 @@ def rules_text(tree: object, features: list[str]) -> str:
                 parts.append(f"{name} <= {hi:.3g}")
         return " AND ".join(parts) if parts else "always"
 
-    def walk(node: int, bounds: dict[str, list[float]]) -> None:
+    def same_price(node: int) -> int | None:
+        """The class every leaf under ``node`` predicts, or None if they differ."""
         if t.children_left[node] == -1:
+            return int(np.argmax(t.value[node][0]))
+        left, right = same_price(t.children_left[node]), same_price(t.children_right[node])
+        return left if left is not None and left == right else None
+
+    def walk(node: int, bounds: dict[str, list[float]]) -> None:
+        uniform = same_price(node)
+        if uniform is not None:
             counts = t.value[node][0]
-            k = int(np.argmax(counts))
+            k = uniform
             lines.append(f"IF {render(bounds)} THEN price x {float(classes[k]):.2f}   "
                          f"({int(t.n_node_samples[node])} sessions, {100 * counts[k] / counts.sum():.0f}% agree)")
             return

@@ -44,11 +44,12 @@ def session_features(events: Any) -> Any:
         F.sum(is_type["product_view"]).alias("n_product_views"), F.sum(is_type["add_to_cart"]).alias("n_carts"),
         F.sum(is_type["remove_from_cart"]).alias("n_removes"), F.sum(is_type["hover"]).alias("n_hovers"),
         F.sum(is_type["search"]).alias("n_searches"),
-        F.countDistinct(prod).alias("unique_products"), F.count(prod).alias("n_product_events"),
+        # size(collect_set) rather than countDistinct: several distinct counts make Spark expand every row.
+        F.size(F.collect_set(prod)).alias("unique_products"), F.count(prod).alias("n_product_events"),
         F.max("pageDepth").alias("max_page_depth"), F.avg("scrollDepth").alias("mean_scroll"),
         F.avg("price").alias("price_mean"), F.stddev("price").alias("price_std"),
         F.min("price").alias("price_min"), F.max("price").alias("price_max"),
-        F.countDistinct("category").alias("n_categories"),
+        F.size(F.collect_set("category")).alias("n_categories"),
     )
     cat = (events.where(F.col("category").isNotNull()).groupBy("sessionId", "category").count()
            .withColumn("p", F.col("count") / F.sum("count").over(Window.partitionBy("sessionId")))

@@ -16,16 +16,28 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
-@pytest.fixture
-def platform_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point data root and MLflow store at ``tmp_path`` (and away from any Kaggle credentials)."""
-    monkeypatch.setenv("PLATFORM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("PLATFORM_MLFLOW_DIR", str(tmp_path / "mlflow"))
+def isolate(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point data root and MLflow store under ``root`` (and away from any Kaggle credentials)."""
+    monkeypatch.setenv("PLATFORM_DATA_DIR", str(root / "data"))
+    monkeypatch.setenv("PLATFORM_MLFLOW_DIR", str(root / "mlflow"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-kaggle"))
-    return tmp_path
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(root / "no-kaggle"))
+    return root
+
+
+@pytest.fixture
+def platform_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated data root and MLflow store for one test."""
+    return isolate(tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def module_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An isolated data root and MLflow store shared by the tests of one module."""
+    with pytest.MonkeyPatch.context() as mp:
+        yield isolate(tmp_path_factory.mktemp("module_env"), mp)
 
 
 @pytest.fixture(scope="session")

@@ -56,7 +56,7 @@ def test_dag_files_import_fast_without_heavy_modules(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-c", PROBE, *map(str, DAGS)], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
-    assert out.pop("_bag") == {"errors": {}, "dags": ["avazu_ctr", "banner_bandit_eval", "budget_bandits"]}
+    assert out.pop("_bag") == {"errors": {}, "dags": ["avazu_ctr", "banner_bandit_eval", "budget_bandits", "pricing_models"]}
     for path, info in out.items():
         assert info["seconds"] < 1.0, f"{path} took {info['seconds']:.2f} s to parse"
         heavy = [m for m in info["added"] if m in HEAVY]
@@ -175,3 +175,19 @@ def test_banner_bandit_eval_dags_test(stack: tuple[dict[str, str], Path]) -> Non
     arts = {a.path for a in client.list_artifacts(ev.info.run_id, "ope")}
     assert {"ope/ope_results.csv", "ope/ope_report.md", "ope/ope_synthetic.png"} <= arts
     assert any(k.startswith("synthetic.production.uniform.dr") for k in ev.data.metrics)
+
+
+@pytest.mark.slow
+def test_pricing_models_dags_test(stack: tuple[dict[str, str], Path]) -> None:
+    env, root = stack
+    conf = {"profile": "smoke", "n_sessions": 2500, "xgb_rounds": 150, "mt_epochs": 5}
+    res = dags_test(env, conf, "pricing_models")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    (parent,) = _dag_runs(root, "pricing_models", "FINISHED")
+    client = mlflow_client(root)
+    for name in ("agent_classifier", "pricing_multitask", "pricing_rules"):
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "1", name
+    tasks = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert {t.data.tags["airflow.task_id"] for t in tasks} == {
+        "ingest_events", "validate_events", "session_features", "validate_features", "train_agent_classifier",
+        "train_multitask", "distill", "evaluate_and_promote"}

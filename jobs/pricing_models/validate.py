@@ -28,12 +28,11 @@ def repair_events(events: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """Drop exact duplicates and sort each session by time; returns the counts of both repairs."""
     before = len(events)
     events = events.drop_duplicates(ignore_index=True)
-    ts = events["timestamp"]
-    same = events["sessionId"].eq(events["sessionId"].shift())
-    backwards = same & (ts < ts.shift())
-    reordered = int(events.loc[backwards, "sessionId"].nunique())
-    if reordered:
-        events = events.sort_values(["sessionId", "timestamp"], kind="stable", ignore_index=True)
+    in_file_order = events.sort_values("sessionId", kind="stable")  # each session's events as they arrived
+    same = in_file_order["sessionId"].eq(in_file_order["sessionId"].shift())
+    backwards = same & (in_file_order["timestamp"] < in_file_order["timestamp"].shift())
+    reordered = int(in_file_order.loc[backwards, "sessionId"].nunique())
+    events = events.sort_values(["sessionId", "timestamp"], kind="stable", ignore_index=True)
     return events, {"duplicate_events_dropped": before - len(events), "sessions_reordered": reordered}
 
 
