@@ -24,7 +24,7 @@ export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
 
 .PHONY: help venv init demo test ui stop bench lock clean
 help:
-	@echo "make demo   - install, init the embedded stack, run avazu_ctr, budget_bandits, banner_bandit_eval (demo profile)"
+	@echo "make demo   - install, init the embedded stack, run avazu_ctr, pricing_models, budget_bandits, banner_bandit_eval (demo)"
 	@echo "make test   - install what is missing and run the whole test suite"
 	@echo "make ui     - start the Airflow UI (:$(AIRFLOW_PORT)) and the MLflow UI (:$(MLFLOW_PORT)); 'make stop' ends them"
 	@echo "make bench  - measure sampling, features, training and quality; JSON in bench/results/"
@@ -45,7 +45,7 @@ $(AIRFLOW_HOME)/.migrated: $(BIN)/.installed
 
 init: $(AIRFLOW_HOME)/.migrated
 
-DEMO_DAGS := avazu_ctr budget_bandits banner_bandit_eval
+DEMO_DAGS := avazu_ctr pricing_models budget_bandits banner_bandit_eval
 demo: init
 	@for dag in $(DEMO_DAGS); do \
 	  echo "airflow dags test $$dag (demo profile), log in $(AIRFLOW_HOME)/demo-$$dag.log"; \

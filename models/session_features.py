@@ -29,8 +29,12 @@ def session_features(events: Any) -> Any:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    # One shuffle: both windows and the aggregation are keyed by sessionId (hash partitioning
+    # on sessionId also serves the (sessionId, category) window), so Spark sorts once per
+    # partition instead of exchanging the events three times.
     w = Window.partitionBy("sessionId").orderBy("timestamp")
-    ev = events.withColumn("gap", (F.col("timestamp") - F.lag("timestamp").over(w)) / 1000.0)
+    ev = (events.withColumn("gap", (F.col("timestamp") - F.lag("timestamp").over(w)) / 1000.0)
+          .withColumn("n_cat", F.count(F.lit(1)).over(Window.partitionBy("sessionId", "category"))))
     is_type = {t: (F.col("eventType") == t).cast("int") for t in ("product_view", "add_to_cart", "remove_from_cart",
                                                                   "hover", "search")}
     prod = F.when(F.col("productId") >= 0, F.col("productId"))
@@ -50,16 +54,17 @@ def session_features(events: Any) -> Any:
         F.avg("price").alias("price_mean"), F.stddev("price").alias("price_std"),
         F.min("price").alias("price_min"), F.max("price").alias("price_max"),
         F.size(F.collect_set("category")).alias("n_categories"),
+        # Entropy of the category shares p_k = n_k / N: H = log N - (1/N) sum over events of log n_k.
+        F.count("category").alias("n_cat_events"),
+        F.sum(F.when(F.col("category").isNotNull(), F.log(F.col("n_cat")))).alias("sum_log_n_cat"),
     )
-    cat = (events.where(F.col("category").isNotNull()).groupBy("sessionId", "category").count()
-           .withColumn("p", F.col("count") / F.sum("count").over(Window.partitionBy("sessionId")))
-           .groupBy("sessionId").agg((-F.sum(F.col("p") * F.log(F.col("p")))).alias("category_entropy")))
     duration = (F.col("t1") - F.col("t0")) / 1000.0
     ua = F.lower(F.col("userAgent"))
     family = F.lit(0)
     for needle, code in reversed(BROWSERS):
         family = F.when(ua.contains(needle), F.lit(code)).otherwise(family)
-    out = (agg.join(cat, "sessionId", "left")
+    entropy = F.log(F.col("n_cat_events")) - F.col("sum_log_n_cat") / F.col("n_cat_events")
+    out = (agg.withColumn("category_entropy", F.when(F.col("n_cat_events") > 0, F.greatest(entropy, F.lit(0.0))))
            .withColumn("duration_s", duration)
            .withColumn("velocity", F.col("n_events") * 60.0 / F.greatest(duration, F.lit(1.0)))
            .withColumn("start_hour", F.floor((F.col("t0") / 1000.0 % 86400) / 3600).cast("double"))

@@ -1,4 +1,7 @@
-"""The straightforward pandas reference of models.session_features (tests only)."""
+"""The plain pandas reference of models.session_features: vectorised groupby aggregations.
+
+Used by the tests (Spark must agree with it) and by bench/session_features_speed.py.
+"""
 
 from __future__ import annotations
 
@@ -17,19 +20,19 @@ def session_features_pandas(events: pd.DataFrame) -> pd.DataFrame:
         "experimentId": g["experimentId"].first(), "userAgent": g["userAgent"].first(),
         "n_events": g.size(), "t0": g["timestamp"].min(), "t1": g["timestamp"].max(),
         "gap_mean": g["gap"].mean(), "gap_median": g["gap"].median(), "gap_std": g["gap"].std(),
-        "gap_min": g["gap"].min(), "share_gaps_under_1s": g["gap"].apply(lambda s: (s.dropna() < 1).mean()),
-        "n_product_views": g["eventType"].apply(lambda s: (s == "product_view").sum()),
-        "n_carts": g["eventType"].apply(lambda s: (s == "add_to_cart").sum()),
-        "n_removes": g["eventType"].apply(lambda s: (s == "remove_from_cart").sum()),
-        "n_hovers": g["eventType"].apply(lambda s: (s == "hover").sum()),
-        "n_searches": g["eventType"].apply(lambda s: (s == "search").sum()),
+        "gap_min": g["gap"].min(),
+        "share_gaps_under_1s": (ev["gap"] < 1).where(ev["gap"].notna()).astype(float).groupby(ev["sessionId"]).mean(),
+        **{name: (ev["eventType"] == etype).groupby(ev["sessionId"]).sum() for name, etype in (
+            ("n_product_views", "product_view"), ("n_carts", "add_to_cart"), ("n_removes", "remove_from_cart"),
+            ("n_hovers", "hover"), ("n_searches", "search"))},
         "unique_products": g["prod"].nunique(), "n_product_events": g["prod"].count(),
         "max_page_depth": g["pageDepth"].max(), "mean_scroll": g["scrollDepth"].mean(),
         "price_mean": g["price"].mean(), "price_std": g["price"].std(), "price_min": g["price"].min(),
         "price_max": g["price"].max(), "n_categories": g["category"].nunique(),
-        "category_entropy": g["category"].apply(
-            lambda s: float(-(s.dropna().value_counts(normalize=True) * np.log(s.dropna().value_counts(normalize=True))).sum())),
     })
+    counts = ev.groupby(["sessionId", "category"]).size()
+    p = counts / counts.groupby(level="sessionId").transform("sum")
+    out["category_entropy"] = (-(p * np.log(p))).groupby(level="sessionId").sum()
     out["duration_s"] = (out["t1"] - out["t0"]) / 1000.0
     out["velocity"] = out["n_events"] * 60.0 / out["duration_s"].clip(lower=1.0)
     out["start_hour"] = np.floor((out["t0"] / 1000.0 % 86400) / 3600)
