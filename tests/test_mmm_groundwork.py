@@ -1,0 +1,85 @@
+"""MMM transforms against hand-computed values, and the weekly schema on the real data's head."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.mmm_schema import CHANNELS, MEDIA, SchemaError, read_weekly
+from models.mmm_transforms import (adstock, fourier, geometric_weights, hill, logistic_saturation,
+                                   weibull_weights)
+from tests.conftest import SHARED
+
+HEAD = SHARED / "data" / "mmm" / "geoindia_head.csv"
+
+
+def test_geometric_adstock_by_hand() -> None:
+    w = geometric_weights(0.5, max_lag=3, normalize=False)
+    np.testing.assert_allclose(w, [1, 0.5, 0.25])
+    out = adstock(np.array([10.0, 0, 0, 4]), w)
+    np.testing.assert_allclose(out, [10, 5, 2.5, 4])  # the pulse decays; lag 3 is beyond max_lag
+    wn = geometric_weights(0.5, max_lag=3)
+    assert wn.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(adstock(np.ones(5), wn)[2:], 1.0)  # normalised: a steady level is kept
+
+
+def test_adstock_broadcasts_over_series_and_channels() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random((4, 6, 30))  # series x channels x weeks
+    w = geometric_weights(np.linspace(0.1, 0.8, 6), max_lag=16)  # one decay per channel
+    out = adstock(x, w)
+    ref = np.zeros_like(x)
+    for t in range(30):  # the plain definition
+        for lag in range(min(16, t + 1)):
+            ref[..., t] += w[:, lag] * x[..., t - lag]
+    np.testing.assert_allclose(out, ref)
+
+
+def test_weibull_weights_shapes() -> None:
+    cdf = weibull_weights(2.0, 3.0, max_lag=8, kind="cdf", normalize=False)
+    np.testing.assert_allclose(cdf[:3], [1.0, np.exp(-1 / 9), np.exp(-4 / 9)])
+    pdf = weibull_weights(3.0, 4.0, max_lag=12, kind="pdf")
+    assert pdf.sum() == pytest.approx(1.0) and 1 <= int(np.argmax(pdf)) <= 4  # a delayed peak
+    with pytest.raises(ValueError, match="shape and scale"):
+        weibull_weights(0.0, 1.0)
+
+
+def test_saturation_by_hand() -> None:
+    assert hill(np.array([2.0]), half=2.0, slope=3.0)[0] == pytest.approx(0.5)
+    assert hill(np.array([4.0]), half=2.0, slope=1.0)[0] == pytest.approx(2 / 3)
+    assert logistic_saturation(np.array([0.0, np.log(3)]), lam=1.0).tolist() == pytest.approx([0.0, 0.5])
+    with pytest.raises(ValueError, match="half-point"):
+        hill(np.ones(2), half=0.0, slope=1.0)
+
+
+def test_fourier_basis() -> None:
+    f = fourier(104, order=2, period=52.0)
+    assert f.shape == (104, 4)
+    np.testing.assert_allclose(f[52], f[0], atol=1e-12)  # one year later, the same season
+    np.testing.assert_allclose(f[13, 0], 1.0)  # sin peaks a quarter into the year
+
+
+@pytest.mark.skipif(not HEAD.exists(), reason=f"{HEAD} is absent")
+def test_reads_the_real_head_with_date_or_week(tmp_path) -> None:
+    df = read_weekly(HEAD)
+    assert len(df) == 9 and df["week"].iloc[0] == pd.Timestamp("2022-07-04")
+    assert set(MEDIA) <= set(df.columns) and len(CHANNELS) == len(MEDIA)
+    week = pd.read_csv(HEAD).rename(columns={"Date": "Week"})
+    week["Week"] = "2022-07-04"
+    week.to_csv(tmp_path / "week.csv", index=False)
+    pd.testing.assert_frame_equal(read_weekly(tmp_path / "week.csv"), df)
+    bad = pd.read_csv(HEAD)
+    bad["TV_Impressions"] = bad["TV_Impressions"].astype(object)
+    bad.loc[3, "TV_Impressions"] = "12x"
+    bad.loc[4, "Radio_Listenership"] = None
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(SchemaError, match="column 'TV_Impressions' row 5 is '12x', not a number"):
+        read_weekly(tmp_path / "bad.csv")
+    bad.loc[3, "TV_Impressions"] = 1.0
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(SchemaError, match="column 'Radio_Listenership' row 6 is empty"):
+        read_weekly(tmp_path / "bad.csv")
+    pd.read_csv(HEAD).drop(columns="Trade_Spend").to_csv(tmp_path / "missing.csv", index=False)
+    with pytest.raises(SchemaError, match=r"missing column\(s\) \['Trade_Spend'\]"):
+        read_weekly(tmp_path / "missing.csv")
