@@ -83,3 +83,44 @@ def test_reads_the_real_head_with_date_or_week(tmp_path) -> None:
     pd.read_csv(HEAD).drop(columns="Trade_Spend").to_csv(tmp_path / "missing.csv", index=False)
     with pytest.raises(SchemaError, match=r"missing column\(s\) \['Trade_Spend'\]"):
         read_weekly(tmp_path / "missing.csv")
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    from models.mmm_synth import MmmSpec, generate
+
+    return generate(MmmSpec())
+
+
+def test_synthetic_has_the_real_shape_and_columns(synthetic, tmp_path) -> None:
+    from models.mmm_synth import to_kaggle_csv
+
+    data, _ = synthetic
+    assert data.shape == (156 * 72, 28)
+    assert data.groupby(["Geo", "Brand", "SKU"]).ngroups == 72 and data["week"].nunique() == 156
+    to_kaggle_csv(data, tmp_path / "mmm.csv")
+    if HEAD.exists():
+        assert open(tmp_path / "mmm.csv").readline() == open(HEAD).readline()  # same header, same order
+    back = read_weekly(tmp_path / "mmm.csv")
+    np.testing.assert_allclose(back["Sales_Units"], data["Sales_Units"])
+    # Geo-week drivers are shared by every SKU of a geo in a week, as in the real file.
+    per_geo_week = data.groupby(["week", "Geo"])[["Trade_Spend", "Weighted_Distribution", "CPI", "Festival_Index"]].nunique()
+    assert (per_geo_week == 1).all().all()
+
+
+def test_synthetic_truth_adds_up_and_is_plausible(synthetic) -> None:
+    from models.mmm_synth import MmmSpec, generate
+
+    data, truth = synthetic
+    c = truth.contributions
+    mean_units = c["baseline"] + c[CHANNELS].sum(axis=1)
+    rel = (data["Sales_Units"] - mean_units) / mean_units
+    assert abs(rel.mean()) < 0.01 and 0.04 < rel.std() < 0.06  # 5% multiplicative noise around the truth
+    assert (c[CHANNELS] >= 0).all().all()
+    assert ((truth.roi["roi"] > 0.3) & (truth.roi["roi"] < 5)).all()
+    nat = data.groupby("week")["Sales_Units"].sum()
+    assert 3.5 < nat.iloc[-13:].mean() / nat.iloc[:13].mean() < 5.5  # growth carried by distribution and trade
+    corr = data.groupby("SKU")[["YouTube_Impressions", "Facebook_Impressions"]].corr().xs("YouTube_Impressions", level=1)
+    assert corr["Facebook_Impressions"].min() > 0.98  # the collinear digital pair
+    again, _ = generate(MmmSpec())
+    pd.testing.assert_frame_equal(again, data)
