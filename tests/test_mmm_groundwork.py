@@ -124,3 +124,20 @@ def test_synthetic_truth_adds_up_and_is_plausible(synthetic) -> None:
     assert corr["Facebook_Impressions"].min() > 0.98  # the collinear digital pair
     again, _ = generate(MmmSpec())
     pd.testing.assert_frame_equal(again, data)
+
+
+def test_map_fit_tracks_the_data_and_gives_a_proper_laplace_covariance(synthetic) -> None:
+    from models.mmm_model import contributions, fit, panel
+
+    data, _ = synthetic
+    small = panel(data[data["Geo"].isin(["CENTRAL", "SOUTH"])])
+    fitted = fit(small, train_weeks=143, steps=400, lr=0.05)
+    assert fitted.loss_history[-1] < fitted.loss_history[0]
+    base, contrib = contributions(fitted)
+    pred = base + contrib.sum(axis=1)
+    holdout = slice(143, None)
+    national = np.abs(pred[:, holdout].sum(0) / small.y[:, holdout].sum(0) - 1).mean()
+    assert national < 0.05  # the last 13 weeks, never seen in the fit
+    assert (contrib >= 0).all()
+    eig = np.linalg.eigvalsh(fitted.cov)
+    assert eig.min() > 0 and np.allclose(fitted.cov, fitted.cov.T)
