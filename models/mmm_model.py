@@ -29,6 +29,8 @@ from models.mmm_schema import CHANNELS, MEDIA
 from models.mmm_transforms import fourier
 
 MAX_LAG = 16
+# Brand and geo deviations of media effects: about +/-20% (log scale), the prior's spread 0.3 in log(sd).
+SD_PRIOR, SD_PRIOR_SCALE = 0.2, 0.3
 
 
 @dataclass
@@ -105,8 +107,8 @@ class MmmNet:
         theta = torch.zeros(self.n, dtype=torch.float64)
         self.view(theta)["level"][:] = torch.as_tensor(np.log(data.y.mean(axis=1) + 1))
         self.view(theta)["mu"][:] = float(np.log(0.05 * data.y.mean()))
-        self.view(theta)["log_sd_b"][:] = np.log(0.3)
-        self.view(theta)["log_sd_g"][:] = np.log(0.3)
+        self.view(theta)["log_sd_b"][:] = np.log(SD_PRIOR)
+        self.view(theta)["log_sd_g"][:] = np.log(SD_PRIOR)
         self.view(theta)["log_sigma"][:] = np.log(0.1)
         return theta
 
@@ -148,7 +150,8 @@ class MmmNet:
         nll = (0.5 * (resid / sigma) ** 2).sum() + resid.numel() * torch.log(sigma).sum()
         prior = (0.5 * p["zb"].pow(2).sum() + 0.5 * p["zg"].pow(2).sum() + 0.5 * p["gamma"].pow(2).sum() / 4
                  + 0.5 * (p["decay"].pow(2).sum() + p["half"].pow(2).sum() + p["slope"].pow(2).sum())
-                 + 0.5 * ((p["log_sd_b"] - np.log(0.3)) ** 2).sum() / 0.25 + 0.5 * ((p["log_sd_g"] - np.log(0.3)) ** 2).sum() / 0.25)
+                 + 0.5 * ((p["log_sd_b"] - np.log(SD_PRIOR)) ** 2).sum() / SD_PRIOR_SCALE ** 2
+                 + 0.5 * ((p["log_sd_g"] - np.log(SD_PRIOR)) ** 2).sum() / SD_PRIOR_SCALE ** 2)
         return nll + prior
 
 
