@@ -17,8 +17,9 @@ Budgets couple the auctions of a timestep: a win lowers what is left for the nex
 auctions. The batch is solved by a fixed point: resolve every auction with the current
 eligibility, recompute each advertiser's remaining budget before every auction with a
 cumulative sum, derive the eligibility again, and re-resolve only from the first auction
-whose eligibility changed. Everything before that auction is final, so the loop ends;
-in practice it takes a handful of passes over a shrinking tail.
+whose eligibility changed. Everything before that auction is final, so the loop ends.
+Blocks where no budget can run out skip the fixed point, and the others are halved until
+it only runs on short stretches around the auctions where a budget runs out.
 """
 
 from __future__ import annotations
@@ -106,13 +107,14 @@ def _fixed_point(bids: np.ndarray, base: np.ndarray, prio: np.ndarray, remaining
 
 
 def run_auctions(bids_cents: np.ndarray, budget_cents: np.ndarray, rules: AuctionRules, prio: np.ndarray,
-                 block: int = 2048, max_passes: int = 10_000) -> AuctionResult:
+                 block: int = 2048, leaf: int = 256, max_passes: int = 10_000) -> AuctionResult:
     """Resolve a timestep's auctions (rows of ``bids_cents``, in order) under the advertisers' budgets.
 
     Auctions go in blocks. In a block where every advertiser either can afford all its bids
     (the sum fits its remaining budget) or none of them (its remaining budget is below its
-    smallest bid), eligibility is known up front and one vectorised pass is exact; only the
-    block(s) where a budget runs out need the fixed point.
+    smallest bid), eligibility is known up front and one vectorised pass is exact. A block
+    where a budget runs out is halved, left half first, until the halves are easy or at
+    most ``leaf`` auctions long; only those small leaves need the fixed point.
 
     Args:
         bids_cents: (auctions, advertisers) int64 bids in cents, 0 = no bid.
@@ -126,21 +128,29 @@ def run_auctions(bids_cents: np.ndarray, budget_cents: np.ndarray, rules: Auctio
     remaining = np.asarray(budget_cents, dtype=np.int64).copy()
     winner, price = np.full(n, -1), np.zeros(n, dtype=np.int64)
     passes = 0
-    for lo in range(0, n, block):  # a loop over blocks of auctions, each block vectorised
-        hi = min(lo + block, n)
+
+    def solve(lo: int, hi: int) -> None:
+        nonlocal passes, remaining
         b, base = bids[lo:hi], bids[lo:hi] >= reserve
-        own = np.where(base, b, 0)
         smallest = np.where(base, b, np.iinfo(np.int64).max).min(axis=0)
-        all_in, none_in = own.sum(axis=0) <= remaining, remaining < smallest
+        all_in, none_in = np.where(base, b, 0).sum(axis=0) <= remaining, remaining < smallest
         if np.all(all_in | none_in):
             w, p = _resolve(b, base & all_in[None, :], prio[lo:hi], reserve, increment)
             passes += 1
+        elif hi - lo > leaf:
+            mid = (lo + hi) // 2
+            solve(lo, mid)
+            solve(mid, hi)
+            return
         else:
             w, p, used = _fixed_point(b, base, prio[lo:hi], remaining, reserve, increment, max_passes)
             passes += used
         winner[lo:hi], price[lo:hi] = w, p
         won = w >= 0
-        remaining -= np.bincount(w[won], weights=p[won], minlength=k).astype(np.int64)
+        remaining = remaining - np.bincount(w[won], weights=p[won], minlength=k).astype(np.int64)
+
+    for start in range(0, n, block):  # a loop over blocks of auctions, each block vectorised
+        solve(start, min(start + block, n))
     won = winner >= 0
     spend = np.bincount(winner[won], weights=price[won], minlength=k).astype(np.int64)
     return AuctionResult(winner, price, spend, passes)
