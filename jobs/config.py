@@ -14,6 +14,13 @@ PROFILES = ("smoke", "demo", "full")
 T = TypeVar("T")
 
 
+def require(owner: str, checks: list[tuple[bool, str]]) -> None:
+    """Raise ``ValueError("<owner>: <message>")`` for the first failed (condition, message) pair."""
+    for ok, msg in checks:
+        if not ok:
+            raise ValueError(f"{owner}: {msg}")
+
+
 def load_profile(pipeline: str, profile: str) -> dict[str, Any]:
     """The values of ``profile`` in ``profiles/<pipeline>.yaml`` (shared ``defaults`` first)."""
     if profile not in PROFILES:

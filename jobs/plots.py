@@ -17,18 +17,23 @@ def _plt():  # type: ignore[no-untyped-def]
     return plt
 
 
-def importance_png(importance: pd.DataFrame, path: Path, top: int = 30) -> Path:
-    """Horizontal bar chart of gain share per feature."""
+def bar_png(labels: pd.Series, values: pd.Series, path: Path, xlabel: str, title: str, color: str = "#3b6ea5") -> Path:
+    """Horizontal bar chart, first row on top."""
     plt = _plt()
-    imp = importance.head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(7, max(3, 0.28 * len(imp))))
-    ax.barh(imp["feature"], imp["gain_share"], color="#3b6ea5")
-    ax.set_xlabel("share of total gain")
-    ax.set_title("LightGBM feature importance (gain)")
+    fig, ax = plt.subplots(figsize=(7, max(3, 0.28 * len(labels))))
+    ax.barh(labels.iloc[::-1], values.iloc[::-1], color=color)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def importance_png(importance: pd.DataFrame, path: Path, top: int = 30) -> Path:
+    """Gain share per feature."""
+    imp = importance.head(top)
+    return bar_png(imp["feature"], imp["gain_share"], path, "share of total gain", "LightGBM feature importance (gain)")
 
 
 def roc_calibration_png(y: np.ndarray, curves: dict[str, np.ndarray], path: Path, bins: int = 20) -> Path:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from models.budget_allocation import best_feasible_shares, project_shares, thompson_shares
-from models.budget_world import SegmentWorld, outcomes
+from models.budget_world import SegmentWorld, drifting_world, outcomes
 
 POLICIES = ("thompson", "greedy", "epsilon_greedy", "uniform")
 
@@ -100,6 +100,13 @@ class SegmentPosterior:
         self.spent = d * self.spent + spent
 
 
+def last_day_shares(facts: pd.DataFrame, keys: np.ndarray) -> np.ndarray:
+    """The newest fact day's spend split over ``keys`` (uniform if nothing was spent)."""
+    day = pd.to_datetime(facts["day"])
+    spent = facts[day == day.max()].groupby("segment_key")["spent"].sum().reindex(keys, fill_value=0.0).to_numpy(float)
+    return spent / spent.sum() if spent.sum() > 0 else np.full(keys.size, 1.0 / keys.size)
+
+
 @dataclass(frozen=True)
 class PolicySettings:
     """How every policy turns a posterior into a plan, and the pacing all of them obey."""
@@ -154,16 +161,13 @@ def simulate(world_for_seed: Callable[[int], SegmentWorld], start_day: int, hori
     yesterday's plan (the last fact day's spend shares), and draw outcomes from the same
     per-day random streams, so their differences are the policies' and not the noise's.
     """
-    last = facts[pd.to_datetime(facts["day"]) == pd.to_datetime(facts["day"]).max()]
     rows, plans = [], []
     posteriors: dict[str, SegmentPosterior] = {}
     for seed in seeds:
         world = world_for_seed(seed)
         if start_day + horizon > world.n_days:
             raise ValueError(f"world has {world.n_days} days, simulation needs {start_day + horizon}")
-        prev0 = last.set_index("segment_key")["spent"].reindex(world.keys, fill_value=0.0).to_numpy(float)
-        prev0 = prev0 / prev0.sum() if prev0.sum() > 0 else np.full(world.n_segments, 1 / world.n_segments)
-        prev0 = project_shares(prev0, floor=settings.floor)  # yesterday may have starved a segment
+        prev0 = project_shares(last_day_shares(facts, world.keys), floor=settings.floor)  # yesterday may have starved a segment
         oracle_prev = prev0.copy()
         oracle = []
         for day in range(start_day, start_day + horizon):
@@ -224,9 +228,5 @@ def world_from_posterior(post: SegmentPosterior, n_days: int, seed: int, cvr_dri
     """A plausible world for real facts (no ground truth): rates drawn from the posterior, then drift."""
     rng = np.random.default_rng(seed)
     cvr0 = rng.beta(post.alpha, post.beta)
-    cpc0 = 1.0 / post.clicks_per_unit()
-    steps = rng.standard_normal((2, n_days, post.keys.size))
-    steps[:, 0] = 0.0
-    logit = np.log(cvr0 / (1 - cvr0)) + cvr_drift * np.cumsum(steps[0], axis=0)
-    cpc = cpc0 * np.exp(cpc_drift * np.cumsum(steps[1], axis=0))
-    return SegmentWorld(post.keys, 1 / (1 + np.exp(-logit)), cpc, pd.Timestamp(start))
+    return drifting_world(post.keys, np.log(cvr0 / (1 - cvr0)), -np.log(post.clicks_per_unit()), n_days, rng,
+                          cvr_drift, cpc_drift, start)

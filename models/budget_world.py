@@ -76,11 +76,17 @@ def make_world(n_segments: int, n_days: int, seed: int, cvr_mean: float = 0.03, 
     rng = np.random.default_rng(seed)
     logit0 = np.log(cvr_mean / (1 - cvr_mean)) + cvr_spread * rng.standard_normal(n_segments)
     log_cpc0 = np.log(cpc_mean) + cpc_spread * rng.standard_normal(n_segments)
-    steps = rng.standard_normal((2, n_days, n_segments))
+    return drifting_world(segment_keys(n_segments), logit0, log_cpc0, n_days, rng, cvr_drift, cpc_drift, start)
+
+
+def drifting_world(keys: np.ndarray, logit0: np.ndarray, log_cpc0: np.ndarray, n_days: int, rng: np.random.Generator,
+                   cvr_drift: float, cpc_drift: float, start: str) -> SegmentWorld:
+    """Day-0 logit(CVR) and log(CPC), then daily random walks of ``cvr_drift`` and ``cpc_drift``."""
+    steps = rng.standard_normal((2, n_days, len(keys)))
     steps[:, 0] = 0.0
     logit = logit0 + cvr_drift * np.cumsum(steps[0], axis=0)
     log_cpc = log_cpc0 + cpc_drift * np.cumsum(steps[1], axis=0)
-    return SegmentWorld(segment_keys(n_segments), 1 / (1 + np.exp(-logit)), np.exp(log_cpc), pd.Timestamp(start))
+    return SegmentWorld(keys, 1 / (1 + np.exp(-logit)), np.exp(log_cpc), pd.Timestamp(start))
 
 
 def outcomes(world: SegmentWorld, day: int, spend: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.config import build_config
+from jobs.config import build_config, require
 
 PIPELINE = "avazu_ctr"
 EXPERIMENT = "avazu_ctr"
@@ -71,9 +71,7 @@ class AvazuConfig:
             (self.num_boost_round >= 1, f"num_boost_round must be >= 1, got {self.num_boost_round}"),
             (self.min_data_in_leaf >= 1, f"min_data_in_leaf must be >= 1, got {self.min_data_in_leaf}"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise ValueError(f"AvazuConfig: {msg}")
+        require("AvazuConfig", checks)
 
 
 def load(profile: str = "demo", overrides: dict[str, Any] | None = None) -> AvazuConfig:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.common import REPO_ROOT
-from jobs.config import build_config
+from jobs.config import build_config, require
 
 PIPELINE = "banner_bandit_eval"
 EXPERIMENT = "banner_bandit_eval"
@@ -65,9 +65,7 @@ class BannerConfig:
             (self.synthetic_creatives >= 2, "synthetic_creatives must be >= 2"),
             (self.synthetic_positions >= 1, "synthetic_positions must be >= 1"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise ValueError(f"BannerConfig: {msg}")
+        require("BannerConfig", checks)
 
     def obd_path(self) -> Path:
         """Where the OBD logs are read from."""

@@ -13,7 +13,7 @@ from jobs.budget_bandits.config import BudgetConfig
 from jobs.budget_bandits.plots import posterior_png
 from jobs.common import RunContext, atomic_path, data_root, publish_link
 from models.budget_allocation import project_shares, thompson_shares
-from models.budget_sim import PolicySettings, SegmentPosterior, paced_plan
+from models.budget_sim import PolicySettings, SegmentPosterior, last_day_shares, paced_plan
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +21,6 @@ log = logging.getLogger(__name__)
 def policy_settings(cfg: BudgetConfig, n_draws: int) -> PolicySettings:
     """Pacing and policy knobs of ``cfg`` with ``n_draws`` posterior draws per decision."""
     return PolicySettings(floor=cfg.floor, cap=cfg.cap, n_draws=n_draws, mode=cfg.mode, epsilon=cfg.epsilon)
-
-
-def last_day_shares(facts: pd.DataFrame, keys: np.ndarray) -> np.ndarray:
-    """The newest fact day's spend split over ``keys`` (uniform if nothing was spent)."""
-    day = pd.to_datetime(facts["day"])
-    spent = facts[day == day.max()].groupby("segment_key")["spent"].sum().reindex(keys, fill_value=0.0).to_numpy(float)
-    return spent / spent.sum() if spent.sum() > 0 else np.full(keys.size, 1.0 / keys.size)
 
 
 def build_plan(facts: pd.DataFrame, cfg: BudgetConfig, rng: np.random.Generator) -> tuple[pd.DataFrame, SegmentPosterior, tuple[float, float, float]]:

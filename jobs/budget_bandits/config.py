@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.config import build_config
+from jobs.config import build_config, require
 from models.budget_allocation import MODES
 
 PIPELINE = "budget_bandits"
@@ -78,9 +78,7 @@ class BudgetConfig:
             (self.sim_seeds >= 2, f"sim_seeds must be >= 2 (intervals are over seeds), got {self.sim_seeds}"),
             (self.insights_backend in BACKENDS, f"insights_backend must be one of {BACKENDS}"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise ValueError(f"BudgetConfig: {msg}")
+        require("BudgetConfig", checks)
 
 
 def load(profile: str = "demo", overrides: dict[str, Any] | None = None) -> BudgetConfig:

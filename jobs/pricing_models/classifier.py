@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.common import RunContext, atomic_path
-from jobs.plots import _plt, roc_calibration_png
+from jobs.plots import bar_png, roc_calibration_png
 from jobs.pricing_models.config import PricingConfig
 from models.agent_classifier import binary_report, operating_threshold, predict, shap_importance, train_booster
 from models.session_features import FEATURES
@@ -39,16 +39,9 @@ def validation_mask(n: int, seed: int, share: float = 0.15) -> np.ndarray:
 
 
 def shap_png(imp: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
-    top = imp.head(20).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(7, 6))
-    ax.barh(top["feature"], top["mean_abs_shap"], color="#a5533b")
-    ax.set_xlabel("mean |SHAP value| (log-odds)")
-    ax.set_title("Agent classifier: SHAP importance on the holdout")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    top = imp.head(20)
+    return bar_png(top["feature"], top["mean_abs_shap"], path, "mean |SHAP value| (log-odds)",
+                   "Agent classifier: SHAP importance on the holdout", color="#a5533b")
 
 
 def leave_one_kind_out(df: pd.DataFrame, truth: pd.DataFrame, cfg: PricingConfig) -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.config import build_config
+from jobs.config import build_config, require
 
 PIPELINE = "pricing_models"
 EXPERIMENT = "pricing_models"
@@ -80,9 +80,7 @@ class PricingConfig:
             (0 < self.markup_threshold < 1, "markup_threshold must be in (0, 1)"),
             (1 <= self.tree_depth <= 5, f"tree_depth must be in [1, 5] (readable rules), got {self.tree_depth}"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise ValueError(f"PricingConfig: {msg}")
+        require("PricingConfig", checks)
 
 
 def load(profile: str = "demo", overrides: dict[str, Any] | None = None) -> PricingConfig:

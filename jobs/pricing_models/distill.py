@@ -10,7 +10,6 @@ and the oracle that knows each session's true demand.
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +109,9 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
             table.to_csv(tmp / "pricing_policies.csv", index=False, float_format="%.6g")
             policies_png(table, tmp / "pricing_policies.png")
     mlflow.log_artifacts(str(out), "pricing")
-    with tempfile.TemporaryDirectory():
-        info = mlflow.sklearn.log_model(tree, name="pricing_rules", input_example=X[hold].head(5),
-                                        skops_trusted_types=["sklearn.tree._tree.Tree"],
-                                        signature=infer_signature(X[hold].head(100), m_tree[:100].astype(str)))
+    info = mlflow.sklearn.log_model(tree, name="pricing_rules", input_example=X[hold].head(5),
+                                    skops_trusted_types=["sklearn.tree._tree.Tree"],
+                                    signature=infer_signature(X[hold].head(100), m_tree[:100].astype(str)))
     log.info("distill: %s\nrules:\n%s%s", metrics, rules, "" if table is None else "\n" + table.round(4).to_string(index=False))
     return {**state, "rules_uri": info.model_uri, "tree_fidelity": metrics["tree_fidelity"],
             "tree_revenue": metrics.get("tree_revenue_per_1000"), "pricing_path": str(out)}
