@@ -31,6 +31,9 @@ from models.mmm_transforms import fourier
 MAX_LAG = 16
 # Brand and geo deviations of media effects: about +/-20% (log scale), the prior's spread 0.3 in log(sd).
 SD_PRIOR, SD_PRIOR_SCALE = 0.2, 0.3
+# Hill slope in (0.5, 3) with its prior centred on 1 (a concave response, Meridian's default slope) and
+# about 0.75-1.5 within one sd: a channel's data rarely pins the curve's shape, so the prior decides it.
+SLOPE_LOGIT0, SLOPE_LOGIT_SD = float(np.log(0.2 / 0.8)), 0.5
 
 
 @dataclass
@@ -73,9 +76,13 @@ def panel(df: pd.DataFrame) -> MmmData:
         "feature": grid("Feature_Flag"), "display": grid("Display_Flag"),
         **{f"fourier_{i}": np.broadcast_to(f[:, i], (S, W)) for i in range(f.shape[1])},
     }
+    controls = np.stack(list(ctrl.values()), axis=-1)
+    # Centred and scaled so the level and the control effects are not confounded (conditioning of the fit).
+    centre, spread = controls.mean(axis=(0, 1)), controls.std(axis=(0, 1))
+    controls = (controls - centre) / np.where(spread > 0, spread, 1.0)
     return MmmData(
         y=grid("Sales_Units"), media=raw / scale[None, :, None], scale=scale,
-        controls=np.stack(list(ctrl.values()), axis=-1), price=grid("Net_Price"),
+        controls=controls, price=grid("Net_Price"),
         brand=keys["Brand"].astype("category").cat.codes.to_numpy(), geo=keys["Geo"].astype("category").cat.codes.to_numpy(),
         keys=keys, weeks=weeks, control_names=list(ctrl))
 
@@ -100,13 +107,15 @@ class MmmNet:
         self.geo = torch.as_tensor(data.geo.astype(np.int64))
         med = np.array([np.median(_adstock_np(data.media[:, c], 0.5)) for c in range(C)])
         self.half_lo, self.half_hi = torch.as_tensor(0.2 * med), torch.as_tensor(3.0 * med)
+        # Prior centre of a channel's log effect at saturation: 5% of mean weekly sales (sd 2 on the log scale).
+        self.mu0 = float(np.log(0.05 * data.y.mean()))
 
     def init(self, data: MmmData) -> Any:
         import torch
 
         theta = torch.zeros(self.n, dtype=torch.float64)
         self.view(theta)["level"][:] = torch.as_tensor(np.log(data.y.mean(axis=1) + 1))
-        self.view(theta)["mu"][:] = float(np.log(0.05 * data.y.mean()))
+        self.view(theta)["mu"][:] = self.mu0
         self.view(theta)["log_sd_b"][:] = np.log(SD_PRIOR)
         self.view(theta)["log_sd_g"][:] = np.log(SD_PRIOR)
         self.view(theta)["log_sigma"][:] = np.log(0.1)
@@ -115,28 +124,35 @@ class MmmNet:
     def view(self, theta: Any) -> dict[str, Any]:
         return {k: theta[self.offsets[i]:self.offsets[i + 1]].view(*s) for i, (k, s) in enumerate(self.shapes.items())}
 
-    def components(self, theta: Any, weeks: slice = slice(None), media: Any = None) -> tuple[Any, Any]:
-        """(log baseline (S, W), media contributions (S, C, W)) for the week range (adstock sees earlier weeks)."""
+    def natural(self, theta: Any) -> dict[str, Any]:
+        """Constrained parameters: decay (C,), half (C,, in scaled units), slope (C,), beta (S, C), log_base (S, W)."""
         import torch
 
         p = self.view(theta)
-        x = self.t["media"] if media is None else media
-        decay = torch.sigmoid(p["decay"])
-        w = decay[:, None] ** torch.arange(MAX_LAG, dtype=torch.float64)[None, :]
+        sd_b, sd_g = torch.exp(p["log_sd_b"]), torch.exp(p["log_sd_g"])
+        return {
+            "decay": torch.sigmoid(p["decay"]),
+            "half": self.half_lo + (self.half_hi - self.half_lo) * torch.sigmoid(p["half"]),
+            "slope": 0.5 + 2.5 * torch.sigmoid(p["slope"]),
+            "beta": torch.exp(p["mu"][None, :] + sd_b * p["zb"][self.brand] + sd_g * p["zg"][self.geo]),
+            "log_base": p["level"][:, None] + self.t["controls"] @ p["gamma"],
+        }
+
+    def components(self, theta: Any, weeks: slice = slice(None)) -> tuple[Any, Any]:
+        """(log baseline (S, W), media contributions (S, C, W)) for the week range (adstock sees earlier weeks)."""
+        import torch
+
+        q = self.natural(theta)
+        x = self.t["media"]
+        w = q["decay"][:, None] ** torch.arange(MAX_LAG, dtype=torch.float64)[None, :]
         w = w / w.sum(dim=1, keepdim=True)
         ad = torch.zeros_like(x)
         W = x.shape[-1]
         for lag in range(min(MAX_LAG, W)):  # at most 16 lags, vectorised over series, channels, weeks
             ad[..., lag:] = ad[..., lag:] + w[None, :, lag, None] * x[..., : W - lag]
-        half = self.half_lo + (self.half_hi - self.half_lo) * torch.sigmoid(p["half"])
-        slope = 0.5 + 2.5 * torch.sigmoid(p["slope"])
-        r = (ad / half[None, :, None]).clamp_min(1e-12) ** slope[None, :, None]
-        sat = r / (1 + r)
-        sd_b, sd_g = torch.exp(p["log_sd_b"]), torch.exp(p["log_sd_g"])
-        beta = torch.exp(p["mu"][None, :] + sd_b * p["zb"][self.brand] + sd_g * p["zg"][self.geo])
-        contrib = beta[:, :, None] * sat
-        log_base = p["level"][:, None] + self.t["controls"] @ p["gamma"]
-        return log_base[:, weeks], contrib[..., weeks]
+        r = (ad / q["half"][None, :, None]).clamp_min(1e-12) ** q["slope"][None, :, None]
+        contrib = q["beta"][:, :, None] * r / (1 + r)
+        return q["log_base"][:, weeks], contrib[..., weeks]
 
     def neg_log_post(self, theta: Any, weeks: slice) -> Any:
         import torch
@@ -149,7 +165,9 @@ class MmmNet:
         resid = torch.log(y.clamp_min(1e-6)) - torch.log(mu)
         nll = (0.5 * (resid / sigma) ** 2).sum() + resid.numel() * torch.log(sigma).sum()
         prior = (0.5 * p["zb"].pow(2).sum() + 0.5 * p["zg"].pow(2).sum() + 0.5 * p["gamma"].pow(2).sum() / 4
-                 + 0.5 * (p["decay"].pow(2).sum() + p["half"].pow(2).sum() + p["slope"].pow(2).sum())
+                 + 0.5 * ((p["mu"] - self.mu0) ** 2).sum() / 4 + 0.5 * ((p["log_sigma"] - np.log(0.1)) ** 2).sum() / 4
+                 + 0.5 * (p["decay"].pow(2).sum() + p["half"].pow(2).sum())
+                 + 0.5 * ((p["slope"] - SLOPE_LOGIT0) / SLOPE_LOGIT_SD).pow(2).sum()
                  + 0.5 * ((p["log_sd_b"] - np.log(SD_PRIOR)) ** 2).sum() / SD_PRIOR_SCALE ** 2
                  + 0.5 * ((p["log_sd_g"] - np.log(SD_PRIOR)) ** 2).sum() / SD_PRIOR_SCALE ** 2)
         return nll + prior
@@ -189,7 +207,7 @@ def fit(data: MmmData, train_weeks: int, steps: int = 3000, lr: float = 0.05, se
         if step % 100 == 0:
             history.append(float(loss.detach()))
             if log is not None:
-                log(step, float(loss))
+                log(step, float(loss.detach()))
     lbfgs = torch.optim.LBFGS([theta], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
 
     def closure() -> Any:
@@ -199,13 +217,39 @@ def fit(data: MmmData, train_weeks: int, steps: int = 3000, lr: float = 0.05, se
         return loss
 
     lbfgs.step(closure)
+    theta, h = _newton_polish(lambda th: net.neg_log_post(th, weeks), theta.detach(), log)
     history.append(float(net.neg_log_post(theta, weeks)))
-    hess = torch.autograd.functional.hessian(lambda th: net.neg_log_post(th, weeks), theta.detach())
-    h = hess.numpy()
-    h = 0.5 * (h + h.T)
     eig, vec = np.linalg.eigh(h)
-    cov = (vec / np.maximum(eig, 1e-6)) @ vec.T  # a floor keeps flat directions finite
-    return MmmFit(net, theta.detach().numpy().copy(), cov, train_weeks, history)
+    # Every parameter has a proper prior, so at the mode the Hessian is positive definite; the floor only
+    # guards round-off (a negative eigenvalue would mean the mode was not reached, logged above).
+    cov = (vec / np.maximum(eig, 1e-3)) @ vec.T
+    return MmmFit(net, theta.numpy().copy(), cov, train_weeks, history)
+
+
+def _newton_polish(loss: Any, theta: Any, log: Any, max_steps: int = 8) -> tuple[Any, np.ndarray]:
+    """Damped Newton steps with the exact Hessian from L-BFGS's end point to the mode; (mode, Hessian)."""
+    import torch
+
+    def grad_hess(th: Any) -> tuple[np.ndarray, np.ndarray]:
+        t = th.clone().requires_grad_(True)
+        g = torch.autograd.grad(loss(t), t)[0].numpy()
+        h = torch.autograd.functional.hessian(loss, th).numpy()
+        return g, 0.5 * (h + h.T)
+
+    g, h = grad_hess(theta)
+    for _ in range(max_steps):
+        if np.abs(g).max() < 1e-4:
+            break
+        eig, vec = np.linalg.eigh(h)
+        step = -(vec / np.maximum(np.abs(eig), 1e-3)) @ (vec.T @ g)  # saddle directions flipped downhill
+        f0, t = float(loss(theta)), 1.0
+        while t > 1e-4 and float(loss(theta + t * torch.as_tensor(step))) > f0:
+            t *= 0.5
+        theta = theta + t * torch.as_tensor(step)
+        g, h = grad_hess(theta)
+    if np.abs(g).max() >= 1e-2 and log is not None:
+        log(-1, float(np.abs(g).max()))
+    return theta, h
 
 
 def contributions(fitted: MmmFit, theta: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

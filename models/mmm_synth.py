@@ -13,8 +13,9 @@ Issue 4 groundwork. 156 weeks from 2022-07-04 x 8 geos x 3 brands x 3 SKUs = 11,
 - media: per channel, geometric adstock (channel decay) then Hill saturation (half-point
   near the channel's median adstocked level), times a coefficient drawn from a hierarchy
   (national effect x brand deviation x geo deviation, log-normal);
-- Facebook and Instagram impressions follow YouTube's within each SKU with a few per cent
-  of noise: the near-collinear digital channels of the real data.
+- Instagram impressions follow Facebook's within each SKU with a few per cent of noise
+  (``digital_noise``): two near-collinear digital channels, as in the real data (where
+  YouTube is reported to move with them too; here it is flighted on its own).
 
 Ground truth, kept apart from the data: the parameters, each row's contribution per
 channel, and the true ROI per channel (sales value bought per unit of spend, with spend =
@@ -37,7 +38,7 @@ BRANDS = ["BrandA", "BrandB", "BrandC"]
 DECAY = {"TV": 0.6, "YouTube": 0.3, "Facebook": 0.2, "Instagram": 0.2, "Print": 0.4, "Radio": 0.3}
 SLOPE = {"TV": 1.5, "YouTube": 1.2, "Facebook": 1.0, "Instagram": 1.0, "Print": 1.3, "Radio": 1.2}
 BETA = {"TV": 60.0, "YouTube": 25.0, "Facebook": 18.0, "Instagram": 10.0, "Print": 8.0, "Radio": 12.0}  # units/week at saturation
-BASE_IMPRESSIONS = {"TV": 1.0e6, "YouTube": 5.0e5, "Print": 8.0e4, "Radio": 1.0e6}
+BASE_IMPRESSIONS = {"TV": 1.0e6, "YouTube": 5.0e5, "Facebook": 4.5e5, "Print": 8.0e4, "Radio": 1.0e6}
 CPM = {"TV": 3.0, "YouTube": 2.0, "Facebook": 1.5, "Instagram": 1.5, "Print": 4.0, "Radio": 1.0}  # currency per 1,000
 
 
@@ -50,6 +51,7 @@ class MmmSpec:
     seed: int = 42
     elasticity: float = 1.5
     noise: float = 0.05
+    digital_noise: float = 0.05  # log-sd of Instagram / Facebook impressions within a SKU-week
     brand_sd: float = 0.25
     geo_sd: float = 0.2
     cpm: dict[str, float] = field(default_factory=lambda: dict(CPM))
@@ -91,14 +93,13 @@ def generate(spec: MmmSpec) -> tuple[pd.DataFrame, MmmTruth]:
     net = mrp * (1 - tpr * rng.uniform(0.08, 0.2, (S, W)))
     feature = (rng.random((S, W)) < 0.08).astype(float)
     display = (rng.random((S, W)) < 0.1).astype(float)
-    # Media impressions: flighted bursts; the digital trio moves together within a SKU.
+    # Media impressions: flighted bursts; Instagram moves with Facebook within a SKU.
     size = rng.uniform(0.4, 1.6, (S, 1))
     media = {}
-    for ch in ("TV", "YouTube", "Print", "Radio"):
+    for ch in BASE_IMPRESSIONS:
         on = rng.random((S, W)) < 0.7
         media[ch] = BASE_IMPRESSIONS[ch] * size * on * np.exp(0.3 * rng.standard_normal((S, W))) * (1 + 0.15 * t)[None, :]
-    media["Facebook"] = 0.9 * media["YouTube"] * np.exp(0.03 * rng.standard_normal((S, W)))
-    media["Instagram"] = 0.3 * media["YouTube"] * np.exp(0.03 * rng.standard_normal((S, W)))
+    media["Instagram"] = 0.33 * media["Facebook"] * np.exp(spec.digital_noise * rng.standard_normal((S, W)))
     # Hierarchical media effects: national x brand x geo.
     z_b, z_g = rng.standard_normal((len(BRANDS), len(CHANNELS))), rng.standard_normal((G, len(CHANNELS)))
     contrib = {}
