@@ -48,6 +48,8 @@ def build_config(cls: type[T], pipeline: str, profile: str, overrides: dict[str,
         typ = str(names[key].type)
         if isinstance(val, str) and typ in _COERCE:
             values[key] = _COERCE[typ](val)
+        elif isinstance(val, str) and typ.startswith(("list", "dict")):  # --set geos='[CENTRAL]' or a JSON object
+            values[key] = yaml.safe_load(val)
         elif typ == "float" and isinstance(val, int) and not isinstance(val, bool):
             values[key] = float(val)
     return cls(**values)

@@ -69,7 +69,7 @@ def panel(df: pd.DataFrame) -> MmmData:
     f = fourier(W, 2)
     ctrl = {
         "log_distribution": np.log(grid("Weighted_Distribution")),
-        "log_trade_spend": np.log(grid("Trade_Spend") / 1000),
+        "log_trade_spend": np.log1p(grid("Trade_Spend") / 1000),
         "log_cpi": np.log(grid("CPI") / 100),
         "log_festival": np.log(grid("Festival_Index")),
         "log_price_ratio": np.log(grid("Net_Price") / grid("MRP")),
@@ -262,14 +262,35 @@ def contributions(fitted: MmmFit, theta: np.ndarray | None = None) -> tuple[np.n
     return np.exp(log_base.numpy()), contrib.numpy()
 
 
+def channel_spend(data: MmmData, cpm: dict[str, float]) -> np.ndarray:
+    """Spend per channel over all weeks: impressions / 1000 x cost per thousand."""
+    return np.array([(data.media[:, c] * data.scale[c]).sum() / 1000 * cpm[ch] for c, ch in enumerate(CHANNELS)])
+
+
 def roi_samples(fitted: MmmFit, data: MmmData, cpm: dict[str, float], n: int, seed: int) -> pd.DataFrame:
     """ROI per channel (value of contributed sales / spend) for MAP and ``n`` Laplace draws."""
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_normal(fitted.theta, fitted.cov, size=n, method="eigh")
-    spend = np.array([(data.media[:, c] * data.scale[c]).sum() / 1000 * cpm[ch] for c, ch in enumerate(CHANNELS)])
+    spend = channel_spend(data, cpm)
     rows = []
     for i, th in enumerate([fitted.theta, *draws]):
         _, contrib = contributions(fitted, th)
         value = (contrib * data.price[:, None, :]).sum(axis=(0, 2))
         rows.append({"draw": i - 1, **dict(zip(CHANNELS, value / spend))})
     return pd.DataFrame(rows)
+
+
+def save_fit(fitted: MmmFit, path: Any) -> None:
+    """The mode, the Laplace covariance and the loss history (the net is rebuilt from the data)."""
+    with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a temporary name
+        np.savez_compressed(f, theta=fitted.theta, cov=fitted.cov, train_weeks=fitted.train_weeks,
+                            loss_history=np.array(fitted.loss_history))
+
+
+def load_fit(path: Any, data: MmmData) -> MmmFit:
+    """A fit saved by :func:`save_fit`, on the same data it was fitted to."""
+    with np.load(path) as z:
+        net = MmmNet(data)
+        if z["theta"].shape != (net.n,):
+            raise ValueError(f"{path}: {z['theta'].shape[0]} parameters, the data needs {net.n}")
+        return MmmFit(net, z["theta"], z["cov"], int(z["train_weeks"]), z["loss_history"].tolist())

@@ -56,9 +56,10 @@ class Posterior:
     def save(self, path: Path) -> None:
         """One compressed .npz (arrays, plus the labels as JSON)."""
         meta = {"channels": self.channels, "weeks": self.weeks, "keys": self.keys.to_dict(orient="list")}
-        np.savez_compressed(path, meta=np.array(json.dumps(meta)), cpm=self.cpm, beta=self.beta, half=self.half,
-                            slope=self.slope, base=self.base, carry=self.carry, own=self.own, price=self.price,
-                            spend=self.spend)
+        with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a temporary name
+            np.savez_compressed(f, meta=np.array(json.dumps(meta)), cpm=self.cpm, beta=self.beta, half=self.half,
+                                slope=self.slope, base=self.base, carry=self.carry, own=self.own, price=self.price,
+                                spend=self.spend)
 
     @classmethod
     def load(cls, path: Path) -> Posterior:

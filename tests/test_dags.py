@@ -56,7 +56,7 @@ def test_dag_files_import_fast_without_heavy_modules(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-c", PROBE, *map(str, DAGS)], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
-    assert out.pop("_bag") == {"errors": {}, "dags": ["avazu_ctr", "banner_bandit_eval", "budget_bandits", "pricing_models"]}
+    assert out.pop("_bag") == {"errors": {}, "dags": ["avazu_ctr", "banner_bandit_eval", "budget_bandits", "mmm", "pricing_models"]}
     for path, info in out.items():
         assert info["seconds"] < 1.0, f"{path} took {info['seconds']:.2f} s to parse"
         heavy = [m for m in info["added"] if m in HEAVY]
@@ -191,3 +191,31 @@ def test_pricing_models_dags_test(stack: tuple[dict[str, str], Path]) -> None:
     assert {t.data.tags["airflow.task_id"] for t in tasks} == {
         "ingest_events", "validate_events", "session_features", "validate_features", "train_agent_classifier",
         "train_multitask", "distill", "evaluate_and_promote"}
+
+
+@pytest.mark.slow
+def test_mmm_dags_test_then_bad_data_keeps_the_champion(stack: tuple[dict[str, str], Path]) -> None:
+    import pandas as pd
+
+    env, root = stack
+    res = dags_test(env, {"profile": "smoke", "source": "synthetic"}, "mmm")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    (parent,) = _dag_runs(root, "mmm", "FINISHED")
+    client = mlflow_client(root)
+    tasks = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert {t.data.tags["airflow.task_id"] for t in tasks} == {
+        "ingest", "validate", "fit", "evaluate", "curves", "optimise", "report"}
+    ev = next(t for t in tasks if t.data.tags["airflow.task_id"] == "evaluate")
+    assert ev.data.metrics["holdout_brand_national_r2"] > 0.5 and "recovery_coverage" in ev.data.metrics
+    arts = {a.path for a in client.list_artifacts(ev.info.run_id, "evaluate")}
+    assert {"evaluate/waterfall.png", "evaluate/roi.png", "evaluate/holdout_metrics.csv"} <= arts
+    assert str(client.get_model_version_by_alias("mmm", "champion").version) == "1"
+    weekly = pd.read_parquet(next((root / "data" / "mmm" / "runs").glob("*/data/weekly.parquet")))
+    bad = weekly.rename(columns={"week": "Week"})
+    bad.loc[5, "Net_Price"] = 0.0
+    bad.to_csv(root / "zero_price.csv", index=False)
+    res = dags_test(env, {"profile": "smoke", "source": "local", "local_path": str(root / "zero_price.csv")}, "mmm")
+    assert res.returncode != 0
+    assert "expect_column_values_to_be_between column 'Net_Price'" in res.stdout + res.stderr
+    assert [str(v.version) for v in client.search_model_versions("name = 'mmm'")] == ["1"]
+    assert len(_dag_runs(root, "mmm", "FAILED")) == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from jobs import kaggle
 from jobs.avazu_ctr import ingest
 from jobs.avazu_ctr.config import load
 from jobs.common import CredentialsError, InputDataError, RunContext
@@ -16,7 +17,7 @@ from jobs.common import CredentialsError, InputDataError, RunContext
 
 def test_auto_without_credentials_falls_back_to_synthetic_and_says_so(platform_env: Path, caplog) -> None:
     caplog.set_level(logging.WARNING)
-    assert ingest.resolve_source(load("smoke")) == "synthetic"
+    assert kaggle.resolve_source(load("smoke").source) == "synthetic"
     assert "no Kaggle credentials" in caplog.text and "synthetic" in caplog.text
 
 
@@ -24,11 +25,11 @@ def test_auto_with_credentials_picks_kaggle(platform_env: Path, monkeypatch: pyt
     kdir = platform_env / "no-kaggle"
     kdir.mkdir()
     (kdir / "kaggle.json").write_text(json.dumps({"username": "u", "key": "k"}))
-    assert ingest.kaggle_credentials() == str(kdir / "kaggle.json")
-    assert ingest.resolve_source(load("smoke")) == "kaggle"
+    assert kaggle.kaggle_credentials() == str(kdir / "kaggle.json")
+    assert kaggle.resolve_source(load("smoke").source) == "kaggle"
     monkeypatch.setenv("KAGGLE_USERNAME", "u")
     monkeypatch.setenv("KAGGLE_KEY", "k")
-    assert ingest.kaggle_credentials() == "KAGGLE_USERNAME/KAGGLE_KEY"
+    assert kaggle.kaggle_credentials() == "KAGGLE_USERNAME/KAGGLE_KEY"
 
 
 def test_kaggle_without_credentials_names_what_is_missing(platform_env: Path) -> None:

@@ -1,0 +1,140 @@
+"""fit / evaluate: the hierarchical MAP fit with its Laplace posterior, then holdout, decomposition, ROI.
+
+``fit`` leaves ``fit/fit.npz`` (mode, covariance) and ``fit/posterior.npz`` (the draws every
+plan is read against). ``evaluate`` scores the last ``holdout_weeks`` at four levels,
+decomposes sales, estimates ROI per channel with intervals (and, on synthetic data,
+checks them against the truth), and checks the brand-national holdout against the gate:
+a miss stops the run with :class:`GateError`. The ``mmm`` pyfunc is registered by the
+last step (``report``), so a run that fails anywhere registers nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jobs.common import RunContext, atomic_path
+from jobs.mmm import plots
+from jobs.mmm.config import MODEL_NAME, MmmConfig
+from jobs.progress import Progress
+from models.mmm_evaluate import collinear_groups, level_metrics, recovery, recovery_summary, roi_table
+from models.mmm_model import MmmData, channel_spend, contributions, fit, load_fit, panel, roi_samples, save_fit
+from models.mmm_response import build_posterior
+from models.mmm_schema import CHANNELS, MEDIA
+
+log = logging.getLogger(__name__)
+
+
+class GateError(RuntimeError):
+    """The model missed the holdout gate: not registered, nothing downstream runs."""
+
+
+def load_panel(state: dict[str, Any]) -> MmmData:
+    return panel(pd.read_parquet(state["data_path"]))
+
+
+def run_fit(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """MAP fit on all but the last ``holdout_weeks`` weeks, Laplace covariance, posterior draws."""
+    import mlflow
+
+    data = load_panel(state)
+    S, C, W = data.media.shape
+    train_weeks = W - cfg.holdout_weeks
+    progress = Progress("mmm fit (Adam)", total=cfg.adam_steps, unit="steps")
+
+    def on_step(step: int, loss: float) -> None:
+        if step >= 0:
+            progress.set(step + 1)
+            mlflow.log_metric("neg_log_posterior", loss, step=step)
+        else:
+            log.warning("fit: the mode was not reached exactly (largest gradient %.3g); intervals may be off", loss)
+
+    t0 = time.time()
+    fitted = fit(data, train_weeks, steps=cfg.adam_steps, lr=cfg.learning_rate, seed=cfg.seed, log=on_step)
+    fit_s = time.time() - t0
+    progress.set(cfg.adam_steps)
+    progress.done()
+    post = build_posterior(fitted, data, dict(cfg.cpm), cfg.holdout_weeks, cfg.n_draws, cfg.seed)
+    out = ctx.run_dir / "fit"
+    with atomic_path(out / "fit.npz") as tmp:
+        save_fit(fitted, tmp)
+    with atomic_path(out / "posterior.npz") as tmp:
+        post.save(tmp)
+    sigma = float(np.exp(fitted.theta[fitted.net.offsets[-2]]))  # log_sigma is the last parameter
+    log.info("fit: %d series x %d weeks (%d for training), %d parameters in %.1f s; sigma %.3f",
+             S, W, train_weeks, fitted.net.n, fit_s, sigma)
+    mlflow.log_params({"series": S, "weeks": W, "train_weeks": train_weeks, "parameters": fitted.net.n,
+                       "adam_steps": cfg.adam_steps, "learning_rate": cfg.learning_rate, "n_draws": cfg.n_draws})
+    mlflow.log_metrics({"fit_seconds": fit_s, "noise_sigma": sigma})
+    return {**state, "fit_path": str(out / "fit.npz"), "posterior_path": str(out / "posterior.npz"),
+            "fit_seconds": round(fit_s, 1)}
+
+
+def _truth_tables(truth_dir: Path, weekly: pd.DataFrame, cpm: dict[str, float]) -> tuple[pd.Series, pd.Series]:
+    """True ROI and true total contribution (units) per channel over the rows of this run (all geos or a subset)."""
+    contrib = pd.read_parquet(truth_dir / "contributions.parquet").merge(weekly, on=["week", "Geo", "Brand", "SKU"])
+    spend = pd.Series({ch: weekly[col].sum() / 1000 * cpm[ch] for ch, col in zip(CHANNELS, MEDIA)})
+    value = pd.Series({ch: (contrib[ch] * contrib["Net_Price"]).sum() for ch in CHANNELS})
+    return value / spend, contrib[CHANNELS].sum()
+
+
+def run_evaluate(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Holdout metrics at four levels, decomposition, ROI (vs the truth when known), gate and registration."""
+    import mlflow
+
+    data = load_panel(state)
+    fitted = load_fit(state["fit_path"], data)
+    W = data.y.shape[1]
+    train = fitted.train_weeks
+    base, contrib = contributions(fitted)
+    pred = base + contrib.sum(axis=1)
+    metrics = level_metrics(data.keys, data.y, pred, {"train": slice(0, train), "holdout": slice(train, W)})
+    out = ctx.run_dir / "evaluate"
+    out.mkdir(parents=True, exist_ok=True)
+    metrics.to_csv(out / "holdout_metrics.csv", index=False)
+    for r in metrics.itertuples():
+        mlflow.log_metrics({f"{r.period}_{r.level}_{k}": getattr(r, k) for k in ("r2", "mape", "wmape")})
+
+    spend = channel_spend(data, dict(cfg.cpm))
+    draws = roi_samples(fitted, data, dict(cfg.cpm), cfg.n_draws, cfg.seed)
+    groups = collinear_groups(data.media)
+    table = roi_table(draws, spend, groups, cfg.interval)
+    summary: dict[str, float] = {}
+    if state.get("truth_dir"):
+        weekly = pd.read_parquet(state["data_path"])
+        true_roi, true_contrib = _truth_tables(Path(state["truth_dir"]), weekly, dict(cfg.cpm))
+        table = recovery(table, true_roi, true_contrib, pd.Series(contrib.sum(axis=(0, 2)), index=CHANNELS))
+        summary = recovery_summary(table)
+        mlflow.log_metrics({f"recovery_{k}": v for k, v in summary.items()})
+    table.to_csv(out / "roi.csv", index=False)
+    mlflow.log_metrics({f"roi_{r.channel.replace('+', '_')}": r.roi for r in table.itertuples()})
+
+    value = contrib * data.price[:, None, :]
+    decomposition = pd.DataFrame({"Brand": data.keys["Brand"].to_numpy(),
+                                  "baseline": (base * data.price).sum(axis=1),
+                                  **{ch: value[:, c].sum(axis=1) for c, ch in enumerate(CHANNELS)}})
+    decomposition = decomposition.groupby("Brand").sum()
+    decomposition.loc["National"] = decomposition.sum()
+    decomposition.to_csv(out / "decomposition_value.csv")
+    pngs = [plots.fit_png(data, pred, train, out / "fit_national.png"),
+            plots.waterfall_png(decomposition, out / "waterfall.png"),
+            plots.roi_png(table, out / "roi.png"),
+            plots.loss_png(fitted.loss_history, out / "loss.png")]
+    for path in [out / "holdout_metrics.csv", out / "roi.csv", out / "decomposition_value.csv", *pngs]:
+        mlflow.log_artifact(str(path), "evaluate")
+
+    gate = metrics[(metrics["level"] == "brand_national") & (metrics["period"] == "holdout")].iloc[0]
+    holdout = {"r2": float(gate["r2"]), "mape": float(gate["mape"]), "wmape": float(gate["wmape"])}
+    log.info("holdout (brand x national): R2 %.3f, MAPE %.1f%%, wMAPE %.1f%%; recovery %s", holdout["r2"],
+             100 * holdout["mape"], 100 * holdout["wmape"], {k: round(v, 1) for k, v in summary.items()} or "n/a (no truth)")
+    if holdout["r2"] < cfg.gate_r2 or holdout["mape"] > cfg.gate_mape:
+        mlflow.set_tag("gate", "failed")
+        raise GateError(f"brand-national holdout R2 {holdout['r2']:.3f} (needs >= {cfg.gate_r2}) / MAPE "
+                        f"{holdout['mape']:.3f} (needs <= {cfg.gate_mape}): model {MODEL_NAME!r} not registered")
+    mlflow.set_tag("gate", "passed")
+    return {**state, "holdout": holdout, "recovery": summary}

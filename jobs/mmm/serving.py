@@ -1,0 +1,76 @@
+"""The registered ``mmm`` model: a spend plan in, predicted sales (with intervals) out.
+
+Input rows: ``scenario`` (optional; rows with the same name form one plan), ``channel``,
+``brand`` and ``geo`` (optional, empty = all), and ``spend`` (over the reference quarter)
+or ``scale`` (a multiple of today's spend). Output: one row per scenario, ``current``
+first: spend, predicted units and value, and the change in value against today, each
+with its interval. ``params={"interval": 0.8}`` changes the interval's level.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from jobs.common import RunContext
+from jobs.mmm.config import MODEL_NAME
+from jobs.registry import champion_version, register
+from models.mmm_response import Posterior, whatif
+
+EXAMPLE_PLAN = pd.DataFrame({
+    "scenario": ["TV +20%", "Radio to BrandA only", "Radio to BrandA only"],
+    "channel": ["TV", "Radio", "Radio"], "brand": ["", "BrandB", "BrandC"], "geo": ["", "", ""],
+    "spend": [np.nan, 0.0, 0.0], "scale": [1.2, np.nan, np.nan]})
+
+
+def scenarios_from_frame(plan: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Plan rows grouped into named scenarios (``plan`` when there is no scenario column)."""
+    plan = plan.copy()
+    for col in ("brand", "geo"):
+        if col in plan.columns:
+            plan[col] = plan[col].replace("", None)
+    if "scenario" not in plan.columns:
+        return {"plan": plan}
+    return {str(name): rows.drop(columns="scenario") for name, rows in plan.groupby("scenario", sort=False)}
+
+
+def scenarios_from_config(scenarios: dict[str, list[dict[str, Any]]]) -> dict[str, pd.DataFrame]:
+    """The config's / DAG Param's scenarios (name -> list of row dicts) as plan frames."""
+    return {name: pd.DataFrame(rows) for name, rows in scenarios.items()}
+
+
+class MmmModel(mlflow.pyfunc.PythonModel):
+    """pyfunc: artifact ``posterior`` (models.mmm_response.Posterior as .npz)."""
+
+    def load_context(self, context: Any) -> None:
+        self.post = Posterior.load(Path(context.artifacts["posterior"]))
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """The what-if table for the plan rows (see the module docstring)."""
+        level = float((params or {}).get("interval", 0.9))
+        return whatif(self.post, scenarios_from_frame(model_input), level)
+
+
+def register_model(posterior_path: str, score: float, ctx: RunContext) -> dict[str, Any]:
+    """Log the ``mmm`` pyfunc (spend plan in, predicted sales out) and register it as champion or challenger."""
+    import mlflow
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
+
+    post = Posterior.load(Path(posterior_path))
+    example = EXAMPLE_PLAN
+    inferred = infer_signature(example, whatif(post, scenarios_from_frame(example)), params={"interval": 0.9})
+    optional = {"scenario", "brand", "geo", "spend", "scale"}  # only the channel is needed in every row
+    inputs = Schema([ColSpec(c.type, c.name, required=c.name not in optional) for c in inferred.inputs.inputs])
+    root = Path(__file__).resolve().parents[2]
+    info = mlflow.pyfunc.log_model(
+        name=MODEL_NAME, python_model=MmmModel(), artifacts={"posterior": posterior_path},
+        code_paths=[str(root / "jobs"), str(root / "models")], input_example=example,
+        signature=ModelSignature(inputs, inferred.outputs, inferred.params))
+    champion = champion_version(mlflow.MlflowClient(), MODEL_NAME)
+    champ_score = float(champion.tags["score"]) if champion is not None and "score" in champion.tags else None
+    return register(info.model_uri, MODEL_NAME, score, champ_score, {"airflow.run_id": ctx.run_id})
