@@ -8,7 +8,8 @@ Run it with a separate environment that has pymc-marketing, from the repository 
 PyMC-Marketing's ``MMM`` fits one series, so the 72 series are summed to one national
 weekly series (units; spend per channel = impressions / 1000 x CPM), with geometric
 adstock (16 weeks), logistic saturation, yearly Fourier order 2 and the national baseline
-drivers (distribution, trade spend, log price ratio, festival, CPI) as controls; NUTS, 2
+drivers (distribution, log trade spend, log price ratio, log festival, log CPI; standardised)
+as controls; NUTS, 2
 chains x 500 draws after 500 tuning steps. ROI = contribution x the week's mean net price
 / spend, against the generator's truth. Writes bench/results/mmm_pymc_marketing.json.
 """
@@ -37,6 +38,8 @@ def national(data: pd.DataFrame) -> pd.DataFrame:
                         "distribution": g["Weighted_Distribution"].mean().to_numpy(),
                         "trade": np.log(g["Trade_Spend"].mean().to_numpy()), "price_ratio": g["ratio"].mean().to_numpy(),
                         "festival": np.log(g["Festival_Index"].mean().to_numpy()), "cpi": np.log(g["CPI"].mean().to_numpy())})
+    controls = ["distribution", "trade", "price_ratio", "festival", "cpi"]
+    out[controls] = (out[controls] - out[controls].mean()) / out[controls].std()  # its priors expect O(1) controls
     for ch, col in zip(CHANNELS, MEDIA):
         out[ch] = g[col].sum().to_numpy() / 1000 * CPM[ch]
     return out

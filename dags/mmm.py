@@ -33,6 +33,9 @@ PARAMS = {
     "geos": opt_param("array", "Geos", "Keep only these geos, e.g. [\"CENTRAL\", \"SOUTH\"]."),
     "cpm": opt_param("object", "Cost per thousand", "Per channel, e.g. {\"TV\": 3.0, \"YouTube\": 2.0, ...}: "
                      "impressions -> spend -> ROI."),
+    "adstock": opt_param("string", "Adstock", "geometric (decay) or weibull (a delayed peak is possible).",
+                         examples=["geometric", "weibull"]),
+    "saturation": opt_param("string", "Saturation", "hill or logistic.", examples=["hill", "logistic"]),
     "holdout_weeks": opt_param("integer", "Holdout weeks", "Last weeks held out (also the plans' reference period).",
                                minimum=4),
     "adam_steps": opt_param("integer", "Adam steps", "Steps before L-BFGS and Newton polish the mode.", minimum=1),

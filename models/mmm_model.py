@@ -1,12 +1,14 @@
-"""Hierarchical marketing mix model fitted by MAP in PyTorch, with a Laplace approximation (issue 4 groundwork).
+"""Hierarchical marketing mix model fitted by MAP in PyTorch, with a Laplace approximation.
 
-sales[s, w] = exp(log baseline[s, w]) + sum_c beta[s, c] * hill(adstock_c(media[s, c, :])[w])
+sales[s, w] = exp(log baseline[s, w]) + sum_c beta[s, c] * saturation(adstock_c(media[s, c, :])[w])
 
 - log baseline: series level + distribution, trade spend, CPI, festival, Fourier
   seasonality, log price ratio (elasticity) and promotion flags;
-- adstock: geometric, decay_c = sigmoid(.) in (0, 1), 16 weeks;
+- adstock over 16 weeks: geometric, decay_c = sigmoid(.) in (0, 1), or Weibull pdf (shape
+  in (0.3, 5), scale in (0.5, 8) weeks: a delayed peak is possible);
 - saturation: Hill with half-point between 0.2x and 3x the channel's median adstocked
-  level (a sigmoid keeps it in the observed range) and slope in (0.5, 3);
+  level (a sigmoid keeps it in the observed range) and slope in (0.5, 3), or logistic with
+  the same half-point;
 - media effects: beta[s, c] = exp(mu_c + sd_b * zb[brand(s), c] + sd_g * zg[geo(s), c]),
   non-negative and partially pooled: brand and geo deviations around a national effect,
   with N(0, 1) priors on the deviations;
@@ -34,6 +36,28 @@ SD_PRIOR, SD_PRIOR_SCALE = 0.2, 0.3
 # Hill slope in (0.5, 3) with its prior centred on 1 (a concave response, Meridian's default slope) and
 # about 0.75-1.5 within one sd: a channel's data rarely pins the curve's shape, so the prior decides it.
 SLOPE_LOGIT0, SLOPE_LOGIT_SD = float(np.log(0.2 / 0.8)), 0.5
+ADSTOCKS = ("geometric", "weibull")
+SATURATIONS = ("hill", "logistic")
+
+
+def saturate(u: Any, half: Any, slope: Any, kind: str) -> Any:
+    """Saturation in [0, 1) of adstocked media ``u`` (numpy or torch): Hill, or logistic with the same
+    half-point (lambda = ln 3 / half; the slope is unused)."""
+    if kind == "hill":
+        r = (u / half).clip(1e-12) ** slope
+        return r / (1 + r)
+    e = (-np.log(3.0) * u / half).exp() if hasattr(u, "exp") else np.exp(-np.log(3.0) * u / half)
+    return (1 - e) / (1 + e)
+
+
+def saturate_grad(u: np.ndarray, half: np.ndarray, slope: np.ndarray, kind: str) -> np.ndarray:
+    """d saturate / d u (numpy), for the optimiser's gradient."""
+    if kind == "hill":
+        r = (np.maximum(u, 1e-12) / half) ** slope
+        return slope * r / (np.maximum(u, 1e-12) * (1 + r) ** 2)
+    lam = np.log(3.0) / half
+    e = np.exp(-lam * u)
+    return 2 * lam * e / (1 + e) ** 2
 
 
 @dataclass
@@ -90,14 +114,19 @@ def panel(df: pd.DataFrame) -> MmmData:
 class MmmNet:
     """The model's parameters as one flat vector, and the forward pass on a week range."""
 
-    def __init__(self, data: MmmData) -> None:
+    def __init__(self, data: MmmData, adstock: str = "geometric", saturation: str = "hill") -> None:
         import torch
+
+        if adstock not in ADSTOCKS or saturation not in SATURATIONS:
+            raise ValueError(f"adstock must be one of {ADSTOCKS} and saturation one of {SATURATIONS}, "
+                             f"got {adstock!r}, {saturation!r}")
+        self.adstock, self.saturation = adstock, saturation
 
         S, C, _ = data.media.shape
         K = data.controls.shape[-1]
         nb, ng = int(data.brand.max()) + 1, int(data.geo.max()) + 1
         self.shapes = {"level": (S,), "gamma": (K,), "mu": (C,), "zb": (nb, C), "zg": (ng, C), "log_sd_b": (1,),
-                       "log_sd_g": (1,), "decay": (C,), "half": (C,), "slope": (C,), "log_sigma": (1,)}
+                       "log_sd_g": (1,), "decay": (C,), "shape": (C,), "half": (C,), "slope": (C,), "log_sigma": (1,)}
         sizes = [int(np.prod(s)) for s in self.shapes.values()]
         self.offsets = np.r_[0, np.cumsum(sizes)]
         self.n = int(self.offsets[-1])
@@ -125,13 +154,23 @@ class MmmNet:
         return {k: theta[self.offsets[i]:self.offsets[i + 1]].view(*s) for i, (k, s) in enumerate(self.shapes.items())}
 
     def natural(self, theta: Any) -> dict[str, Any]:
-        """Constrained parameters: decay (C,), half (C,, in scaled units), slope (C,), beta (S, C), log_base (S, W)."""
+        """Constrained parameters: adstock weights (C, lags), half (C,, in scaled units), slope (C,),
+        beta (S, C), log_base (S, W); plus decay (geometric) or Weibull shape and scale (weeks)."""
         import torch
 
         p = self.view(theta)
         sd_b, sd_g = torch.exp(p["log_sd_b"]), torch.exp(p["log_sd_g"])
+        lag = torch.arange(MAX_LAG, dtype=torch.float64)[None, :]
+        if self.adstock == "geometric":
+            decay = torch.sigmoid(p["decay"])
+            adstock = {"decay": decay, "weights": decay[:, None] ** lag}
+        else:  # Weibull pdf over lags 1..16: a delayed peak is possible; scale in (0.5, 8) weeks, shape in (0.3, 5)
+            k, lam = 0.3 + 4.7 * torch.sigmoid(p["shape"]), 0.5 + 7.5 * torch.sigmoid(p["decay"])
+            x = (lag + 1) / lam[:, None]
+            adstock = {"shape": k, "scale": lam, "weights": x ** (k[:, None] - 1) * torch.exp(-(x ** k[:, None]))}
+        adstock["weights"] = adstock["weights"] / adstock["weights"].sum(dim=1, keepdim=True)
         return {
-            "decay": torch.sigmoid(p["decay"]),
+            **adstock,
             "half": self.half_lo + (self.half_hi - self.half_lo) * torch.sigmoid(p["half"]),
             "slope": 0.5 + 2.5 * torch.sigmoid(p["slope"]),
             "beta": torch.exp(p["mu"][None, :] + sd_b * p["zb"][self.brand] + sd_g * p["zg"][self.geo]),
@@ -144,14 +183,12 @@ class MmmNet:
 
         q = self.natural(theta)
         x = self.t["media"]
-        w = q["decay"][:, None] ** torch.arange(MAX_LAG, dtype=torch.float64)[None, :]
-        w = w / w.sum(dim=1, keepdim=True)
+        w = q["weights"]
         ad = torch.zeros_like(x)
         W = x.shape[-1]
         for lag in range(min(MAX_LAG, W)):  # at most 16 lags, vectorised over series, channels, weeks
             ad[..., lag:] = ad[..., lag:] + w[None, :, lag, None] * x[..., : W - lag]
-        r = (ad / q["half"][None, :, None]).clamp_min(1e-12) ** q["slope"][None, :, None]
-        contrib = q["beta"][:, :, None] * r / (1 + r)
+        contrib = q["beta"][:, :, None] * saturate(ad, q["half"][None, :, None], q["slope"][None, :, None], self.saturation)
         return q["log_base"][:, weeks], contrib[..., weeks]
 
     def neg_log_post(self, theta: Any, weeks: slice) -> Any:
@@ -166,7 +203,7 @@ class MmmNet:
         nll = (0.5 * (resid / sigma) ** 2).sum() + resid.numel() * torch.log(sigma).sum()
         prior = (0.5 * p["zb"].pow(2).sum() + 0.5 * p["zg"].pow(2).sum() + 0.5 * p["gamma"].pow(2).sum() / 4
                  + 0.5 * ((p["mu"] - self.mu0) ** 2).sum() / 4 + 0.5 * ((p["log_sigma"] - np.log(0.1)) ** 2).sum() / 4
-                 + 0.5 * (p["decay"].pow(2).sum() + p["half"].pow(2).sum())
+                 + 0.5 * (p["decay"].pow(2).sum() + p["shape"].pow(2).sum() + p["half"].pow(2).sum())
                  + 0.5 * ((p["slope"] - SLOPE_LOGIT0) / SLOPE_LOGIT_SD).pow(2).sum()
                  + 0.5 * ((p["log_sd_b"] - np.log(SD_PRIOR)) ** 2).sum() / SD_PRIOR_SCALE ** 2
                  + 0.5 * ((p["log_sd_g"] - np.log(SD_PRIOR)) ** 2).sum() / SD_PRIOR_SCALE ** 2)
@@ -189,12 +226,12 @@ class MmmFit:
 
 
 def fit(data: MmmData, train_weeks: int, steps: int = 3000, lr: float = 0.05, seed: int = 0,
-        log: Any = None) -> MmmFit:
+        log: Any = None, adstock: str = "geometric", saturation: str = "hill") -> MmmFit:
     """MAP by Adam then L-BFGS; the Laplace covariance from the exact Hessian."""
     import torch
 
     torch.manual_seed(seed)
-    net = MmmNet(data)
+    net = MmmNet(data, adstock, saturation)
     theta = net.init(data).requires_grad_(True)
     weeks = slice(0, train_weeks)
     opt = torch.optim.Adam([theta], lr=lr)
@@ -284,13 +321,14 @@ def save_fit(fitted: MmmFit, path: Any) -> None:
     """The mode, the Laplace covariance and the loss history (the net is rebuilt from the data)."""
     with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a temporary name
         np.savez_compressed(f, theta=fitted.theta, cov=fitted.cov, train_weeks=fitted.train_weeks,
+                            kinds=np.array([fitted.net.adstock, fitted.net.saturation]),
                             loss_history=np.array(fitted.loss_history))
 
 
 def load_fit(path: Any, data: MmmData) -> MmmFit:
     """A fit saved by :func:`save_fit`, on the same data it was fitted to."""
     with np.load(path) as z:
-        net = MmmNet(data)
+        net = MmmNet(data, *(str(k) for k in z["kinds"]))
         if z["theta"].shape != (net.n,):
             raise ValueError(f"{path}: {z['theta'].shape[0]} parameters, the data needs {net.n}")
         return MmmFit(net, z["theta"], z["cov"], int(z["train_weeks"]), z["loss_history"].tolist())

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.mmm_transforms import adstock, geometric_weights
+from models.mmm_model import saturate, saturate_grad
+from models.mmm_transforms import adstock
 
 LEVELS = ("Brand", "Geo")
 
@@ -48,6 +49,7 @@ class Posterior:
     own: np.ndarray         # (D, S, C, H) adstock of the period's own media at the current plan
     price: np.ndarray       # (S, H) net price, to value units
     spend: np.ndarray       # (S, C) current spend over the period
+    saturation: str = "hill"
 
     @property
     def n_draws(self) -> int:
@@ -55,7 +57,8 @@ class Posterior:
 
     def save(self, path: Path) -> None:
         """One compressed .npz (arrays, plus the labels as JSON)."""
-        meta = {"channels": self.channels, "weeks": self.weeks, "keys": self.keys.to_dict(orient="list")}
+        meta = {"channels": self.channels, "weeks": self.weeks, "keys": self.keys.to_dict(orient="list"),
+                "saturation": self.saturation}
         with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a temporary name
             np.savez_compressed(f, meta=np.array(json.dumps(meta)), cpm=self.cpm, beta=self.beta, half=self.half,
                                 slope=self.slope, base=self.base, carry=self.carry, own=self.own, price=self.price,
@@ -66,7 +69,8 @@ class Posterior:
         with np.load(path) as z:
             meta = json.loads(str(z["meta"]))
             arrays = {k: z[k] for k in z.files if k != "meta"}
-        return cls(keys=pd.DataFrame(meta["keys"]), channels=meta["channels"], weeks=meta["weeks"], **arrays)
+        return cls(keys=pd.DataFrame(meta["keys"]), channels=meta["channels"], weeks=meta["weeks"],
+                   saturation=meta["saturation"], **arrays)
 
 
 def build_posterior(fitted: Any, data: Any, cpm: dict[str, float], horizon: int, n_draws: int, seed: int) -> Posterior:
@@ -88,7 +92,7 @@ def build_posterior(fitted: Any, data: Any, cpm: dict[str, float], horizon: int,
     for th in thetas:  # one pass per draw (a few hundred), each vectorised over series, channels and weeks
         with torch.no_grad():
             q = {k: v.numpy() for k, v in fitted.net.natural(torch.as_tensor(th)).items()}
-        w = geometric_weights(np.clip(q["decay"], 0, 1 - 1e-9))[None, :, :]
+        w = q["weights"][None, :, :]
         out["beta"].append(q["beta"])
         out["half"].append(q["half"])
         out["slope"].append(q["slope"])
@@ -98,19 +102,15 @@ def build_posterior(fitted: Any, data: Any, cpm: dict[str, float], horizon: int,
     cpm_arr = np.array([cpm[ch] for ch in CHANNELS], dtype=float)
     spend = data.media[..., period].sum(axis=-1) * data.scale[None, :] / 1000 * cpm_arr[None, :]
     return Posterior(keys=data.keys.reset_index(drop=True), channels=list(CHANNELS), cpm=cpm_arr,
+                     saturation=fitted.net.saturation,
                      weeks=[str(d.date()) for d in data.weeks[period]], price=data.price[:, period], spend=spend,
                      **{k: np.stack(v) for k, v in out.items()})
-
-
-def _hill(u: np.ndarray, half: np.ndarray, slope: np.ndarray) -> np.ndarray:
-    r = (np.maximum(u, 1e-12) / half) ** slope
-    return r / (1 + r)
 
 
 def media_units(post: Posterior, mult: np.ndarray) -> np.ndarray:
     """Media sales units (D, S, C, H) when each series-channel's spend is scaled by ``mult`` (S, C)."""
     u = post.carry + mult[None, :, :, None] * post.own
-    return post.beta[..., None] * _hill(u, post.half[:, None, :, None], post.slope[:, None, :, None])
+    return post.beta[..., None] * saturate(u, post.half[:, None, :, None], post.slope[:, None, :, None], post.saturation)
 
 
 def outcome(post: Posterior, mult: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,11 +123,10 @@ def value_and_gradient(post: Posterior, mult: np.ndarray) -> tuple[float, np.nda
     """MAP sales value of the period and its gradient in the multipliers (S, C): the optimiser's objective."""
     u = post.carry[0] + mult[..., None] * post.own[0]
     half, slope = post.half[0][None, :, None], post.slope[0][None, :, None]
-    r = (np.maximum(u, 1e-12) / half) ** slope
     beta = post.beta[0][..., None]
-    value = float(((post.base[0] + (beta * r / (1 + r)).sum(axis=1)) * post.price).sum())
-    d_hill = slope * r / (np.maximum(u, 1e-12) * (1 + r) ** 2)
-    grad = (post.price[:, None, :] * beta * d_hill * post.own[0]).sum(axis=-1)
+    value = float(((post.base[0] + (beta * saturate(u, half, slope, post.saturation)).sum(axis=1)) * post.price).sum())
+    d_sat = saturate_grad(u, half, slope, post.saturation)
+    grad = (post.price[:, None, :] * beta * d_sat * post.own[0]).sum(axis=-1)
     return value, grad
 
 
@@ -216,7 +215,8 @@ def response_curves(post: Posterior, grid: np.ndarray, level: float = 0.9) -> pd
                 continue
             carry, own = post.carry[:, mask, c][None], post.own[:, mask, c][None]  # (1, D, s, H)
             u = carry + grid[:, None, None, None] * own
-            units = post.beta[None, :, mask, c, None] * _hill(u, post.half[None, :, c, None, None], post.slope[None, :, c, None, None])
+            units = post.beta[None, :, mask, c, None] * saturate(u, post.half[None, :, c, None, None],
+                                                                 post.slope[None, :, c, None, None], post.saturation)
             value = (units * post.price[None, None, mask]).sum(axis=(2, 3))  # (K, D)
             incr = value - value[:1]
             spend = grid * current

@@ -18,8 +18,9 @@ Issue 4 groundwork. 156 weeks from 2022-07-04 x 8 geos x 3 brands x 3 SKUs = 11,
   YouTube is reported to move with them too; here it is flighted on its own).
 
 Ground truth, kept apart from the data: the parameters, each row's contribution per
-channel, and the true ROI per channel (sales value bought per unit of spend, with spend =
-impressions / 1000 x a cost per thousand per channel).
+channel, the true ROI per channel (sales value bought per unit of spend, with spend =
+impressions / 1000 x a cost per thousand per channel) and the true national response
+curve per channel (0-3x its impressions).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class MmmTruth:
     params: dict
     contributions: pd.DataFrame
     roi: pd.DataFrame
+    curves: pd.DataFrame  # channel, multiplier, spend, incremental units and value over all weeks (national)
 
 
 def _series_keys() -> pd.DataFrame:
@@ -104,11 +106,13 @@ def generate(spec: MmmSpec) -> tuple[pd.DataFrame, MmmTruth]:
     z_b, z_g = rng.standard_normal((len(BRANDS), len(CHANNELS))), rng.standard_normal((G, len(CHANNELS)))
     contrib = {}
     halves = {}
+    curve_parts = {}
     for c, ch in enumerate(CHANNELS):
         ad = adstock(media[ch], geometric_weights(DECAY[ch]))
         halves[ch] = float(np.median(ad[ad > 0]))
         coef = BETA[ch] * np.exp(spec.brand_sd * z_b[brand_idx, c] + spec.geo_sd * z_g[geo_idx, c] - (spec.brand_sd ** 2 + spec.geo_sd ** 2) / 2)
         contrib[ch] = coef[:, None] * hill(ad, halves[ch], SLOPE[ch])
+        curve_parts[ch] = (coef, ad)
     level = rng.uniform(150, 300, (S, 1))
     baseline = (level * (dist[geo_idx] / 0.3) * (trade[geo_idx] / 8000) ** 0.35 * np.exp(season)[None, :]
                 * festival[geo_idx] * (cpi[geo_idx] / 120) ** -0.3)
@@ -143,11 +147,17 @@ def generate(spec: MmmSpec) -> tuple[pd.DataFrame, MmmTruth]:
     roi = pd.DataFrame({"channel": CHANNELS, "contribution_units": [float(contrib[ch].sum()) for ch in CHANNELS],
                         "contribution_value": [value[ch] for ch in CHANNELS], "spend": [spend[ch] for ch in CHANNELS],
                         "roi": [value[ch] / spend[ch] for ch in CHANNELS]})
+    grid = np.linspace(0.0, 3.0, 13)
+    curves = pd.DataFrame([  # adstock is linear: scaling a channel's impressions by m scales its adstock by m
+        {"channel": ch, "multiplier": m, "spend": m * spend[ch],
+         "incremental_units": float((coef[:, None] * hill(m * ad, halves[ch], SLOPE[ch])).sum()),
+         "incremental_value": float((coef[:, None] * hill(m * ad, halves[ch], SLOPE[ch]) * net).sum())}
+        for ch, (coef, ad) in curve_parts.items() for m in grid])
     params = {"decay": DECAY, "slope": SLOPE, "half": halves, "beta_national": BETA, "cpm": spec.cpm,
               "elasticity": spec.elasticity, "brand_sd": spec.brand_sd, "geo_sd": spec.geo_sd,
               "brand_dev": {b: dict(zip(CHANNELS, z_b[i].round(4).tolist())) for i, b in enumerate(BRANDS)},
               "geo_dev": {g: dict(zip(CHANNELS, z_g[i].round(4).tolist())) for i, g in enumerate(GEOS)}}
-    return data, MmmTruth(params, contributions, roi)
+    return data, MmmTruth(params, contributions, roi, curves)
 
 
 def to_kaggle_csv(data: pd.DataFrame, path: str | Path) -> None:

@@ -143,3 +143,14 @@ def test_map_fit_tracks_the_data_and_gives_a_proper_laplace_covariance(synthetic
     assert (contrib >= 0).all()
     eig = np.linalg.eigvalsh(fitted.cov)
     assert eig.min() > 0 and np.allclose(fitted.cov, fitted.cov.T)
+
+
+def test_synthetic_true_response_curves(synthetic) -> None:
+    data, truth = synthetic
+    curves = truth.curves
+    roi = truth.roi.set_index("channel")
+    for ch, g in curves.groupby("channel"):
+        at_one = g[np.isclose(g["multiplier"], 1.0)].iloc[0]
+        assert at_one["incremental_units"] == pytest.approx(roi.loc[ch, "contribution_units"])
+        assert at_one["incremental_value"] / at_one["spend"] == pytest.approx(roi.loc[ch, "roi"])
+        assert g["incremental_value"].iloc[0] == 0 and (np.diff(g["incremental_value"]) > 0).all()

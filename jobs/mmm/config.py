@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.config import build_config, require
+from models.mmm_model import ADSTOCKS, SATURATIONS
 from models.mmm_schema import CHANNELS
 
 PIPELINE = "mmm"
@@ -26,6 +27,8 @@ class MmmConfig:
         geos: keep only these geos (empty: all).
         digital_noise: synthetic collinearity of Instagram with Facebook (log-sd).
         cpm: cost per 1,000 impressions per channel: turns impressions into spend and ROI.
+        adstock: ``geometric`` (decay) or ``weibull`` (pdf over 16 lags: a delayed peak is possible).
+        saturation: ``hill`` (half-point and slope) or ``logistic``.
         holdout_weeks: last weeks held out of the fit; also the reference period of plans.
         adam_steps, learning_rate: the MAP fit (Adam, then L-BFGS and Newton to the mode).
         n_draws, interval: Laplace draws and the level of every interval.
@@ -48,6 +51,8 @@ class MmmConfig:
     geos: list[str] = field(default_factory=list)
     digital_noise: float = 0.05
     cpm: dict[str, float] = field(default_factory=dict)
+    adstock: str = "geometric"
+    saturation: str = "hill"
     holdout_weeks: int = 13
     adam_steps: int = 1500
     learning_rate: float = 0.05
@@ -74,6 +79,8 @@ class MmmConfig:
             (all(ch in CHANNELS for ch in named), f"unknown channel(s) {sorted(set(named) - set(CHANNELS))} "
                                                   f"in channel_share / channel_cell_bounds; channels: {CHANNELS}"),
             (all(len(v) == 2 for v in [*named.values(), self.cell_bounds]), "bounds are [min, max] pairs"),
+            (self.adstock in ADSTOCKS, f"adstock must be one of {ADSTOCKS}, got {self.adstock!r}"),
+            (self.saturation in SATURATIONS, f"saturation must be one of {SATURATIONS}, got {self.saturation!r}"),
             (self.holdout_weeks >= 4, f"holdout_weeks must be >= 4, got {self.holdout_weeks}"),
             (self.adam_steps >= 1 and self.learning_rate > 0, "adam_steps >= 1 and learning_rate > 0"),
             (self.n_draws >= 20, f"n_draws must be >= 20 (intervals come from them), got {self.n_draws}"),

@@ -28,6 +28,8 @@ def write_synthetic(cfg: MmmConfig, raw_dir: Path, truth_dir: Path) -> Path:
         truth.contributions.to_parquet(tmp, index=False)
     with atomic_path(truth_dir / "roi.csv") as tmp:
         truth.roi.to_csv(tmp, index=False)
+    with atomic_path(truth_dir / "response_curves.csv") as tmp:
+        truth.curves.to_csv(tmp, index=False)
     write_json(truth_dir / "params.json", truth.params)
     return raw
 

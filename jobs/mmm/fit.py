@@ -55,7 +55,8 @@ def run_fit(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
             log.warning("fit: the mode was not reached exactly (largest gradient %.3g); intervals may be off", loss)
 
     t0 = time.time()
-    fitted = fit(data, train_weeks, steps=cfg.adam_steps, lr=cfg.learning_rate, seed=cfg.seed, log=on_step)
+    fitted = fit(data, train_weeks, steps=cfg.adam_steps, lr=cfg.learning_rate, seed=cfg.seed, log=on_step,
+                 adstock=cfg.adstock, saturation=cfg.saturation)
     fit_s = time.time() - t0
     progress.set(cfg.adam_steps)
     progress.done()
@@ -69,7 +70,7 @@ def run_fit(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
     log.info("fit: %d series x %d weeks (%d for training), %d parameters in %.1f s; sigma %.3f",
              S, W, train_weeks, fitted.net.n, fit_s, sigma)
     mlflow.log_params({"series": S, "weeks": W, "train_weeks": train_weeks, "parameters": fitted.net.n,
-                       "adam_steps": cfg.adam_steps, "learning_rate": cfg.learning_rate, "n_draws": cfg.n_draws})
+                       "adstock": cfg.adstock, "saturation": cfg.saturation, "adam_steps": cfg.adam_steps, "learning_rate": cfg.learning_rate, "n_draws": cfg.n_draws})
     mlflow.log_metrics({"fit_seconds": fit_s, "noise_sigma": sigma})
     return {**state, "fit_path": str(out / "fit.npz"), "posterior_path": str(out / "posterior.npz"),
             "fit_seconds": round(fit_s, 1)}
