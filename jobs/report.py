@@ -114,7 +114,7 @@ def report_mmm() -> None:
     ev = latest_task_run("mmm", "evaluate")
     metrics = _artifact_csv(ev, "evaluate/holdout_metrics.csv")
     hold = metrics[metrics["period"] == "holdout"]
-    print(f"\n=== mmm: holdout ({ev.data.params.get('series', '?')} series; last weeks never fitted) ===")
+    print("\n=== mmm: holdout (the last weeks, never fitted), per aggregation level ===")
     for r in hold.itertuples():
         print(f"{r.level:<15} R2 {r.r2:6.3f}   MAPE {100 * r.mape:5.1f}%   wMAPE {100 * r.wmape:5.1f}%   ({r.groups} groups)")
     roi = _artifact_csv(ev, "evaluate/roi.csv")
