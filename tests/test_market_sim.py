@@ -1,0 +1,101 @@
+"""Retargeting market: lifecycle transitions, the step's auctions against the reference loop, accounting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from models.market_customers import (AWARENESS, CHURN_RISK, CONSIDERATION, INTEREST, PURCHASE, RETENTION,
+                                     LifecycleRules, advance, make_customers)
+from models.market_sim import MarketConfig, make_market, simulate, step, strategies_from_config, summary
+from tests.auction_reference import reference_auctions
+
+ADVERTISERS = yaml.safe_load((Path(__file__).resolve().parent.parent / "jobs/profiles/market_advertisers.yaml").read_text())
+RULES = LifecycleRules(cool_after=10, churn_after=20, lost_after=40)
+
+
+def _customers(stages: list[int], t_last: int = 0):
+    c = make_customers(len(stages), 2, np.random.default_rng(0))
+    c.stage[:] = stages
+    c.last_active[:] = t_last
+    return c
+
+
+def _masks(n: int, **on: list[int]) -> dict[str, np.ndarray]:
+    out = {}
+    for key in ("visited", "carted", "bought"):
+        m = np.zeros(n, dtype=bool)
+        m[on.get(key, [])] = True
+        out[key] = m
+    return out
+
+
+def test_behaviour_moves_customers_down_the_funnel() -> None:
+    c = _customers([AWARENESS, INTEREST, CONSIDERATION, CHURN_RISK, AWARENESS])
+    m = _masks(5, visited=[0, 3, 4], carted=[1, 4], bought=[2])
+    revenue = np.where(m["bought"], 50.0, 0.0)
+    advance(c, 1, m["visited"], m["carted"], m["bought"], revenue, RULES)
+    assert c.stage.tolist() == [INTEREST, CONSIDERATION, PURCHASE, RETENTION, CONSIDERATION]
+    assert c.purchases[2] == 1 + 0 and c.spent[2] >= 50.0 and c.cart_value[2] == 0 and c.cart_value[1] > 0
+    assert (c.last_active[[0, 1, 2, 3, 4]] == 1).all()
+    none = _masks(5)
+    advance(c, 2, none["visited"], none["carted"], none["bought"], np.zeros(5), RULES)
+    assert c.stage[2] == RETENTION  # the step after a purchase
+
+
+def test_recency_cools_churns_and_loses_customers() -> None:
+    c = _customers([CONSIDERATION, RETENTION, CHURN_RISK, INTEREST])
+    none = _masks(4)
+
+    def at(t: int) -> list[int]:
+        advance(c, t, none["visited"], none["carted"], none["bought"], np.zeros(4), RULES)
+        return c.stage.tolist()
+
+    assert at(11) == [INTEREST, RETENTION, CHURN_RISK, AWARENESS]  # idle > cool_after: one stage back
+    assert at(21) == [AWARENESS, CHURN_RISK, CHURN_RISK, AWARENESS]  # idle > churn_after
+    assert at(41) == [AWARENESS, AWARENESS, AWARENESS, AWARENESS]  # idle > lost_after: start over
+    f = c.features(41, RULES)
+    assert f.shape == (4, 10) and np.isfinite(f).all()
+
+
+def test_each_step_matches_the_one_auction_at_a_time_loop() -> None:
+    m = make_market(MarketConfig(customers=2000, arrival_rate=0.05, pool_size=5000, seed=3),
+                    strategies_from_config(ADVERTISERS))
+    checked = 0
+    for _ in range(60):  # budgets bind: daily budgets are small against 100 auctions an hour
+        step(m, 60)
+        a = m.last_auctions
+        winners, prices, _ = reference_auctions(a["bids"], a["allowed"], m.cfg.rules, a["prio"])
+        assert a["winner"].tolist() == winners and a["price"].tolist() == prices
+        checked += len(winners)
+    assert checked > 3000
+
+
+def test_accounting_budgets_and_determinism() -> None:
+    strategies = strategies_from_config(ADVERTISERS, ["aggressive", "retargeting", "adaptive"])
+    cfg = MarketConfig(customers=3000, arrival_rate=0.03, pool_size=5000, seed=5)
+    m = simulate(cfg, strategies, 96)
+    s = summary(m).set_index("advertiser")
+    hist = pd.DataFrame({k: [r[k] for r in m.history] for k in ("spend", "wins", "clicks", "conversions")})
+    np.testing.assert_allclose(np.vstack(hist["spend"]).sum(axis=0), s["spend"])
+    per_day = np.vstack(hist["spend"]).reshape(4, 24, 3).sum(axis=1)
+    budgets = np.array([st.daily_budget for st in strategies])
+    assert (per_day <= budgets[None, :] + 1e-9).all()  # even pacing never overspends a day
+    assert (s["conversions"] <= s["clicks"]).all() and (s["clicks"] <= s["impressions"]).all()
+    assert s["market_share"].sum() == pytest.approx(1.0)
+    again = summary(simulate(cfg, strategies, 96))
+    pd.testing.assert_frame_equal(again, summary(m))
+    other = summary(simulate(MarketConfig(customers=3000, arrival_rate=0.03, pool_size=5000, seed=6), strategies, 96))
+    assert not other["spend"].equals(summary(m)["spend"])
+
+
+def test_unknown_advertiser_or_stage_is_named() -> None:
+    with pytest.raises(ValueError, match=r"unknown advertiser\(s\) \['tiktok'\]"):
+        strategies_from_config(ADVERTISERS, ["aggressive", "tiktok"])
+    bad = {"x": {"multiplier": 1.0, "stages": ["awareness", "loyal"]}}
+    with pytest.raises(ValueError, match="unknown stage 'loyal'"):
+        strategies_from_config(bad)
