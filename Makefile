@@ -22,7 +22,7 @@ export GX_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
 
-.PHONY: help venv init demo test ui stop bench lock clean
+.PHONY: help venv init demo market-demo test ui stop bench lock clean
 help:
 	@echo "make demo   - install, init the embedded stack, run avazu_ctr, pricing_models, budget_bandits, banner_bandit_eval (demo)"
 	@echo "make test   - install what is missing and run the whole test suite"
@@ -53,6 +53,9 @@ demo: init
 	    || { grep -E "ERROR|Error|error:" $(AIRFLOW_HOME)/demo-$$dag.log | tail -30; echo "demo failed: full log in $(AIRFLOW_HOME)/demo-$$dag.log"; exit 1; }; \
 	done
 	$(BIN)/python -m jobs.report $(DEMO_DAGS)
+
+market-demo: venv
+	$(BIN)/python -m jobs market_demo
 
 test: venv
 	$(BIN)/python -m pytest

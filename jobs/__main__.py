@@ -1,4 +1,5 @@
-"""CLI: ``python -m jobs PIPELINE [--profile P] [--set key=value ...] [--until STEP]``.
+"""CLI: ``python -m jobs PIPELINE [--profile P] [--set key=value ...] [--until STEP]``,
+or ``python -m jobs market_demo [...]`` (the live retargeting-market demo).
 
 Runs a pipeline's steps in order without Airflow, with the same MLflow logging, and
 prints the final state as JSON. ``python -m jobs avazu_ctr --profile smoke`` is the
@@ -16,6 +17,11 @@ from jobs.runner import PIPELINES, run_pipeline
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["market_demo"]:  # a simulation, not a pipeline of steps
+        from jobs.market_demo import main as market_demo
+
+        return market_demo(args_in[1:])
     parser = argparse.ArgumentParser(prog="python -m jobs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pipeline", choices=PIPELINES)

@@ -99,3 +99,14 @@ def test_unknown_advertiser_or_stage_is_named() -> None:
     bad = {"x": {"multiplier": 1.0, "stages": ["awareness", "loyal"]}}
     with pytest.raises(ValueError, match="unknown stage 'loyal'"):
         strategies_from_config(bad)
+
+
+def test_market_demo_cli_prints_progress_and_summary(capsys: pytest.CaptureFixture) -> None:
+    from jobs.__main__ import main
+
+    assert main(["market_demo", "--steps", "48", "--customers", "2000", "--advertisers", "aggressive,retargeting"]) == 0
+    out = capsys.readouterr().out
+    assert "hour 48/48" in out and "48 hours" in out and "Stage mix at the end" in out
+    assert "| aggressive" in out and "| retargeting" in out and "adaptive" not in out
+    with pytest.raises(SystemExit):
+        main(["market_demo", "--advertisers", "tiktok"])
