@@ -86,6 +86,7 @@ class Market:
     totals: dict[str, np.ndarray] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     last_auctions: dict[str, np.ndarray] = field(default_factory=dict)  # the last step's auction inputs and outcome
+    last_opportunities: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # their customers
 
     @property
     def k(self) -> int:
@@ -137,13 +138,20 @@ def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray) -> np.ndarray:
     return np.where(on, est * value * m.multipliers[None, :] * np.where(retarget, bonus[None, :], 1.0), 0.0)
 
 
-def step(m: Market, steps_total: int) -> dict[str, Any]:
-    """One timestep; returns its per-advertiser counters and market figures (also appended to ``history``)."""
+def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None) -> dict[str, Any]:
+    """One timestep; returns its per-advertiser counters and market figures (also appended to ``history``).
+
+    ``policy_bids``: advertiser index -> f(customer indices, pCTR) -> bids in currency, replacing the
+    scripted strategy's bids for that advertiser (learning agents, models.market_env).
+    """
     cfg, c, rng, k = m.cfg, m.customers, m.rng, m.k
     n = rng.poisson(cfg.arrival_rate * c.n)
     cust = rng.integers(0, c.n, n)
     imp = rng.integers(0, len(m.pool_p), n)
     raw = bids_for(m, cust, m.pool_pctr[imp])
+    for i, policy in (policy_bids or {}).items():
+        raw[:, i] = policy(cust, m.pool_pctr[imp])
+    m.last_opportunities = cust
     bids = np.where(raw > 0, to_cents(raw, cfg.rules), 0)  # no bid stays 0; a bid is clipped to [min, max]
     budget = np.array([s.daily_budget * CENT for s in m.strategies], dtype=np.int64)
     hour = m.t % 24

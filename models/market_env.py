@@ -1,0 +1,179 @@
+"""RL interfaces to the retargeting market: a Gymnasium env (one learner against scripted rivals) and a
+PettingZoo Parallel env (several learners), for the learning-bidders issue.
+
+One env step is one market timestep (an hour). Each learner's action is
+``[bid, target stage, intensity]`` in ``[0.01, 20] x [0, 5] x [1, 10]``: it bids on the hour's
+opportunities whose customer sits in the target stage, ``bid x pCTR x intensity / 5`` per
+impression (a bid per click, scaled by how hard it pushes), and on a share ``intensity / 10``
+of them (seeded). Observation (20 floats): the mean customer features of the hour's
+opportunities (10: visits, purchases, spend, recency, cart value, LTV, churn and conversion
+probability, stage, preferred category), market features (5: total spend, mean clearing
+price, competition level, share of customers in consideration or churn risk, time of day)
+and own state (5: spend, budget left today, win rate, ROAS, ROAS trend). Reward:
+``(revenue - spend) / reward_scale + conversion_weight x conversions - cac_weight x CAC / 100
++ share_weight x market share`` of the step.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from models.market_customers import CHURN_RISK, CONSIDERATION, STAGES
+from models.market_sim import Market, MarketConfig, Strategy, make_market, step
+
+OBS_SIZE = 20
+ACTION_LOW = np.array([0.01, 0.0, 1.0], dtype=np.float32)
+ACTION_HIGH = np.array([20.0, 5.0, 10.0], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """A market episode: its length, the reward's terms and the learners' daily budget."""
+
+    market: MarketConfig = MarketConfig(customers=2000, arrival_rate=0.02, pool_size=5000)
+    episode_steps: int = 168            # a week of hours
+    reward_scale: float = 100.0
+    conversion_weight: float = 0.1
+    cac_weight: float = 0.01
+    share_weight: float = 0.0           # > 0 rewards market share (cooperation / competition studies)
+    learner_budget: float = 300.0
+
+
+def observation_space() -> gym.spaces.Box:
+    return gym.spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
+
+
+def action_space() -> gym.spaces.Box:
+    return gym.spaces.Box(ACTION_LOW, ACTION_HIGH, dtype=np.float32)
+
+
+class _Learners:
+    """The market side shared by both envs: learners' bids in, observations and rewards out."""
+
+    def __init__(self, cfg: EnvConfig, rivals: list[Strategy], learners: list[str]) -> None:
+        self.cfg, self.rivals, self.names = cfg, rivals, learners
+        self.market: Market | None = None
+
+    def reset(self, seed: int) -> None:
+        learners = [Strategy(name=n, multiplier=1.0, stages=tuple(s.lower() for s in STAGES),
+                             daily_budget=self.cfg.learner_budget) for n in self.names]
+        self.market = make_market(replace(self.cfg.market, seed=seed), [*learners, *self.rivals])
+        self.prev_roas = np.zeros(len(self.names))
+        self.share_rng = np.random.default_rng([seed, 99])
+
+    def _policy(self, action: np.ndarray) -> Any:
+        a = np.clip(np.asarray(action, dtype=np.float64), ACTION_LOW, ACTION_HIGH)
+        bid, stage, intensity = float(a[0]), int(round(a[1])), float(a[2])
+        m = self.market
+
+        def bids(cust: np.ndarray, pctr: np.ndarray) -> np.ndarray:
+            on = (m.customers.stage[cust] == stage) & (self.share_rng.random(len(cust)) < intensity / 10)
+            return np.where(on, bid * pctr * intensity / 5, 0.0)
+
+        return bids
+
+    def step(self, actions: list[np.ndarray]) -> tuple[list[np.ndarray], list[float]]:
+        m = self.market
+        row = step(m, self.cfg.episode_steps, {i: self._policy(a) for i, a in enumerate(actions)})
+        rewards = []
+        total_wins = max(float(row["wins"].sum()), 1.0)
+        for i in range(len(self.names)):
+            spend, revenue, conv = row["spend"][i], row["revenue"][i], row["conversions"][i]
+            cac = spend / conv if conv > 0 else (spend if spend > 0 else 0.0)
+            rewards.append(float((revenue - spend) / self.cfg.reward_scale + self.cfg.conversion_weight * conv
+                                 - self.cfg.cac_weight * cac / 100 + self.cfg.share_weight * row["wins"][i] / total_wins))
+        return [self.observe(i) for i in range(len(self.names))], rewards
+
+    def observe(self, i: int) -> np.ndarray:
+        m = self.market
+        t = m.totals
+        cust = m.last_opportunities
+        rules = m.cfg.lifecycle
+        cust_feats = m.customers.features(m.t, rules)[cust].mean(axis=0) if len(cust) else np.zeros(10, np.float32)
+        last = m.history[-1] if m.history else None
+        mix = m.customers.stage
+        market = np.array([
+            np.tanh(float(t["spend"].sum()) / 10_000),
+            np.tanh((last["mean_price"] if last else 0.0) / 2),
+            (float(last["bids"].sum() / max(last["auctions"][0], 1.0)) / m.k) if last else 0.0,
+            float(((mix == CONSIDERATION) | (mix == CHURN_RISK)).mean()),
+            (m.t % 24) / 23])
+        spend, revenue = float(t["spend"][i]), float(t["revenue"][i])
+        roas = revenue / spend if spend > 0 else 0.0
+        day_spend = float(t.get("_day_spend", np.zeros(m.k))[i]) / 100
+        own = np.array([
+            np.tanh(spend / 10_000), 1 - min(day_spend / self.cfg.learner_budget, 1.0),
+            float(t["wins"][i] / t["bids"][i]) if t["bids"][i] > 0 else 0.0, np.tanh(roas / 4),
+            np.tanh(roas - self.prev_roas[i])])
+        self.prev_roas[i] = roas
+        return np.clip(np.concatenate([cust_feats, market, own]), -1.0, 1.0).astype(np.float32)
+
+
+class RetargetingEnv(gym.Env):
+    """Gymnasium: one learning advertiser (``learner``) against scripted rivals."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, rivals: list[Strategy], cfg: EnvConfig = EnvConfig(), learner: str = "learner") -> None:
+        self.cfg = cfg
+        self.core = _Learners(cfg, rivals, [learner])
+        self.observation_space = observation_space()
+        self.action_space = action_space()
+        self.steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.core.reset(int(self.np_random.integers(0, 2**31 - 1)))
+        self.steps = 0
+        return self.core.observe(0), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        obs, rewards = self.core.step([action])
+        self.steps += 1
+        truncated = self.steps >= self.cfg.episode_steps
+        return obs[0], rewards[0], False, truncated, {}
+
+
+class RetargetingParallelEnv(ParallelEnv):
+    """PettingZoo Parallel API: every name in ``learners`` is an agent; ``rivals`` stay scripted."""
+
+    metadata = {"render_modes": [], "name": "retargeting_market_v0"}
+
+    def __init__(self, learners: list[str], rivals: list[Strategy], cfg: EnvConfig = EnvConfig()) -> None:
+        self.cfg = cfg
+        self.possible_agents = list(learners)
+        self.core = _Learners(cfg, rivals, list(learners))
+        self.agents: list[str] = []
+        self.steps = 0
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one space object per agent, as PettingZoo expects
+    def observation_space(self, agent: str) -> gym.spaces.Box:
+        return observation_space()
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019
+    def action_space(self, agent: str) -> gym.spaces.Box:
+        return action_space()
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        self.core.reset(0 if seed is None else int(seed))
+        self.agents = list(self.possible_agents)
+        self.steps = 0
+        return {a: self.core.observe(i) for i, a in enumerate(self.agents)}, {a: {} for a in self.agents}
+
+    def step(self, actions: dict[str, np.ndarray]) -> tuple[dict, dict, dict, dict, dict]:
+        acts = [actions.get(a, np.array([0.01, 0.0, 1.0], dtype=np.float32)) for a in self.possible_agents]
+        obs, rewards = self.core.step(acts)
+        self.steps += 1
+        done = self.steps >= self.cfg.episode_steps
+        agents = self.agents
+        out = ({a: obs[i] for i, a in enumerate(agents)}, {a: rewards[i] for i, a in enumerate(agents)},
+               {a: False for a in agents}, {a: done for a in agents}, {a: {} for a in agents})
+        if done:
+            self.agents = []
+        return out
