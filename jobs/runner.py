@@ -11,7 +11,7 @@ from jobs.common import RunContext, end_parent_run, task_run
 
 log = logging.getLogger("jobs.runner")
 
-PIPELINES = ("avazu_ctr", "budget_bandits", "banner_bandit_eval", "pricing_models", "mmm")
+PIPELINES = ("avazu_ctr", "budget_bandits", "banner_bandit_eval", "pricing_models", "mmm", "market_nightly")
 
 
 def pipeline(name: str) -> Any:

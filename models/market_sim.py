@@ -77,7 +77,7 @@ class Market:
     strategies: list[Strategy]
     customers: Customers
     pool_p: np.ndarray          # true CTR of each pool impression
-    pool_pctr: np.ndarray       # the bidders' estimate
+    pool_pctr: np.ndarray       # the bidders' estimate: (pool,) shared, or (advertisers, pool) one per advertiser
     pool_hour: np.ndarray       # hour of day of the context (for plots)
     rng: np.random.Generator
     multipliers: np.ndarray
@@ -97,14 +97,17 @@ def inventory(n: int, seed: int, ctr_model: Any = None, ctr_noise: float = 0.3) 
     """(true CTR, estimated CTR, hour of day) of ``n`` synthetic Avazu impressions.
 
     ``ctr_model``: a pyfunc (e.g. ``models:/ctr_lightgbm@champion``) scored once on the raw
-    rows; without one, the estimate is the truth with log-normal noise (``ctr_noise``).
+    rows, or a float (the same estimate everywhere: no model); without one, the estimate is
+    the truth with log-normal noise (``ctr_noise``).
     """
     from models.avazu_synth import SynthConfig, _draw, build_world
 
     world = build_world(SynthConfig(seed=seed))
     table, p = _draw(world, n, np.random.default_rng([seed, 11]), row_offset=0)
     hour = (table.column("hour").to_numpy() % 100).astype(np.int8)
-    if ctr_model is not None:
+    if isinstance(ctr_model, float):  # one number for every impression: a market without a CTR model
+        pctr = np.full(n, ctr_model)
+    elif ctr_model is not None:
         pctr = np.asarray(ctr_model.predict(table.drop(["click"]).to_pandas()), dtype=np.float64).ravel()
     else:
         noise = np.random.default_rng([seed, 12]).normal(0, ctr_noise, n)
@@ -112,12 +115,14 @@ def inventory(n: int, seed: int, ctr_model: Any = None, ctr_noise: float = 0.3) 
     return p, pctr, hour
 
 
-def make_market(cfg: MarketConfig, strategies: list[Strategy], ctr_model: Any = None) -> Market:
-    """A seeded market; the same config and strategies give the same run."""
+def make_market(cfg: MarketConfig, strategies: list[Strategy], ctr_model: Any = None,
+                pool: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Market:
+    """A seeded market; the same config and strategies give the same run. ``pool``: an inventory from
+    :func:`inventory` shared by several runs (else one is drawn with ``cfg.seed``)."""
     if not strategies:
         raise ValueError("a market needs at least one advertiser")
     rng = np.random.default_rng(cfg.seed)
-    p, pctr, hour = inventory(cfg.pool_size, cfg.seed, ctr_model, cfg.ctr_noise)
+    p, pctr, hour = pool if pool is not None else inventory(cfg.pool_size, cfg.seed, ctr_model, cfg.ctr_noise)
     customers = make_customers(cfg.customers, len(strategies), rng)
     # Advertisers sell different assortments: a seeded log-normal affinity per category spreads their values.
     affinity = rng.lognormal(0.0, 0.5, (len(strategies), len(CATEGORIES)))
@@ -127,14 +132,16 @@ def make_market(cfg: MarketConfig, strategies: list[Strategy], ctr_model: Any = 
 
 
 def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray) -> np.ndarray:
-    """(opportunities, advertisers) bids in currency: pCTR (stage-adjusted) x value x multiplier, 0 off-target."""
+    """(opportunities, advertisers) bids in currency: pCTR (stage-adjusted) x value x multiplier, 0 off-target.
+
+    ``pctr``: (opportunities,) when every bidder uses the same estimate, or (opportunities, advertisers)."""
     stage = m.customers.stage[cust]
     targets = np.stack([s.stage_mask() for s in m.strategies])           # (k, stages)
     on = targets[:, stage].T                                              # (n, k)
     bonus = np.array([s.retarget_bonus for s in m.strategies])
     retarget = (m.customers.clicks_by[cust] > 0) | ((stage == CONSIDERATION) | (stage == CHURN_RISK))[:, None]
     value = np.array([s.value_per_click for s in m.strategies])[None, :] * m.affinity[:, m.customers.category[cust]].T
-    est = (pctr * STAGE_CTR_LIFT[stage])[:, None]
+    est = (pctr if pctr.ndim == 2 else pctr[:, None]) * STAGE_CTR_LIFT[stage][:, None]
     return np.where(on, est * value * m.multipliers[None, :] * np.where(retarget, bonus[None, :], 1.0), 0.0)
 
 
@@ -148,9 +155,10 @@ def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None)
     n = rng.poisson(cfg.arrival_rate * c.n)
     cust = rng.integers(0, c.n, n)
     imp = rng.integers(0, len(m.pool_p), n)
-    raw = bids_for(m, cust, m.pool_pctr[imp])
+    pctr = m.pool_pctr[imp] if m.pool_pctr.ndim == 1 else m.pool_pctr[:, imp].T  # one estimate, or one per advertiser
+    raw = bids_for(m, cust, pctr)
     for i, policy in (policy_bids or {}).items():
-        raw[:, i] = policy(cust, m.pool_pctr[imp])
+        raw[:, i] = policy(cust, pctr if pctr.ndim == 1 else pctr[:, i])
     m.last_opportunities = cust
     bids = np.where(raw > 0, to_cents(raw, cfg.rules), 0)  # no bid stays 0; a bid is clipped to [min, max]
     budget = np.array([s.daily_budget * CENT for s in m.strategies], dtype=np.int64)
@@ -247,9 +255,9 @@ def strategies_from_config(doc: dict[str, dict[str, Any]], names: list[str] | No
 
 
 def simulate(cfg: MarketConfig, strategies: list[Strategy], steps: int, ctr_model: Any = None,
-             on_step: Any = None) -> Market:
+             on_step: Any = None, pool: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Market:
     """Run ``steps`` timesteps; ``on_step(market, row)`` after each (progress, live tables)."""
-    m = make_market(cfg, strategies, ctr_model)
+    m = make_market(cfg, strategies, ctr_model, pool)
     for _ in range(steps):  # a loop over timesteps; each step is vectorised over its auctions and customers
         row = step(m, steps)
         if on_step is not None:

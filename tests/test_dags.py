@@ -56,7 +56,7 @@ def test_dag_files_import_fast_without_heavy_modules(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-c", PROBE, *map(str, DAGS)], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
-    assert out.pop("_bag") == {"errors": {}, "dags": ["avazu_ctr", "banner_bandit_eval", "budget_bandits", "mmm", "pricing_models"]}
+    assert out.pop("_bag") == {"errors": {}, "dags": ["avazu_ctr", "banner_bandit_eval", "budget_bandits", "market_nightly", "mmm", "pricing_models"]}
     for path, info in out.items():
         assert info["seconds"] < 1.0, f"{path} took {info['seconds']:.2f} s to parse"
         heavy = [m for m in info["added"] if m in HEAVY]
@@ -219,3 +219,28 @@ def test_mmm_dags_test_then_bad_data_keeps_the_champion(stack: tuple[dict[str, s
     assert "expect_column_values_to_be_between column 'Net_Price'" in res.stdout + res.stderr
     assert [str(v.version) for v in client.search_model_versions("name = 'mmm'")] == ["1"]
     assert len(_dag_runs(root, "mmm", "FAILED")) == 1
+
+
+@pytest.mark.slow
+def test_market_nightly_dags_test_with_the_champions(stack: tuple[dict[str, str], Path]) -> None:
+    """After the avazu_ctr and pricing_models DAG tests above, the nightly finds both champions."""
+    import pandas as pd
+
+    env, root = stack
+    client = mlflow_client(root)
+    if not client.search_model_versions("name = 'ctr_lightgbm'"):
+        pytest.skip("needs the ctr_lightgbm champion of test_dags_test_registers_a_champion")
+    res = dags_test(env, {"profile": "smoke"}, "market_nightly")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    (parent,) = _dag_runs(root, "market_nightly", "FINISHED")
+    tasks = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    champs = next(t for t in tasks if t.data.tags["airflow.task_id"] == "load_champions")
+    assert champs.data.tags["champion.ctr_lightgbm"] == "v1"
+    report = next(t for t in tasks if t.data.tags["airflow.task_id"] == "report")
+    assert "report/report.html" in {a.path for a in client.list_artifacts(report.info.run_id, "report")}
+    run_dir = next((root / "data" / "market_nightly" / "runs").glob("*/compare"))
+    market = pd.read_csv(run_dir / "market.csv")
+    assert "champion" in set(market["source"])  # the focal advertiser bid with the registered CTR model
+    if client.search_model_versions("name = 'agent_classifier'"):
+        pricing = pd.read_csv(run_dir / "pricing.csv")
+        assert "elasticity (classifier mix)" in set(pricing["policy"])

@@ -1,0 +1,72 @@
+"""The run-invariant settings of the market_nightly pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs.config import build_config, require
+from models.pricing_env import PricingConfig
+
+PIPELINE = "market_nightly"
+EXPERIMENT = "market_nightly"
+CTR_ESTIMATES = ("champion", "noisy_oracle", "none")
+PRICING_KNOBS = set(PricingConfig.__dataclass_fields__) - {"steps"}
+HEADLINES = ("market_roas", "market_revenue", "market_ctr", "pricing_best_revenue")
+
+
+@dataclass(frozen=True)
+class NightlyConfig:
+    """Every knob of one nightly evaluation (profile values overridden by DAG Params).
+
+    Attributes:
+        seed, seeds: base seed and number of simulation seeds per scenario.
+        customers, steps, arrival_rate, pool_size, ctr_noise: the auction market.
+        advertisers: the scripted advertisers (empty: all of market_advertisers.yaml).
+        auction_scenarios: name -> advertisers competing (empty: ``advertisers``).
+        ctr_estimates: pCTR sources compared for the focal advertiser: ``champion``
+            (ctr_lightgbm@champion), ``noisy_oracle`` (the truth with noise), ``none`` (one
+            average CTR for all impressions: no model).
+        ctr_focal: the advertiser whose pCTR source varies ("us"); rival_ctr: the rivals' source.
+        pricing_steps, pricing_seeds, pricing_scenarios: the dynamic-pricing comparison.
+        gate_fail_on: headline metrics whose drop below the previous night's interval fails the run.
+    """
+
+    profile: str = "demo"
+    seed: int = 0
+    seeds: int = 5
+    customers: int = 10_000
+    steps: int = 720
+    arrival_rate: float = 0.01
+    pool_size: int = 50_000
+    ctr_noise: float = 0.3
+    advertisers: list[str] = field(default_factory=list)
+    auction_scenarios: dict[str, list[str]] = field(default_factory=dict)
+    ctr_estimates: list[str] = field(default_factory=lambda: list(CTR_ESTIMATES))
+    ctr_focal: str = "adaptive"
+    rival_ctr: str = "noisy_oracle"
+    pricing_steps: int = 168
+    pricing_seeds: int = 20
+    pricing_scenarios: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gate_fail_on: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        require("NightlyConfig", [
+            (self.seeds >= 2 and self.pricing_seeds >= 2, "seeds and pricing_seeds must be >= 2 (intervals are over seeds)"),
+            (self.customers >= 10 and self.steps >= 24, "customers >= 10 and steps >= 24 (a day)"),
+            (0 < self.arrival_rate <= 1, f"arrival_rate must be in (0, 1], got {self.arrival_rate}"),
+            (self.pool_size >= 100, f"pool_size must be >= 100, got {self.pool_size}"),
+            (bool(self.ctr_estimates) and set(self.ctr_estimates) <= set(CTR_ESTIMATES),
+             f"ctr_estimates must be a non-empty subset of {CTR_ESTIMATES}, got {self.ctr_estimates}"),
+            (self.rival_ctr in ("noisy_oracle", "none"), f"rival_ctr must be noisy_oracle or none, got {self.rival_ctr!r}"),
+            (set(self.gate_fail_on) <= set(HEADLINES), f"gate_fail_on must be a subset of {HEADLINES}, got {self.gate_fail_on}"),
+            (bool(self.auction_scenarios) and bool(self.pricing_scenarios), "at least one auction and one pricing scenario"),
+            (self.pricing_steps >= 24, f"pricing_steps must be >= 24, got {self.pricing_steps}"),
+            (all(set(o) <= PRICING_KNOBS for o in self.pricing_scenarios.values()),
+             f"pricing_scenarios may only set {sorted(PRICING_KNOBS)}"),
+        ])
+
+
+def load(profile: str = "demo", overrides: dict[str, Any] | None = None) -> NightlyConfig:
+    """Config for ``profile`` with ``overrides`` (None values mean 'profile default')."""
+    return build_config(NightlyConfig, PIPELINE, profile, overrides)

@@ -1,0 +1,154 @@
+"""auction_scenarios / pricing_scenarios: every policy on the same seeds (common random numbers).
+
+Auctions: each scenario (a set of advertisers) x pCTR source x seed is one month of hourly
+auctions. The source (champion CTR model, noisy oracle, or one average CTR: no model) is
+what the focal advertiser (``ctr_focal``, "us") bids with, while its rivals bid with
+``rival_ctr``; the inventory and the seeds are shared, so the focal advertiser's profit
+difference between sources is what the CTR model is worth to it, in money. (If every
+bidder used the same estimate, it would scale every bid alike and change little: the
+value of a CTR model is relative.)
+Pricing: each scenario x policy x seed is one episode of the pricing env.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from jobs.common import RunContext, atomic_path
+from jobs.market_nightly.config import NightlyConfig
+from models.market_customers import STAGES
+from models.market_sim import Market, MarketConfig, inventory, simulate, strategies_from_config, summary
+from models.pricing_env import BASELINES, PricingConfig, run_episode
+
+log = logging.getLogger(__name__)
+ADVERTISERS = Path(__file__).resolve().parents[1] / "profiles" / "market_advertisers.yaml"
+
+
+def pools(cfg: NightlyConfig, state: dict[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One inventory per pCTR source (the compared ones and the rivals'), all over the same impressions."""
+    import mlflow
+
+    out = {}
+    base = inventory(cfg.pool_size, cfg.seed, None, cfg.ctr_noise)
+    for source in dict.fromkeys([*cfg.ctr_estimates, cfg.rival_ctr]):
+        if source == "noisy_oracle":
+            out[source] = base
+        elif source == "none":
+            out[source] = (base[0], np.full_like(base[0], float(base[0].mean())), base[2])
+        elif (state.get("champions") or {}).get("ctr"):
+            model = mlflow.pyfunc.load_model(state["champions"]["ctr"]["uri"])
+            out[source] = inventory(cfg.pool_size, cfg.seed, model)
+        else:
+            log.info("no ctr_lightgbm champion: the 'champion' pCTR source is skipped")
+    return out
+
+
+def market_figures(m: Market) -> dict[str, float]:
+    t = m.totals
+    spend, revenue = float(t["spend"].sum()), float(t["revenue"].sum())
+    stage = m.customers.stage
+    return {"market_spend": spend, "market_revenue": revenue, "market_roas": revenue / spend if spend else 0.0,
+            "market_ctr": float(t["clicks"].sum() / max(t["wins"].sum(), 1)),
+            "market_conversions": float(t["conversions"].sum()),
+            "churn_rate": float((stage == STAGES.index("CHURN_RISK")).mean()),
+            "clv": float(m.customers.lifetime_value(m.t, m.cfg.lifecycle).mean())}
+
+
+def timeseries(m: Market, scenario: str, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per step and advertiser: cumulative spend and revenue; per step: stage mix and mean bid by stage."""
+    names = [s.name for s in m.strategies]
+    spend = np.cumsum(np.vstack([r["spend"] for r in m.history]), axis=0)
+    revenue = np.cumsum(np.vstack([r["revenue"] for r in m.history]), axis=0)
+    ts = pd.DataFrame({"t": np.repeat(np.arange(len(m.history)), len(names)), "advertiser": np.tile(names, len(m.history)),
+                       "spend": spend.ravel(), "revenue": revenue.ravel()}).assign(scenario=scenario, source=source)
+    mix = np.vstack([r["stage_mix"] for r in m.history])
+    bids = np.vstack([r["bid_by_stage"] for r in m.history])
+    market = pd.DataFrame({"t": np.arange(len(m.history)), "hour": [r["hour"] for r in m.history],
+                           **{f"share_{s.lower()}": mix[:, i] for i, s in enumerate(STAGES)},
+                           **{f"bid_{s.lower()}": bids[:, i] for i, s in enumerate(STAGES)}})
+    return ts, market
+
+
+def run_auctions(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Every auction scenario x pCTR source x seed; per-advertiser and market figures, time series of one run."""
+    import mlflow
+
+    doc = yaml.safe_load(ADVERTISERS.read_text())
+    inventories = pools(cfg, state)
+    rival = inventories[cfg.rival_ctr]
+    compared = {k: v for k, v in inventories.items() if k in cfg.ctr_estimates}
+    rows, market_rows = [], []
+    series: list[pd.DataFrame] = []
+    total = len(cfg.auction_scenarios) * len(compared) * cfg.seeds
+    t0, done = time.monotonic(), 0
+    for scenario, names in cfg.auction_scenarios.items():
+        strategies = strategies_from_config(doc, list(names) or list(cfg.advertisers) or None)
+        focal = [s.name for s in strategies].index(cfg.ctr_focal) if cfg.ctr_focal in [s.name for s in strategies] else 0
+        for source, own in compared.items():
+            pctr = np.repeat(rival[1][None, :], len(strategies), axis=0)
+            pctr[focal] = own[1]
+            pool = (own[0], pctr, own[2])
+            for i in range(cfg.seeds):  # a loop over simulation runs; each run is vectorised per step
+                mcfg = MarketConfig(customers=cfg.customers, arrival_rate=cfg.arrival_rate, pool_size=cfg.pool_size,
+                                    ctr_noise=cfg.ctr_noise, seed=cfg.seed + i)
+                m = simulate(mcfg, strategies, cfg.steps, pool=pool)
+                rows.append(summary(m).assign(scenario=scenario, source=source, seed=i,
+                                              focal=[j == focal for j in range(len(strategies))]))
+                market_rows.append({"scenario": scenario, "source": source, "seed": i, **market_figures(m)})
+                if i == 0 and not series:
+                    series = list(timeseries(m, scenario, source))
+                done += 1
+                rate = done / (time.monotonic() - t0)
+                log.info("auctions: %d/%d runs (%s, %s, seed %d), %.2f runs/s, ETA %.0fs", done, total, scenario,
+                         source, i, rate, (total - done) / rate)
+    out = ctx.run_dir / "auctions"
+    files = {"advertisers": pd.concat(rows, ignore_index=True), "market": pd.DataFrame(market_rows),
+             "timeseries": series[0], "market_timeseries": series[1]}
+    for name, df in files.items():
+        with atomic_path(out / f"{name}.parquet") as tmp:
+            df.to_parquet(tmp, index=False)
+    mlflow.log_metrics({"auction_runs": total, "auction_seconds": time.monotonic() - t0})
+    return {**state, "auctions_dir": str(out), "ctr_sources": list(compared)}
+
+
+def pricing_policies(state: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Policy name -> (policy, agent scores or None): the baselines, and the elasticity rule fed by the
+    champion classifier's estimate of the agent mix when there is one."""
+    policies: dict[str, tuple[Any, Any]] = {name: (pol, None) for name, pol in BASELINES.items()}
+    if state.get("agent_scores_path"):
+        s = pd.read_parquet(state["agent_scores_path"])
+        scores = (s.loc[s["label"] == 0, "p_agent"].to_numpy(), s.loc[s["label"] == 1, "p_agent"].to_numpy())
+        policies["elasticity (classifier mix)"] = (BASELINES["elasticity"], scores)
+    if (state.get("champions") or {}).get("pricing_policy") is None:
+        log.info("no pricing_policy@champion: the learned pricing policy is not in tonight's comparison")
+    return policies
+
+
+def run_pricing(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Every pricing scenario x policy x seed."""
+    import mlflow
+
+    rows = []
+    policies = pricing_policies(state)
+    for scenario, overrides in cfg.pricing_scenarios.items():
+        pcfg = replace(PricingConfig(steps=cfg.pricing_steps), **overrides)
+        for name, (policy, scores) in policies.items():
+            for i in range(cfg.pricing_seeds):
+                rows.append({"scenario": scenario, "policy": name, "seed": i,
+                             **run_episode(pcfg, policy, cfg.seed + i, scores)})
+    df = pd.DataFrame(rows)
+    path = ctx.run_dir / "pricing" / "results.parquet"
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+    mlflow.log_metric("pricing_episodes", len(df))
+    log.info("pricing: %d episodes (%d scenarios x %d policies x %d seeds)", len(df), len(cfg.pricing_scenarios),
+             len(policies), cfg.pricing_seeds)
+    return {**state, "pricing_path": str(path)}

@@ -1,0 +1,62 @@
+"""market_nightly without Airflow: missing champions are skipped, the report is written, the gate flags drops."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from jobs.runner import run_pipeline
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def first_night(module_env: Path) -> dict:
+    return run_pipeline("market_nightly", "smoke", {}, run_id="night1")
+
+
+def test_first_night_without_champions(first_night: dict) -> None:
+    assert first_night["champions"] == {"ctr": None, "agent_classifier": None, "pricing_policy": None}
+    assert first_night["ctr_sources"] == ["noisy_oracle", "none"]  # the champion source is skipped
+    assert first_night["previous_night"] is None and first_night["regressions"] == {}
+    html = Path(first_night["report_path"]).read_text()
+    for part in ("Headline metrics", "Regression gate", "Pricing policies", "What the CTR model is worth"):
+        assert part in html
+    assert html.count("data:image/png;base64,") == 6
+    adv = pd.read_csv(Path(first_night["compare_dir"]) / "advertisers.csv")
+    assert set(adv["advertiser"]) == {"aggressive", "conservative", "retargeting", "adaptive", "brand_awareness"}
+    assert (adv["roas_lo"].dropna() <= adv["roas"].dropna()).all()
+    pricing = pd.read_csv(Path(first_night["compare_dir"]) / "pricing.csv")
+    assert set(pricing["policy"]) == {"fixed", "surge", "elasticity"}
+    assert set(pricing["scenario"]) == {"base", "agents 80%", "demand x1.5"}
+
+
+def test_a_drop_is_flagged_and_fails_only_when_gated(first_night: dict, caplog: pytest.LogCaptureFixture) -> None:
+    import mlflow
+
+    from jobs.market_nightly.compare import RegressionError
+
+    caplog.set_level(logging.INFO)
+    small = {"customers": 500}  # a quarter of the customers: a quarter of the revenue
+    with pytest.raises(RegressionError, match=r"previous night's interval \(night1\): market_revenue"):
+        run_pipeline("market_nightly", "smoke", {**small, "gate_fail_on": ["market_revenue"]}, run_id="night2")
+    # night2 failed, so night3 is compared with night1 again; not gated, the drop is only flagged.
+    state = run_pipeline("market_nightly", "smoke", {**small, "gate_fail_on": []}, run_id="night3")
+    assert "market_revenue" in state["regressions"] and state["previous_night"] == "night1"
+    client = mlflow.MlflowClient()
+    gate = client.search_runs([client.get_experiment_by_name("market_nightly").experiment_id],
+                              "tags.`airflow.run_id` = 'night3' and tags.`airflow.task_id` = 'regression_gate'")[0]
+    assert gate.data.tags["regression.market_revenue"].startswith(f"{state['headlines']['market_revenue']['mean']:.4g} <")
+    assert "regression gate against night1" in caplog.text
+
+
+def test_bad_settings_are_named() -> None:
+    from jobs.market_nightly.config import load
+
+    with pytest.raises(ValueError, match="pricing_scenarios may only set"):
+        load("smoke", {"pricing_scenarios": {"x": {"agent_share": 0.9}}})
+    with pytest.raises(ValueError, match="gate_fail_on must be a subset"):
+        load("smoke", {"gate_fail_on": ["roas"]})
