@@ -6,7 +6,8 @@ One timestep is one hour. Transitions follow behaviour and recency:
 - a visit moves AWARENESS to INTEREST; a cart action moves INTEREST (or AWARENESS) to
   CONSIDERATION; a purchase moves anyone to PURCHASE, and PURCHASE becomes RETENTION at the
   next step;
-- without activity for ``cool_after`` steps, INTEREST and CONSIDERATION fall back one stage;
+- without activity for ``cool_after`` steps, INTEREST and CONSIDERATION fall back one stage
+  (and again after each further ``cool_after`` idle steps);
   RETENTION becomes CHURN_RISK after ``churn_after`` steps; a visit brings CHURN_RISK back to
   RETENTION (win-back); a churn-risk customer idle for ``lost_after`` steps starts over at
   AWARENESS.
@@ -37,6 +38,7 @@ class LifecycleRules:
     churn_after: int = 24 * 30
     lost_after: int = 24 * 60
     organic_visit_rate: float = 0.002  # per customer per step
+    check_every: int = 24              # recency transitions are checked once a day (the thresholds are days)
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Customers:
     last_active: np.ndarray   # int64, timestep of the last visit or purchase
     category: np.ndarray      # int8, preferred category
     clicks_by: np.ndarray     # (n, advertisers) int32, the customer's response history per advertiser
+    last_cooled: np.ndarray   # int64, when idleness last moved the customer back a stage
+    pending_retention: np.ndarray  # indices that bought in the previous step (PURCHASE -> RETENTION next)
 
     @property
     def n(self) -> int:
@@ -89,26 +93,40 @@ def make_customers(n: int, n_advertisers: int, rng: np.random.Generator) -> Cust
         stage=stage, visits=(purchases * 3 + rng.integers(0, 4, n)).astype(np.int32), purchases=purchases,
         spent=purchases * ORDER_VALUE[category] * rng.uniform(0.7, 1.3, n), cart_value=np.zeros(n),
         last_active=-rng.integers(0, 24 * 20, n).astype(np.int64), category=category,
-        clicks_by=np.zeros((n, n_advertisers), dtype=np.int32))
+        clicks_by=np.zeros((n, n_advertisers), dtype=np.int32), last_cooled=np.full(n, -(2**40), dtype=np.int64),
+        pending_retention=np.zeros(0, dtype=np.int64))
 
 
 def advance(c: Customers, t: int, visited: np.ndarray, carted: np.ndarray, bought: np.ndarray,
             revenue: np.ndarray, rules: LifecycleRules) -> None:
-    """Apply one timestep's behaviour (boolean masks over customers; ``revenue`` per customer) then recency."""
-    c.visits += visited
-    active = visited | carted | bought
-    c.last_active[active] = t
-    c.cart_value[carted] += ORDER_VALUE[c.category[carted]]
-    c.cart_value[bought] = 0.0
-    c.purchases += bought
-    c.spent += revenue
+    """Apply one timestep's behaviour, given as customer indices (``revenue`` aligned with ``bought``;
+    repeats allowed), then, every ``rules.check_every`` steps, recency over the whole population.
+
+    Only the touched customers are written each step, so a step costs what happened in it,
+    not the population's size; the recency pass is the one full-array sweep.
+    """
     s = c.stage
-    s[(s == PURCHASE) & ~bought] = RETENTION  # the step after a purchase
-    s[visited & (s == AWARENESS)] = INTEREST
-    s[visited & (s == CHURN_RISK)] = RETENTION
-    s[carted & ((s == AWARENESS) | (s == INTEREST))] = CONSIDERATION
+    s_prev = s[c.pending_retention]
+    s[c.pending_retention[s_prev == PURCHASE]] = RETENTION  # the step after a purchase
+    np.add.at(c.visits, visited, 1)
+    active = np.concatenate([visited, carted, bought])
+    c.last_active[active] = t
+    np.add.at(c.cart_value, carted, ORDER_VALUE[c.category[carted]])
+    c.cart_value[bought] = 0.0
+    np.add.at(c.purchases, bought, 1)
+    np.add.at(c.spent, bought, revenue)
+    v = s[visited]
+    s[visited] = np.where(v == AWARENESS, INTEREST, np.where(v == CHURN_RISK, RETENTION, v))
+    k = s[carted]
+    s[carted] = np.where((k == AWARENESS) | (k == INTEREST), CONSIDERATION, k)
     s[bought] = PURCHASE
+    c.pending_retention = np.unique(bought)
+    if t % rules.check_every:
+        return
+    idle = t - np.maximum(c.last_active, c.last_cooled)
+    cool = (idle > rules.cool_after) & ((s == INTEREST) | (s == CONSIDERATION))
+    s[cool] -= 1
+    c.last_cooled[cool] = t
     idle = t - c.last_active
-    s[(idle > rules.cool_after) & ((s == INTEREST) | (s == CONSIDERATION)) & (idle % rules.cool_after == 1)] -= 1
     s[(idle > rules.churn_after) & (s == RETENTION)] = CHURN_RISK
     s[(idle > rules.lost_after) & (s == CHURN_RISK)] = AWARENESS

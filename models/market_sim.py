@@ -178,16 +178,10 @@ def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None)
     bought = carted & (rng.random(len(w)) < BUY_RATE[c.stage[wc]])
     order = ORDER_VALUE[c.category[wc]] * rng.uniform(0.6, 1.4, len(w))
     revenue = np.where(bought, order, 0.0)
-    # Customer-level behaviour: ad clicks plus organic visits; one outcome per customer and step.
-    visited = np.zeros(c.n, dtype=bool)
-    visited[wc[clicked]] = True
-    visited |= rng.random(c.n) < cfg.lifecycle.organic_visit_rate
-    cart_mask, buy_mask, cust_rev = np.zeros(c.n, dtype=bool), np.zeros(c.n, dtype=bool), np.zeros(c.n)
-    cart_mask[wc[carted]] = True
-    buy_mask[wc[bought]] = True
-    np.add.at(cust_rev, wc, revenue)
+    # Customer-level behaviour as indices: ad clicks plus organic visits (a binomial count of random customers).
+    organic = rng.integers(0, c.n, rng.binomial(c.n, cfg.lifecycle.organic_visit_rate))
     np.add.at(c.clicks_by, (wc[clicked], w[clicked]), 1)
-    advance(c, m.t, visited, cart_mask, buy_mask, cust_rev, cfg.lifecycle)
+    advance(c, m.t, np.concatenate([wc[clicked], organic]), wc[carted], wc[bought], revenue[bought], cfg.lifecycle)
     row = {
         "auctions": np.full(k, float(n)), "bids": (bids > 0).sum(axis=0).astype(float),
         "wins": np.bincount(w, minlength=k).astype(float), "clicks": np.bincount(w[clicked], minlength=k).astype(float),

@@ -40,7 +40,7 @@ def test_a_drop_is_flagged_and_fails_only_when_gated(first_night: dict, caplog: 
     from jobs.market_nightly.compare import RegressionError
 
     caplog.set_level(logging.INFO)
-    small = {"customers": 500}  # a quarter of the customers: a quarter of the revenue
+    small = {"customers": 100}  # a twentieth of the customers: a fraction of the revenue
     with pytest.raises(RegressionError, match=r"previous night's interval \(night1\): market_revenue"):
         run_pipeline("market_nightly", "smoke", {**small, "gate_fail_on": ["market_revenue"]}, run_id="night2")
     # night2 failed, so night3 is compared with night1 again; not gated, the drop is only flagged.

@@ -1,0 +1,64 @@
+"""The whole retargeting market, not just its auctions: throughput, the demo scenario's wall time, memory.
+
+``python bench/market_speed.py``: the five scripted advertisers with daily budgets and even
+pacing, customers' lifecycle updated every hour, arrival rate 1% of customers per hour
+(100 auctions per step at 10,000 customers, 10,000 at 1,000,000). Reports auctions per
+second of whole market steps (bids, auctions, outcomes, lifecycle), the share of the step
+spent in the auctions, the demo scenario (10,000 customers, 20,000 hours) and peak RSS with
+1,000,000 customers. Writes bench/results/market_speed.json.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from common import write_result
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import models.market_sim as sim  # noqa: E402
+from models.market_sim import MarketConfig, make_market, step, strategies_from_config  # noqa: E402
+
+ADVERTISERS = yaml.safe_load((Path(__file__).resolve().parent.parent / "jobs/profiles/market_advertisers.yaml").read_text())
+
+
+def timed_run(customers: int, steps: int) -> dict[str, float]:
+    m = make_market(MarketConfig(customers=customers, arrival_rate=0.01, seed=0), strategies_from_config(ADVERTISERS))
+    inner = sim.run_auctions
+    spent = [0.0]
+
+    def counting(*a, **k):  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        out = inner(*a, **k)
+        spent[0] += time.perf_counter() - t
+        return out
+
+    sim.run_auctions = counting
+    try:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step(m, steps)
+        wall = time.perf_counter() - t0
+    finally:
+        sim.run_auctions = inner
+    auctions = float(m.totals["auctions"][0])
+    return {"customers": customers, "steps": steps, "auctions": auctions, "seconds": round(wall, 2),
+            "auctions_per_s": round(auctions / wall), "steps_per_s": round(steps / wall, 1),
+            "auction_share_of_step": round(spent[0] / wall, 3)}
+
+
+def main() -> None:
+    small = timed_run(10_000, 2_000)
+    demo = timed_run(10_000, 20_000)
+    big = timed_run(1_000_000, 200)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    write_result("market_speed", {"advertisers": 5, "arrival_rate": 0.01, "at_10k_customers": small,
+                                  "demo_scenario_10k_customers_20k_hours": demo, "at_1m_customers": big,
+                                  "peak_rss_mb_with_1m_customers": round(peak_mb)})
+
+
+if __name__ == "__main__":
+    main()
