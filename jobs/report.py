@@ -1,10 +1,11 @@
 """Print what the latest runs produced, per pipeline (run by ``make demo`` after the DAGs).
 
-``python -m jobs.report [avazu_ctr] [pricing_models] [budget_bandits] [banner_bandit_eval] [mmm]``
+``python -m jobs.report [avazu_ctr] [pricing_models] [budget_bandits] [banner_bandit_eval] [mmm] [market_nightly]``
 (default: all): avazu_ctr: MLflow run, model version, alias, AUC vs oracle; pricing_models:
 classifier, multi-task and pricing figures, registered versions; budget_bandits: regret of
 each policy against the oracle with intervals, and the plan; banner_bandit_eval: the
-off-policy estimates table; mmm: holdout metrics, ROI recovery, optimiser uplift, what-if.
+off-policy estimates table; mmm: holdout metrics, ROI recovery, optimiser uplift, what-if;
+market_nightly: the advertiser comparison, the CTR model's worth, pricing policies, the gate.
 """
 
 from __future__ import annotations
@@ -139,11 +140,33 @@ def report_mmm() -> None:
         print(f"What-if {r.scenario:<36} value change {r.delta_value:+12,.0f} [{r.delta_value_lo:+12,.0f}, {r.delta_value_hi:+12,.0f}]")
 
 
+def report_market() -> None:
+    """The advertiser comparison, what the CTR model is worth to the focal advertiser, pricing policies, the gate."""
+    cmp_run = latest_task_run("market_nightly", "compare")
+    adv = _artifact_csv(cmp_run, "compare/advertisers.csv")
+    scenario, source = cmp_run.data.tags.get("headline.scenario"), cmp_run.data.tags.get("headline.ctr")
+    t = adv[(adv["scenario"] == scenario) & (adv["source"] == source)]
+    print(f"\n=== market_nightly: advertisers ({scenario}, pCTR of the focal advertiser from {source}; 95% intervals) ===")
+    for r in t.itertuples():
+        print(f"{r.advertiser:<16} ROAS {r.roas:5.2f} [{r.roas_lo:5.2f}, {r.roas_hi:5.2f}]   revenue {r.revenue:9,.0f}   "
+              f"spend {r.spend:8,.0f}   CTR {r.ctr:.3f}   win rate {r.win_rate:.3f}   share {r.market_share:.3f}")
+    value = _artifact_csv(cmp_run, "compare/ctr_value.csv")
+    for r in value.itertuples():
+        print(f"CTR model worth to {r.advertiser} ({r.scenario}, {r.source} vs none): profit "
+              f"{r.profit_gain_mean:+,.0f} [{r.profit_gain_lo:+,.0f}, {r.profit_gain_hi:+,.0f}] per run")
+    pricing = _artifact_csv(cmp_run, "compare/pricing.csv")
+    for r in pricing[pricing["scenario"] == pricing["scenario"].iloc[0]].itertuples():
+        print(f"pricing {r.policy:<28} revenue {r.revenue:9,.0f} [{r.revenue_lo:9,.0f}, {r.revenue_hi:9,.0f}]   "
+              f"human conversion {r.human_conversion:.3f}   leakage {r.leakage:7,.0f}")
+    gate = latest_task_run("market_nightly", "regression_gate")
+    print(f"Regression gate: {gate.data.tags.get('regression', '?')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     wanted = (argv if argv is not None else sys.argv[1:]) or ["avazu_ctr", "pricing_models", "budget_bandits",
-                                                              "banner_bandit_eval", "mmm"]
+                                                              "banner_bandit_eval", "mmm", "market_nightly"]
     sections = {"avazu_ctr": report_avazu, "pricing_models": report_pricing, "budget_bandits": report_budget,
-                "banner_bandit_eval": report_banner, "mmm": report_mmm}
+                "banner_bandit_eval": report_banner, "mmm": report_mmm, "market_nightly": report_market}
     for name in wanted:
         if name not in sections:
             print(f"unknown pipeline {name!r}; known: {list(sections)}", file=sys.stderr)

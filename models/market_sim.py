@@ -60,6 +60,7 @@ class MarketConfig:
     customers: int = 10_000
     arrival_rate: float = 0.01          # opportunities per customer per step
     pool_size: int = 50_000             # distinct impression contexts
+    world_seed: int = 42                # the synthetic Avazu world (avazu_ctr's seed)
     ctr_noise: float = 0.3              # log-sd of the noisy-oracle pCTR when no CTR model is given
     seed: int = 0
     rules: AuctionRules = field(default_factory=AuctionRules)
@@ -93,16 +94,20 @@ class Market:
         return len(self.strategies)
 
 
-def inventory(n: int, seed: int, ctr_model: Any = None, ctr_noise: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def inventory(n: int, seed: int, ctr_model: Any = None, ctr_noise: float = 0.3,
+              world_seed: int = 42) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(true CTR, estimated CTR, hour of day) of ``n`` synthetic Avazu impressions.
 
+    ``world_seed``: the synthetic Avazu world (avazu_ctr's ``seed``).
     ``ctr_model``: a pyfunc (e.g. ``models:/ctr_lightgbm@champion``) scored once on the raw
     rows, or a float (the same estimate everywhere: no model); without one, the estimate is
     the truth with log-normal noise (``ctr_noise``).
     """
     from models.avazu_synth import SynthConfig, _draw, build_world
 
-    world = build_world(SynthConfig(seed=seed))
+    # The world (sites, apps, ads and their true effects) is the one avazu_ctr's synthetic source draws with
+    # its seed (42 by default), so a CTR model trained there knows these ids; ``seed`` picks the impressions.
+    world = build_world(SynthConfig(seed=world_seed))
     table, p = _draw(world, n, np.random.default_rng([seed, 11]), row_offset=0)
     hour = (table.column("hour").to_numpy() % 100).astype(np.int8)
     if isinstance(ctr_model, float):  # one number for every impression: a market without a CTR model
@@ -122,7 +127,8 @@ def make_market(cfg: MarketConfig, strategies: list[Strategy], ctr_model: Any = 
     if not strategies:
         raise ValueError("a market needs at least one advertiser")
     rng = np.random.default_rng(cfg.seed)
-    p, pctr, hour = pool if pool is not None else inventory(cfg.pool_size, cfg.seed, ctr_model, cfg.ctr_noise)
+    p, pctr, hour = pool if pool is not None else inventory(cfg.pool_size, cfg.seed, ctr_model, cfg.ctr_noise,
+                                                            cfg.world_seed)
     customers = make_customers(cfg.customers, len(strategies), rng)
     # Advertisers sell different assortments: a seeded log-normal affinity per category spreads their values.
     affinity = rng.lognormal(0.0, 0.5, (len(strategies), len(CATEGORIES)))

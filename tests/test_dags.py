@@ -236,6 +236,9 @@ def test_market_nightly_dags_test_with_the_champions(stack: tuple[dict[str, str]
     tasks = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     champs = next(t for t in tasks if t.data.tags["airflow.task_id"] == "load_champions")
     assert champs.data.tags["champion.ctr_lightgbm"] == "v1"
+    auctions = next(t for t in tasks if t.data.tags["airflow.task_id"] == "auction_scenarios")
+    # The champion was trained on the same synthetic world: it ranks the inventory well, if below the truth.
+    assert 0.65 < auctions.data.metrics["pctr_auc.champion"] < auctions.data.metrics["pctr_auc.truth"]
     report = next(t for t in tasks if t.data.tags["airflow.task_id"] == "report")
     assert "report/report.html" in {a.path for a in client.list_artifacts(report.info.run_id, "report")}
     run_dir = next((root / "data" / "market_nightly" / "runs").glob("*/compare"))

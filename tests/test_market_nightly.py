@@ -60,3 +60,12 @@ def test_bad_settings_are_named() -> None:
         load("smoke", {"pricing_scenarios": {"x": {"agent_share": 0.9}}})
     with pytest.raises(ValueError, match="gate_fail_on must be a subset"):
         load("smoke", {"gate_fail_on": ["roas"]})
+
+
+def test_report_prints_the_advertiser_comparison(first_night: dict, capsys: pytest.CaptureFixture) -> None:
+    from jobs.report import main
+
+    assert main(["market_nightly"]) == 0
+    out = capsys.readouterr().out
+    assert "=== market_nightly: advertisers" in out and "adaptive" in out and "CTR model worth to adaptive" in out
+    assert "pricing elasticity" in out and "Regression gate:" in out

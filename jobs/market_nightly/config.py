@@ -22,6 +22,8 @@ class NightlyConfig:
     Attributes:
         seed, seeds: base seed and number of simulation seeds per scenario.
         customers, steps, arrival_rate, pool_size, ctr_noise: the auction market.
+        world_seed: the synthetic Avazu world of the inventory: avazu_ctr's ``seed``, so the
+            CTR champion trained on that world knows its sites, apps and ads.
         advertisers: the scripted advertisers (empty: all of market_advertisers.yaml).
         auction_scenarios: name -> advertisers competing (empty: ``advertisers``).
         ctr_estimates: pCTR sources compared for the focal advertiser: ``champion``
@@ -39,6 +41,7 @@ class NightlyConfig:
     steps: int = 720
     arrival_rate: float = 0.01
     pool_size: int = 50_000
+    world_seed: int = 42
     ctr_noise: float = 0.3
     advertisers: list[str] = field(default_factory=list)
     auction_scenarios: dict[str, list[str]] = field(default_factory=dict)

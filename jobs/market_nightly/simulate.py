@@ -37,7 +37,7 @@ def pools(cfg: NightlyConfig, state: dict[str, Any]) -> dict[str, tuple[np.ndarr
     import mlflow
 
     out = {}
-    base = inventory(cfg.pool_size, cfg.seed, None, cfg.ctr_noise)
+    base = inventory(cfg.pool_size, cfg.seed, None, cfg.ctr_noise, cfg.world_seed)
     for source in dict.fromkeys([*cfg.ctr_estimates, cfg.rival_ctr]):
         if source == "noisy_oracle":
             out[source] = base
@@ -45,9 +45,17 @@ def pools(cfg: NightlyConfig, state: dict[str, Any]) -> dict[str, tuple[np.ndarr
             out[source] = (base[0], np.full_like(base[0], float(base[0].mean())), base[2])
         elif (state.get("champions") or {}).get("ctr"):
             model = mlflow.pyfunc.load_model(state["champions"]["ctr"]["uri"])
-            out[source] = inventory(cfg.pool_size, cfg.seed, model)
+            out[source] = inventory(cfg.pool_size, cfg.seed, model, world_seed=cfg.world_seed)
         else:
             log.info("no ctr_lightgbm champion: the 'champion' pCTR source is skipped")
+    # How well each source ranks the inventory's impressions (clicks drawn once from the true CTRs).
+    from sklearn.metrics import roc_auc_score
+
+    clicks = np.random.default_rng([cfg.seed, 13]).random(len(base[0])) < base[0]
+    aucs = {"truth": float(roc_auc_score(clicks, base[0]))}
+    aucs.update({s: float(roc_auc_score(clicks, pool[1])) if np.ptp(pool[1]) > 0 else 0.5 for s, pool in out.items()})
+    mlflow.log_metrics({f"pctr_auc.{s}": v for s, v in aucs.items()})
+    log.info("pCTR sources on the inventory, AUC against simulated clicks: %s", {s: round(v, 3) for s, v in aucs.items()})
     return out
 
 
