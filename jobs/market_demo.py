@@ -20,7 +20,7 @@ from models.market_customers import STAGES
 from models.market_sim import MarketConfig, make_market, step, strategies_from_config, summary
 
 ADVERTISERS = Path(__file__).resolve().parent / "profiles" / "market_advertisers.yaml"
-COLUMNS = ("impressions", "clicks", "conversions", "spend", "revenue", "roas", "ctr", "cvr", "cpc", "cac", "win_rate",
+COLUMNS = ("impressions", "clicks", "conversions", "spend", "revenue", "clv", "roas", "ctr", "cvr", "cpc", "cac", "win_rate",
            "market_share")
 
 
@@ -32,7 +32,7 @@ def table(m) -> object:  # type: ignore[no-untyped-def]
     for col in COLUMNS:
         t.add_column(col, justify="right")
     for r in summary(m).itertuples():
-        t.add_row(r.advertiser, *(f"{getattr(r, c):,.0f}" if c in ("impressions", "clicks", "conversions", "spend", "revenue")
+        t.add_row(r.advertiser, *(f"{getattr(r, c):,.0f}" if c in ("impressions", "clicks", "conversions", "spend", "revenue", "clv")
                                   else f"{getattr(r, c):.3f}" for c in COLUMNS))
     return t
 

@@ -9,7 +9,8 @@ Advertisers bid pCTR x value per click x their strategy's multiplier on the stag
 target (retargeting bonus for customers who clicked them before); the auctions of the
 step are resolved at once (models.auction: second price, reserve, increment, budgets with
 even pacing); the winner's impression may be clicked, the click may lead to a cart and a
-purchase whose revenue is credited to the winner; customers then move through their
+purchase (likelier further down the funnel, less likely for a dearer basket) whose revenue is
+credited to the winner; customers then move through their
 lifecycle (models.market_customers).
 """
 
@@ -62,6 +63,7 @@ class MarketConfig:
     pool_size: int = 50_000             # distinct impression contexts
     world_seed: int = 42                # the synthetic Avazu world (avazu_ctr's seed)
     ctr_noise: float = 0.3              # log-sd of the noisy-oracle pCTR when no CTR model is given
+    price_sensitivity: float = 1.0      # purchase probability x exp(-s x (basket price / usual - 1))
     seed: int = 0
     rules: AuctionRules = field(default_factory=AuctionRules)
     lifecycle: LifecycleRules = field(default_factory=LifecycleRules)
@@ -181,8 +183,10 @@ def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None)
     p_true = np.clip(m.pool_p[imp[won]] * STAGE_CTR_LIFT[c.stage[wc]], 0, 1)
     clicked = rng.random(len(w)) < p_true
     carted = clicked & (rng.random(len(w)) < CART_RATE[c.stage[wc]])
-    bought = carted & (rng.random(len(w)) < BUY_RATE[c.stage[wc]])
-    order = ORDER_VALUE[c.category[wc]] * rng.uniform(0.6, 1.4, len(w))
+    # The basket's price relative to the category's usual order: dearer baskets are bought less often.
+    ratio = rng.uniform(0.6, 1.4, len(w))
+    order = ORDER_VALUE[c.category[wc]] * ratio
+    bought = carted & (rng.random(len(w)) < BUY_RATE[c.stage[wc]] * np.exp(-cfg.price_sensitivity * (ratio - 1.0)))
     revenue = np.where(bought, order, 0.0)
     # Customer-level behaviour as indices: ad clicks plus organic visits (a binomial count of random customers).
     organic = rng.integers(0, c.n, rng.binomial(c.n, cfg.lifecycle.organic_visit_rate))
@@ -229,11 +233,16 @@ def _adapt(m: Market, row: dict[str, np.ndarray]) -> None:
 
 
 def summary(m: Market) -> pd.DataFrame:
-    """Per-advertiser metrics so far: impressions, clicks, conversions, spend, revenue, ROAS, CTR, CVR, CPC, CAC,
-    win rate, market share."""
+    """Per-advertiser metrics so far: impressions, clicks, conversions, spend, revenue, CLV, ROAS, CTR, CVR, CPC,
+    CAC, win rate, market share."""
     t = m.totals
     df = pd.DataFrame({"advertiser": [s.name for s in m.strategies], "impressions": t["wins"], "clicks": t["clicks"],
                        "conversions": t["conversions"], "spend": t["spend"], "revenue": t["revenue"]})
+    # CLV: mean lifetime value of the customers who clicked the advertiser's ads (its reached customers).
+    reached = m.customers.clicks_by > 0
+    ltv = m.customers.lifetime_value(m.t, m.cfg.lifecycle)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df["clv"] = (reached * ltv[:, None]).sum(axis=0) / reached.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         df["roas"] = df["revenue"] / df["spend"]
         df["ctr"] = df["clicks"] / df["impressions"]

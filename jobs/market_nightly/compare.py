@@ -62,7 +62,7 @@ def run_compare(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> d
     market = pd.read_parquet(folder / "market.parquet")
     pricing = pd.read_parquet(state["pricing_path"])
     adv_table = summarise(adv, ["scenario", "source", "advertiser"],
-                          ["roas", "revenue", "spend", "ctr", "cvr", "cac", "win_rate", "market_share"])
+                          ["roas", "revenue", "spend", "ctr", "cvr", "cac", "clv", "win_rate", "market_share"])
     market_table = summarise(market, ["scenario", "source"], ["market_roas", "market_revenue", "market_ctr",
                                                            "market_conversions", "churn_rate", "clv"])
     pricing_table = summarise(pricing, ["scenario", "policy"], ["revenue", "human_conversion", "leakage", "reward"])

@@ -29,7 +29,9 @@ class NightlyConfig:
         ctr_estimates: pCTR sources compared for the focal advertiser: ``champion``
             (ctr_lightgbm@champion), ``noisy_oracle`` (the truth with noise), ``none`` (one
             average CTR for all impressions: no model).
-        ctr_focal: the advertiser whose pCTR source varies ("us"); rival_ctr: the rivals' source.
+        ctr_focal: the advertiser whose pCTR source varies ("us"); rival_ctr: the rivals' source
+            (``champion`` falls back to the noisy oracle, with a log line, when there is none).
+        tie_break: ``random`` (a seeded draw per auction) or ``id`` (the lowest advertiser id wins).
         pricing_steps, pricing_seeds, pricing_scenarios: the dynamic-pricing comparison.
         gate_fail_on: headline metrics whose drop below the previous night's interval fails the run.
     """
@@ -48,6 +50,7 @@ class NightlyConfig:
     ctr_estimates: list[str] = field(default_factory=lambda: list(CTR_ESTIMATES))
     ctr_focal: str = "adaptive"
     rival_ctr: str = "noisy_oracle"
+    tie_break: str = "random"
     pricing_steps: int = 168
     pricing_seeds: int = 20
     pricing_scenarios: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -61,7 +64,8 @@ class NightlyConfig:
             (self.pool_size >= 100, f"pool_size must be >= 100, got {self.pool_size}"),
             (bool(self.ctr_estimates) and set(self.ctr_estimates) <= set(CTR_ESTIMATES),
              f"ctr_estimates must be a non-empty subset of {CTR_ESTIMATES}, got {self.ctr_estimates}"),
-            (self.rival_ctr in ("noisy_oracle", "none"), f"rival_ctr must be noisy_oracle or none, got {self.rival_ctr!r}"),
+            (self.rival_ctr in CTR_ESTIMATES, f"rival_ctr must be one of {CTR_ESTIMATES}, got {self.rival_ctr!r}"),
+            (self.tie_break in ("random", "id"), f"tie_break must be random or id, got {self.tie_break!r}"),
             (set(self.gate_fail_on) <= set(HEADLINES), f"gate_fail_on must be a subset of {HEADLINES}, got {self.gate_fail_on}"),
             (bool(self.auction_scenarios) and bool(self.pricing_scenarios), "at least one auction and one pricing scenario"),
             (self.pricing_steps >= 24, f"pricing_steps must be >= 24, got {self.pricing_steps}"),

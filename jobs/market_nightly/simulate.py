@@ -25,6 +25,7 @@ import yaml
 from jobs.common import RunContext, atomic_path
 from jobs.market_nightly.config import NightlyConfig
 from models.market_customers import STAGES
+from models.auction import AuctionRules
 from models.market_sim import Market, MarketConfig, inventory, simulate, strategies_from_config, summary
 from models.pricing_env import BASELINES, PricingConfig, run_episode
 
@@ -38,7 +39,7 @@ def pools(cfg: NightlyConfig, state: dict[str, Any]) -> dict[str, tuple[np.ndarr
 
     out = {}
     base = inventory(cfg.pool_size, cfg.seed, None, cfg.ctr_noise, cfg.world_seed)
-    for source in dict.fromkeys([*cfg.ctr_estimates, cfg.rival_ctr]):
+    for source in dict.fromkeys([*cfg.ctr_estimates, cfg.rival_ctr, "noisy_oracle"]):
         if source == "noisy_oracle":
             out[source] = base
         elif source == "none":
@@ -91,7 +92,9 @@ def run_auctions(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> 
 
     doc = yaml.safe_load(ADVERTISERS.read_text())
     inventories = pools(cfg, state)
-    rival = inventories[cfg.rival_ctr]
+    if cfg.rival_ctr not in inventories:
+        log.info("rivals cannot bid with the %s pCTR (none registered): they use the noisy oracle", cfg.rival_ctr)
+    rival = inventories.get(cfg.rival_ctr, inventories["noisy_oracle"])
     compared = {k: v for k, v in inventories.items() if k in cfg.ctr_estimates}
     rows, market_rows = [], []
     series: list[pd.DataFrame] = []
@@ -106,7 +109,8 @@ def run_auctions(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> 
             pool = (own[0], pctr, own[2])
             for i in range(cfg.seeds):  # a loop over simulation runs; each run is vectorised per step
                 mcfg = MarketConfig(customers=cfg.customers, arrival_rate=cfg.arrival_rate, pool_size=cfg.pool_size,
-                                    ctr_noise=cfg.ctr_noise, seed=cfg.seed + i)
+                                    ctr_noise=cfg.ctr_noise, seed=cfg.seed + i, world_seed=cfg.world_seed,
+                                    rules=AuctionRules(tie_break=cfg.tie_break))
                 m = simulate(mcfg, strategies, cfg.steps, pool=pool)
                 rows.append(summary(m).assign(scenario=scenario, source=source, seed=i,
                                               focal=[j == focal for j in range(len(strategies))]))
