@@ -1,0 +1,52 @@
+"""Curriculum stages, promotion rules and the discrete bid grid for DQN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from models.market_env import EnvConfig, RetargetingEnv
+from models.market_sim import MarketConfig, strategies_from_config
+from models.rl_curriculum import STAGES, Curriculum, DiscreteBids, Stage, env_config
+
+ROOT = Path(__file__).resolve().parent.parent
+ADVERTISERS = yaml.safe_load((ROOT / "jobs/profiles/market_advertisers.yaml").read_text())
+
+
+def test_stage_environments_grow_with_complexity() -> None:
+    base = EnvConfig(market=MarketConfig(customers=10_000), episode_steps=168)
+    easy, mid, full = (env_config(s.complexity, base) for s in STAGES)
+    assert (easy.market.customers, mid.market.customers, full.market.customers) == (3000, 6000, 10_000)
+    assert easy.episode_steps < mid.episode_steps < full.episode_steps == 168
+    assert easy.market.lifecycle.organic_visit_rate == 0 and full.market.lifecycle == base.market.lifecycle
+    with pytest.raises(ValueError, match="complexity"):
+        env_config(0.0, base)
+
+
+def test_promotion_on_threshold_or_budget() -> None:
+    cur = Curriculum((Stage("a", 0.3, 3, reward_threshold=5.0), Stage("b", 1.0, 2)))
+    assert not cur.record(1.0) and cur.record(6.0)  # threshold reached on the second iteration
+    assert cur.stage.name == "b" and not cur.record(100.0) and cur.record(0.0)  # b has no threshold: its budget
+    assert cur.finished and [h["reason"] for h in cur.history if h["promoted"]] == ["threshold", "budget"]
+
+
+def test_discrete_bids_wrap_the_gym_env_for_dqn() -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    env = DiscreteBids(RetargetingEnv(strategies_from_config(ADVERTISERS, ["aggressive"]),
+                                      EnvConfig(market=MarketConfig(customers=300, pool_size=1000), episode_steps=24)))
+    assert env.action_space.n == 5 * 6 * 3
+    np.testing.assert_array_equal(env.action(0), [0.5, 0.0, 2.0])
+    check_env(env, skip_render_check=True)
+
+
+def test_the_yaml_maps_every_learner_to_an_rllib_algorithm() -> None:
+    doc = yaml.safe_load((ROOT / "jobs/profiles/multi_agent_config.yaml").read_text())
+    assert {a: v["algorithm"] for a, v in doc["agents"].items()} == {
+        "aggressive": "PPO", "conservative": "DQN", "adaptive": "PPO", "retargeting": "APPO"}
+    assert set(doc["agents"]) <= set(ADVERTISERS)  # each learner replaces a scripted strategy
+    assert [s["complexity"] for s in doc["curriculum"]] == [s.complexity for s in STAGES]
+    assert doc["hyperparameters"]["PPO"] == {"lr": 3.0e-4, "gamma": 0.99, "clip_param": 0.2}
