@@ -1,5 +1,5 @@
-"""market_nightly: every night (and whenever a new CTR or agent-classifier champion lands), the
-champions are evaluated in the market simulators.
+"""market_nightly: every night (and whenever a new CTR, agent-classifier or learned-policy champion
+lands), the champions are evaluated in the market simulators.
 
 load_champions -> auction_scenarios -> pricing_scenarios -> compare -> regression_gate -> report
 
@@ -28,6 +28,7 @@ from jobs.airflow_glue import mark_mlflow_failed, opt_param, profile_param, run_
 PIPELINE = "market_nightly"
 CTR_CHAMPION = Asset(name="ctr_lightgbm.champion", uri="x-platform://mlflow/models/ctr_lightgbm/champion")
 AGENT_CHAMPION = Asset(name="agent_classifier.champion", uri="x-platform://mlflow/models/agent_classifier/champion")
+LEARNED_POLICIES = Asset(name="market_rl.policies", uri="x-platform://mlflow/models/market_rl/policies")
 
 PARAMS = {
     "profile": profile_param("smoke: 2,000 customers, 4 days, seconds (CI); demo: 10,000 customers, a month, 5 seeds; "
@@ -53,7 +54,7 @@ PARAMS = {
     dag_display_name="Market nightly: champions in the auction and pricing simulators",
     description="Nightly evaluation of the CTR and agent-classifier champions in simulated markets, with a regression gate",
     schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
-                                 assets=(CTR_CHAMPION | AGENT_CHAMPION)),
+                                 assets=(CTR_CHAMPION | AGENT_CHAMPION | LEARNED_POLICIES)),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -49,6 +49,14 @@ def latest_promotion(experiment: str = "avazu_ctr") -> dict[str, object]:
     }
 
 
+def _has_rows(run: Any, path: str) -> bool:
+    import mlflow
+
+    local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=path)
+    with open(local) as f:
+        return len(f.read().strip().splitlines()) > 1
+
+
 def _artifact_csv(run: Any, path: str) -> Any:
     import mlflow
     import pandas as pd
@@ -158,6 +166,13 @@ def report_market() -> None:
     for r in pricing[pricing["scenario"] == pricing["scenario"].iloc[0]].itertuples():
         print(f"pricing {r.policy:<28} revenue {r.revenue:9,.0f} [{r.revenue_lo:9,.0f}, {r.revenue_hi:9,.0f}]   "
               f"human conversion {r.human_conversion:.3f}   leakage {r.leakage:7,.0f}")
+    learned = _artifact_csv(cmp_run, "compare/learned_bidders.csv") if _has_rows(cmp_run, "compare/learned_bidders.csv") else None
+    if learned is None:
+        print("Learned bidders: none registered yet (market_rl_training registers bidder_<agent>)")
+    else:
+        for r in learned.itertuples():
+            print(f"{r.policy:<8} {r.agent:<16} ROAS {r.roas:5.2f} [{r.roas_lo:5.2f}, {r.roas_hi:5.2f}]   "
+                  f"revenue {r.revenue:8,.0f}   spend {r.spend:8,.0f}")
     gate = latest_task_run("market_nightly", "regression_gate")
     print(f"Regression gate: {gate.data.tags.get('regression', '?')}")
 

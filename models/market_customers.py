@@ -74,6 +74,11 @@ class Customers:
         return self.spent + ORDER_VALUE[self.category] * (1 - self.churn_probability(t, rules)) * np.minimum(
             self.purchases + 1, 5) * 0.2
 
+    def subset(self, idx: np.ndarray) -> Customers:
+        """The customers at ``idx`` (copies), e.g. the hour's opportunities."""
+        return Customers(**{k: v[idx] for k, v in vars(self).items() if k != "pending_retention"},
+                         pending_retention=np.zeros(0, dtype=np.int64))
+
     def features(self, t: int, rules: LifecycleRules) -> np.ndarray:
         """The 10 normalised customer features of the RL observation, shape (n, 10)."""
         recency = np.minimum((t - self.last_active) / rules.lost_after, 1.0)

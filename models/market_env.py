@@ -30,6 +30,9 @@ from models.market_sim import Market, MarketConfig, Strategy, make_market, step
 OBS_SIZE = 20
 ACTION_LOW = np.array([0.01, 0.0, 1.0], dtype=np.float32)
 ACTION_HIGH = np.array([20.0, 5.0, 10.0], dtype=np.float32)
+# The discrete actions (for DQN): every (bid, target stage, intensity) of a coarse grid.
+BID_GRID = np.array([(b, s, i) for b in (0.5, 1.0, 2.0, 4.0, 8.0) for s in range(6) for i in (2.0, 5.0, 10.0)],
+                    dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -59,16 +62,23 @@ class _Learners:
     def __init__(self, cfg: EnvConfig, rivals: list[Strategy], learners: list[str]) -> None:
         self.cfg, self.rivals, self.names = cfg, rivals, learners
         self.market: Market | None = None
+        self.complexity = 1.0
 
     def reset(self, seed: int) -> None:
+        from models.rl_curriculum import env_config
+
+        cfg = env_config(self.complexity, self.cfg) if self.complexity < 1 else self.cfg
+        self.episode_steps = cfg.episode_steps
         learners = [Strategy(name=n, multiplier=1.0, stages=tuple(s.lower() for s in STAGES),
                              daily_budget=self.cfg.learner_budget) for n in self.names]
-        self.market = make_market(replace(self.cfg.market, seed=seed), [*learners, *self.rivals])
+        self.market = make_market(replace(cfg.market, seed=seed), [*learners, *self.rivals])
         self.prev_roas = np.zeros(len(self.names))
         self.share_rng = np.random.default_rng([seed, 99])
 
     def _policy(self, action: np.ndarray) -> Any:
-        a = np.clip(np.asarray(action, dtype=np.float64), ACTION_LOW, ACTION_HIGH)
+        a = np.asarray(action)
+        a = BID_GRID[int(a)] if a.ndim == 0 else a  # a discrete action indexes the grid
+        a = np.clip(a.astype(np.float64), ACTION_LOW, ACTION_HIGH)
         bid, stage, intensity = float(a[0]), int(round(a[1])), float(a[2])
         m = self.market
 
@@ -95,7 +105,7 @@ class _Learners:
         t = m.totals
         cust = m.last_opportunities
         rules = m.cfg.lifecycle
-        cust_feats = m.customers.features(m.t, rules)[cust].mean(axis=0) if len(cust) else np.zeros(10, np.float32)
+        cust_feats = m.customers.subset(cust).features(m.t, rules).mean(axis=0) if len(cust) else np.zeros(10, np.float32)
         last = m.history[-1] if m.history else None
         mix = m.customers.stage
         market = np.array([
@@ -136,7 +146,7 @@ class RetargetingEnv(gym.Env):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         obs, rewards = self.core.step([action])
         self.steps += 1
-        truncated = self.steps >= self.cfg.episode_steps
+        truncated = self.steps >= self.core.episode_steps
         return obs[0], rewards[0], False, truncated, {}
 
 
@@ -145,20 +155,26 @@ class RetargetingParallelEnv(ParallelEnv):
 
     metadata = {"render_modes": [], "name": "retargeting_market_v0"}
 
-    def __init__(self, learners: list[str], rivals: list[Strategy], cfg: EnvConfig = EnvConfig()) -> None:
+    def __init__(self, learners: list[str], rivals: list[Strategy], cfg: EnvConfig = EnvConfig(),
+                 discrete: bool = False) -> None:
         self.cfg = cfg
+        self.discrete = discrete
         self.possible_agents = list(learners)
         self.core = _Learners(cfg, rivals, list(learners))
         self.agents: list[str] = []
         self.steps = 0
+
+    def set_complexity(self, complexity: float) -> None:
+        """Curriculum: the next episodes run at this complexity (models.rl_curriculum.env_config)."""
+        self.core.complexity = float(complexity)
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one space object per agent, as PettingZoo expects
     def observation_space(self, agent: str) -> gym.spaces.Box:
         return observation_space()
 
     @functools.lru_cache(maxsize=None)  # noqa: B019
-    def action_space(self, agent: str) -> gym.spaces.Box:
-        return action_space()
+    def action_space(self, agent: str) -> gym.spaces.Space:
+        return gym.spaces.Discrete(len(BID_GRID)) if self.discrete else action_space()
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         self.core.reset(0 if seed is None else int(seed))
@@ -170,7 +186,7 @@ class RetargetingParallelEnv(ParallelEnv):
         acts = [actions.get(a, np.array([0.01, 0.0, 1.0], dtype=np.float32)) for a in self.possible_agents]
         obs, rewards = self.core.step(acts)
         self.steps += 1
-        done = self.steps >= self.cfg.episode_steps
+        done = self.steps >= self.core.episode_steps
         agents = self.agents
         out = ({a: obs[i] for i, a in enumerate(agents)}, {a: rewards[i] for i, a in enumerate(agents)},
                {a: False for a in agents}, {a: done for a in agents}, {a: {} for a in agents})

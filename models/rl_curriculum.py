@@ -12,13 +12,12 @@ DQN needs a discrete action space: :class:`DiscreteBids` maps an index to one of
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field, replace
 
 import gymnasium as gym
 import numpy as np
 
-from models.market_env import EnvConfig
+from models.market_env import BID_GRID, EnvConfig
 
 
 @dataclass(frozen=True)
@@ -77,12 +76,11 @@ class Curriculum:
 
 
 class DiscreteBids(gym.ActionWrapper):
-    """A Discrete action space over a grid of (bid, target stage, intensity), for DQN."""
+    """A Discrete action space over models.market_env.BID_GRID (bid, target stage, intensity), for DQN."""
 
-    def __init__(self, env: gym.Env, bids: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0),
-                 intensities: tuple[float, ...] = (2.0, 5.0, 10.0)) -> None:
+    def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self.grid = np.array(list(itertools.product(bids, range(6), intensities)), dtype=np.float32)
+        self.grid = BID_GRID
         self.action_space = gym.spaces.Discrete(len(self.grid))
 
     def action(self, action: int) -> np.ndarray:

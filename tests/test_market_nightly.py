@@ -19,7 +19,8 @@ def first_night(module_env: Path) -> dict:
 
 
 def test_first_night_without_champions(first_night: dict) -> None:
-    assert first_night["champions"] == {"ctr": None, "agent_classifier": None, "pricing_policy": None}
+    assert first_night["champions"] == {"ctr": None, "agent_classifier": None, "pricing_policy": None, "bidders": {}}
+    assert first_night["learned_path"] is None  # no learned bidder yet: skipped with a log line
     assert first_night["ctr_sources"] == ["noisy_oracle", "none"]  # the champion source is skipped
     assert first_night["previous_night"] is None and first_night["regressions"] == {}
     html = Path(first_night["report_path"]).read_text()
@@ -68,4 +69,4 @@ def test_report_prints_the_advertiser_comparison(first_night: dict, capsys: pyte
     assert main(["market_nightly"]) == 0
     out = capsys.readouterr().out
     assert "=== market_nightly: advertisers" in out and "adaptive" in out and "CTR model worth to adaptive" in out
-    assert "pricing elasticity" in out and "Regression gate:" in out
+    assert "pricing elasticity" in out and "Regression gate:" in out and "Learned bidders: none registered yet" in out

@@ -10,6 +10,7 @@ import pandas as pd
 from jobs.common import RunContext, atomic_path
 from jobs.market_nightly.config import NightlyConfig
 from jobs.registry import champion_version
+from models.rl_bidders import advertisers
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ def agent_scores(version: Any, out_path: Any) -> str | None:
 
 
 def run(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """Find each champion (ctr_lightgbm, agent_classifier, pricing_policy) and prepare what the simulations need."""
+    """Find each champion (ctr_lightgbm, agent_classifier, pricing_policy, bidder_<agent>) and prepare what the
+    simulations need."""
     import mlflow
 
     client = mlflow.MlflowClient()
@@ -59,6 +61,14 @@ def run(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
         found[role] = {"name": name, "version": int(v.version), "uri": f"models:/{name}/{v.version}"}
         mlflow.set_tag(f"champion.{name}", f"v{v.version}")
         log.info("champion %s v%s", name, v.version)
+    found["bidders"] = {}
+    for agent in advertisers():
+        v = champion_version(client, f"bidder_{agent}")
+        if v is None:
+            log.info("no bidder_%s@champion: %s stays scripted only tonight", agent, agent)
+            continue
+        found["bidders"][agent] = {"name": f"bidder_{agent}", "version": int(v.version), "uri": f"models:/bidder_{agent}/{v.version}"}
+        mlflow.set_tag(f"champion.bidder_{agent}", f"v{v.version}")
     scores = None
     if found["agent_classifier"]:
         v = client.get_model_version(found["agent_classifier"]["name"], str(found["agent_classifier"]["version"]))

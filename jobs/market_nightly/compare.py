@@ -77,10 +77,14 @@ def run_compare(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> d
                 value.append({"scenario": scenario, "advertiser": focal["advertiser"].iloc[0], "source": source,
                               **interval(g).add_prefix("profit_gain_").to_dict()})
     value_table = pd.DataFrame(value)
+    learned_table = pd.DataFrame()
+    if state.get("learned_path"):
+        learned = pd.read_parquet(state["learned_path"])
+        learned_table = summarise(learned, ["agent", "policy"], ["roas", "revenue", "spend", "conversions"])
     out = ctx.run_dir / "compare"
     out.mkdir(parents=True, exist_ok=True)
     for name, df in (("advertisers", adv_table), ("market", market_table), ("pricing", pricing_table),
-                     ("ctr_value", value_table)):
+                     ("ctr_value", value_table), ("learned_bidders", learned_table)):
         df.to_csv(out / f"{name}.csv", index=False)
         mlflow.log_artifact(str(out / f"{name}.csv"), "compare")
     first, source = next(iter(cfg.auction_scenarios)), best_source(state["ctr_sources"])

@@ -110,7 +110,10 @@ def _img(path: Path) -> str:
 
 def page(state: dict[str, Any], tables: dict[str, pd.DataFrame], pngs: list[Path]) -> str:
     champs = state.get("champions") or {}
-    champ_line = ", ".join(f"{v['name']} v{v['version']}" if v else f"{k}: none" for k, v in champs.items())
+    singles = {k: v for k, v in champs.items() if k != "bidders"}
+    bidders = list((champs.get("bidders") or {}).values())
+    champ_line = ", ".join([*(f"{v['name']} v{v['version']}" if v else f"{k}: none" for k, v in singles.items()),
+                            *(f"{b['name']} v{b['version']}" for b in bidders)] or ["none"])
     regress = state.get("regressions") or {}
     gate = (f"against {html.escape(str(state.get('previous_night')))}: "
             + (", ".join(f"<b>{html.escape(m)}</b> {html.escape(d)}" for m, d in regress.items()) or "no headline metric dropped")
@@ -126,6 +129,11 @@ def page(state: dict[str, Any], tables: dict[str, pd.DataFrame], pngs: list[Path
     parts += [_img(p) for p in pngs]
     return "<!doctype html><html><head><meta charset='utf-8'><title>Market nightly</title></head><body>" \
         + "\n".join(parts) + "</body></html>"
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    """A table the compare step wrote, empty when it had no rows (e.g. no learned bidders yet)."""
+    return pd.read_csv(path) if path.stat().st_size > 1 else pd.DataFrame()
 
 
 def run(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
@@ -144,10 +152,10 @@ def run(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
             funnel_png(pd.read_parquet(folder / "market_timeseries.parquet"), out / "funnel.png"),
             bid_heatmap_png(pd.read_parquet(folder / "market_timeseries.parquet"), out / "bid_heatmap.png"),
             pricing_png(pd.read_csv(cmp / "pricing.csv"), out / "pricing.png")]
-    tables = {"Market by scenario and pCTR source": pd.read_csv(cmp / "market.csv"),
-              "Advertisers": adv, "What the CTR model is worth (revenue vs one average CTR)": pd.read_csv(cmp / "ctr_value.csv")
-              if (cmp / "ctr_value.csv").stat().st_size > 1 else pd.DataFrame(),
-              "Pricing policies": pd.read_csv(cmp / "pricing.csv")}
+    tables = {"Market by scenario and pCTR source": pd.read_csv(cmp / "market.csv"), "Advertisers": adv,
+              "What the CTR model is worth (the focal advertiser's profit vs no model)": _csv(cmp / "ctr_value.csv"),
+              "Pricing policies": pd.read_csv(cmp / "pricing.csv"),
+              "Learned bidders (champions) vs the scripted strategies they replace": _csv(cmp / "learned_bidders.csv")}
     path = out / "report.html"
     with atomic_path(path) as tmp:
         tmp.write_text(page(state, tables, pngs))

@@ -127,8 +127,35 @@ def run_auctions(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> 
     for name, df in files.items():
         with atomic_path(out / f"{name}.parquet") as tmp:
             df.to_parquet(tmp, index=False)
+    learned = learned_bidders(cfg, state)
+    if learned is not None:
+        with atomic_path(out / "learned.parquet") as tmp:
+            learned.to_parquet(tmp, index=False)
     mlflow.log_metrics({"auction_runs": total, "auction_seconds": time.monotonic() - t0})
-    return {**state, "auctions_dir": str(out), "ctr_sources": list(compared)}
+    return {**state, "auctions_dir": str(out), "ctr_sources": list(compared),
+            "learned_path": str(out / "learned.parquet") if learned is not None else None}
+
+
+def learned_bidders(cfg: NightlyConfig, state: dict[str, Any]) -> pd.DataFrame | None:
+    """Each champion learned bidder next to the scripted strategy it replaces, on the night's seeds and budget."""
+    import mlflow
+
+    from jobs.market_rl.serving import OBS_COLUMNS
+    from models.rl_bidders import evaluate_bidder
+
+    bidders = (state.get("champions") or {}).get("bidders") or {}
+    frames = []
+    env_cfg = {"customers": cfg.customers, "arrival_rate": cfg.arrival_rate, "pool_size": cfg.pool_size}
+    for agent, champ in bidders.items():
+        model = mlflow.pyfunc.load_model(champ["uri"])
+
+        def policy(obs: np.ndarray, model: Any = model) -> np.ndarray:
+            return model.predict(pd.DataFrame(obs, columns=OBS_COLUMNS)).to_numpy(np.float32)
+
+        df = evaluate_bidder(agent, policy, env_cfg, [cfg.seed + i for i in range(cfg.seeds)], cfg.steps)
+        frames.append(df.assign(model=f"{champ['name']} v{champ['version']}"))
+        log.info("learned %s (%s v%s) vs scripted over %d seeds done", agent, champ["name"], champ["version"], cfg.seeds)
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def pricing_policies(state: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -139,8 +166,20 @@ def pricing_policies(state: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
         s = pd.read_parquet(state["agent_scores_path"])
         scores = (s.loc[s["label"] == 0, "p_agent"].to_numpy(), s.loc[s["label"] == 1, "p_agent"].to_numpy())
         policies["elasticity (classifier mix)"] = (BASELINES["elasticity"], scores)
-    if (state.get("champions") or {}).get("pricing_policy") is None:
+    champ = (state.get("champions") or {}).get("pricing_policy")
+    if champ is None:
         log.info("no pricing_policy@champion: the learned pricing policy is not in tonight's comparison")
+        return policies
+    import mlflow
+
+    from jobs.market_rl.serving import PRICING_COLUMNS
+
+    model = mlflow.pyfunc.load_model(champ["uri"])
+
+    def learned(obs: np.ndarray, pcfg: PricingConfig) -> float:
+        return float(model.predict(pd.DataFrame([obs], columns=PRICING_COLUMNS))["multiplier"].iloc[0])
+
+    policies[f"learned ({champ['name']} v{champ['version']})"] = (learned, None)
     return policies
 
 

@@ -1,0 +1,67 @@
+"""The run-invariant settings of the market_rl_training pipeline (plus multi_agent_config.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jobs.config import PROFILES_DIR, build_config, require
+from models.rl_curriculum import Stage
+
+PIPELINE = "market_rl_training"
+EXPERIMENT = "market_rl_training"
+MULTI_AGENT = PROFILES_DIR / "multi_agent_config.yaml"
+
+
+@dataclass(frozen=True)
+class RlConfig:
+    """Every knob of one training run (profile values overridden by DAG Params).
+
+    Attributes:
+        seed: seeds RLlib, the envs and the evaluation seeds (seed, seed + 1, ...).
+        customers, arrival_rate, pool_size, episode_steps: the training market at complexity 1.
+        batch: env steps per training iteration; checkpoint_every: iterations between checkpoints.
+        eval_seeds, eval_steps: the fixed-seed evaluation of learned vs scripted bidders.
+        pricing_timesteps, pricing_eval_seeds: PPO on the pricing env and its evaluation.
+    """
+
+    profile: str = "demo"
+    seed: int = 0
+    customers: int = 2000
+    arrival_rate: float = 0.02
+    pool_size: int = 5000
+    episode_steps: int = 48
+    batch: int = 480
+    checkpoint_every: int = 5
+    eval_seeds: int = 5
+    eval_steps: int = 168
+    pricing_timesteps: int = 20_000
+    pricing_eval_seeds: int = 10
+
+    def __post_init__(self) -> None:
+        require("RlConfig", [
+            (self.customers >= 100 and self.pool_size >= 500, "customers >= 100 and pool_size >= 500"),
+            (self.episode_steps >= 24 and self.eval_steps >= 24, "episode_steps and eval_steps >= 24 (a day)"),
+            (self.batch >= self.episode_steps, f"batch ({self.batch}) must hold an episode ({self.episode_steps} steps)"),
+            (self.eval_seeds >= 2 and self.pricing_eval_seeds >= 2, "eval seeds >= 2 (intervals are over seeds)"),
+            (self.pricing_timesteps >= 200, f"pricing_timesteps must be >= 200, got {self.pricing_timesteps}"),
+        ])
+
+    def env(self) -> dict[str, Any]:
+        return {"customers": self.customers, "arrival_rate": self.arrival_rate, "pool_size": self.pool_size,
+                "episode_steps": self.episode_steps}
+
+
+def multi_agent(profile: str, path: Path = MULTI_AGENT) -> tuple[dict[str, Any], dict[str, Any], list[Stage]]:
+    """(agents, hyperparameters, curriculum stages for ``profile``) from multi_agent_config.yaml."""
+    doc = yaml.safe_load(path.read_text())
+    stages = [Stage(s["name"], float(s["complexity"]), int(s["iterations"][profile]), s.get("reward_threshold"))
+              for s in doc["curriculum"]]
+    return doc["agents"], doc["hyperparameters"], stages
+
+
+def load(profile: str = "demo", overrides: dict[str, Any] | None = None) -> RlConfig:
+    return build_config(RlConfig, PIPELINE, profile, overrides)

@@ -1,0 +1,80 @@
+"""market_rl_training without Airflow (smoke: one iteration per curriculum stage): curriculum, checkpoints,
+honest evaluation, registry; the registered policies act, and the nightly picks them up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jobs.runner import run_pipeline
+
+pytestmark = pytest.mark.slow
+AGENTS = {"aggressive": "PPO", "adaptive": "PPO", "conservative": "DQN", "retargeting": "APPO"}
+
+
+@pytest.fixture(scope="module")
+def trained(module_env: Path) -> dict:
+    return run_pipeline("market_rl_training", "smoke", {}, run_id="rl1")
+
+
+def test_every_family_goes_through_the_curriculum(trained: dict) -> None:
+    assert {a: p["algorithm"] for a, p in trained["policies"].items()} == AGENTS
+    hist = pd.read_csv(Path(trained["bidders_dir"]) / "history.csv")
+    for family, g in hist.drop_duplicates(["family", "iteration"]).groupby("family"):
+        assert list(g["stage"]) == ["basic_bidding", "customer_lifecycle", "full_retargeting"], family
+        assert list(g["complexity"]) == [0.3, 0.6, 1.0] and g["promoted"].all()
+    assert set(trained["stage_seconds"]) == {f"{f}.{s}" for f in ("PPO", "DQN", "APPO")
+                                             for s in ("basic_bidding", "customer_lifecycle", "full_retargeting")}
+    ckpts = list((Path(trained["bidders_dir"]) / "checkpoints").glob("*/iter_*"))
+    assert len(ckpts) == 3  # the last iteration of each family (smoke: fewer than checkpoint_every)
+    assert trained["env_steps_per_s"] > 0
+
+
+def test_evaluation_says_whether_each_learned_bidder_beats_its_script(trained: dict) -> None:
+    table = pd.DataFrame(trained["bidder_eval"])
+    assert set(table["agent"]) == set(AGENTS)
+    assert set(table["verdict"]) <= {"beats", "loses to", "is not distinguishable from"}
+    assert (table["roas_diff_lo"] <= table["roas_diff"] + 1e-12).all() and (table["roas_diff"] <= table["roas_diff_hi"] + 1e-12).all()
+    by_seed = pd.read_csv(Path(trained["report_path"]).parents[1] / "evaluation" / "bidders_by_seed.csv")
+    assert by_seed.groupby("agent")["seed"].nunique().eq(3).all() and set(by_seed["policy"]) == {"learned", "scripted"}
+    pricing = pd.DataFrame(trained["pricing_eval"]).set_index("policy")
+    assert set(pricing.index) == {"fixed", "surge", "elasticity", "ppo"}
+    assert "beats" in Path(trained["report_path"]).read_text() or "not distinguishable" in Path(trained["report_path"]).read_text() \
+        or "loses to" in Path(trained["report_path"]).read_text()
+
+
+def test_registered_policies_act_in_the_envs(trained: dict) -> None:
+    import mlflow
+
+    from jobs.market_rl.serving import OBS_COLUMNS, PRICING_COLUMNS, load_module
+    from models.rl_bidders import act, market_env
+
+    assert set(trained["registered"]) == {*(f"bidder_{a}" for a in AGENTS), "pricing_policy"}
+    bidder = mlflow.pyfunc.load_model("models:/bidder_conservative@champion")
+    env = market_env({"customers": 300, "arrival_rate": 0.05, "pool_size": 1000, "episode_steps": 24,
+                      "learners": ["conservative"], "rivals": ["aggressive"]})
+    obs, _ = env.reset(seed=0)
+    action = bidder.predict(pd.DataFrame(obs["conservative"][None], columns=OBS_COLUMNS)).to_numpy()[0]
+    assert action.shape == (3,) and 0.01 <= action[0] <= 20
+    # The registry's policy is the saved RLModule: the same observation gives the same action.
+    module = load_module(trained["policies"]["conservative"]["module"])
+    direct = act(module, obs["conservative"][None], module.action_space)[0]
+    np.testing.assert_allclose(action, direct)
+    _, rewards, _, _, _ = env.step({"conservative": action})
+    assert np.isfinite(rewards["conservative"])
+    pricer = mlflow.pyfunc.load_model("models:/pricing_policy@champion")
+    m = pricer.predict(pd.DataFrame([[1.0, 0.9, 0.5, 0.7, 0.4]], columns=PRICING_COLUMNS))["multiplier"].iloc[0]
+    assert 0.7 <= m <= 1.5
+
+
+def test_the_nightly_reports_learned_next_to_scripted(trained: dict) -> None:
+    state = run_pipeline("market_nightly", "smoke", {"seeds": 2, "steps": 48}, run_id="night_learned")
+    assert set(state["champions"]["bidders"]) == set(AGENTS)
+    learned = pd.read_csv(Path(state["compare_dir"]) / "learned_bidders.csv")
+    assert set(learned["agent"]) == set(AGENTS) and set(learned["policy"]) == {"learned", "scripted"}
+    pricing = pd.read_csv(Path(state["compare_dir"]) / "pricing.csv")
+    assert any(p.startswith("learned (pricing_policy v1)") for p in pricing["policy"])
+    assert "Learned bidders (champions)" in Path(state["report_path"]).read_text()
