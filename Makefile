@@ -45,7 +45,7 @@ $(AIRFLOW_HOME)/.migrated: $(BIN)/.installed
 
 init: $(AIRFLOW_HOME)/.migrated
 
-DEMO_DAGS := avazu_ctr pricing_models budget_bandits banner_bandit_eval mmm market_nightly
+DEMO_DAGS := avazu_ctr pricing_models budget_bandits banner_bandit_eval mmm market_rl_training market_nightly
 demo: init
 	@for dag in $(DEMO_DAGS); do \
 	  echo "airflow dags test $$dag (demo profile), log in $(AIRFLOW_HOME)/demo-$$dag.log"; \

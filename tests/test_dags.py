@@ -56,7 +56,7 @@ def test_dag_files_import_fast_without_heavy_modules(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-c", PROBE, *map(str, DAGS)], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
-    assert out.pop("_bag") == {"errors": {}, "dags": ["avazu_ctr", "banner_bandit_eval", "budget_bandits", "market_nightly", "mmm", "pricing_models"]}
+    assert out.pop("_bag") == {"errors": {}, "dags": ["avazu_ctr", "banner_bandit_eval", "budget_bandits", "market_nightly", "market_rl_training", "mmm", "pricing_models"]}
     for path, info in out.items():
         assert info["seconds"] < 1.0, f"{path} took {info['seconds']:.2f} s to parse"
         heavy = [m for m in info["added"] if m in HEAVY]
@@ -222,6 +222,22 @@ def test_mmm_dags_test_then_bad_data_keeps_the_champion(stack: tuple[dict[str, s
 
 
 @pytest.mark.slow
+def test_market_rl_training_dags_test(stack: tuple[dict[str, str], Path]) -> None:
+    """Smoke curriculum (one iteration per stage); runs before the nightly test, which then finds the policies."""
+    env, root = stack
+    res = dags_test(env, {"profile": "smoke"}, "market_rl_training")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    (parent,) = _dag_runs(root, "market_rl_training", "FINISHED")
+    client = mlflow_client(root)
+    for name in ("bidder_aggressive", "bidder_conservative", "bidder_adaptive", "bidder_retargeting", "pricing_policy"):
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "1", name
+    tasks = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    train = next(t for t in tasks if t.data.tags["airflow.task_id"] == "train_bidders")
+    assert {"training/learning_curves.png", "training/history.csv"} <= {a.path for a in client.list_artifacts(train.info.run_id, "training")}
+    assert client.list_artifacts(train.info.run_id, "tensorboard")  # the event files
+
+
+@pytest.mark.slow
 def test_market_nightly_dags_test_with_the_champions(stack: tuple[dict[str, str], Path]) -> None:
     """After the avazu_ctr and pricing_models DAG tests above, the nightly finds both champions."""
     import pandas as pd
@@ -244,6 +260,9 @@ def test_market_nightly_dags_test_with_the_champions(stack: tuple[dict[str, str]
     run_dir = next((root / "data" / "market_nightly" / "runs").glob("*/compare"))
     market = pd.read_csv(run_dir / "market.csv")
     assert "champion" in set(market["source"])  # the focal advertiser bid with the registered CTR model
+    pricing = pd.read_csv(run_dir / "pricing.csv")
     if client.search_model_versions("name = 'agent_classifier'"):
-        pricing = pd.read_csv(run_dir / "pricing.csv")
         assert "elasticity (classifier mix)" in set(pricing["policy"])
+    if client.search_model_versions("name = 'pricing_policy'"):  # market_rl_training ran before: learned next to scripted
+        assert any(p.startswith("learned (pricing_policy") for p in pricing["policy"])
+        assert set(pd.read_csv(run_dir / "learned_bidders.csv")["policy"]) == {"learned", "scripted"}
