@@ -1,11 +1,13 @@
 """Print what the latest runs produced, per pipeline (run by ``make demo`` after the DAGs).
 
-``python -m jobs.report [avazu_ctr] [pricing_models] [budget_bandits] [banner_bandit_eval] [mmm] [market_nightly]``
+``python -m jobs.report [avazu_ctr] [pricing_models] [budget_bandits] [banner_bandit_eval] [mmm]
+[market_rl_training] [market_nightly]``
 (default: all): avazu_ctr: MLflow run, model version, alias, AUC vs oracle; pricing_models:
 classifier, multi-task and pricing figures, registered versions; budget_bandits: regret of
 each policy against the oracle with intervals, and the plan; banner_bandit_eval: the
 off-policy estimates table; mmm: holdout metrics, ROI recovery, optimiser uplift, what-if;
-market_nightly: the advertiser comparison, the CTR model's worth, pricing policies, the gate.
+market_rl_training: learned vs scripted bidders and the pricing PPO; market_nightly: the
+advertiser comparison, the CTR model's worth, pricing policies, learned bidders, the gate.
 """
 
 from __future__ import annotations
@@ -177,11 +179,28 @@ def report_market() -> None:
     print(f"Regression gate: {gate.data.tags.get('regression', '?')}")
 
 
+def report_rl() -> None:
+    """Learned bidders against the scripts they replace, and the pricing PPO against the baselines."""
+    ev = latest_task_run("market_rl_training", "evaluate_bidders")
+    table = _artifact_csv(ev, "evaluation/bidders.csv")
+    print("\n=== market_rl_training: learned vs scripted ROAS (same seeds, same daily budget, 95% intervals) ===")
+    for r in table.itertuples():
+        print(f"{r.agent:<13} {r.algorithm:<5} learned {r.learned_roas:5.2f} (spend {r.learned_spend:7,.0f})   scripted "
+              f"{r.scripted_roas:5.2f} (spend {r.scripted_spend:7,.0f})   difference {r.roas_diff:+5.2f} "
+              f"[{r.roas_diff_lo:+5.2f}, {r.roas_diff_hi:+5.2f}]: {r.verdict} its script")
+    pricing = _artifact_csv(latest_task_run("market_rl_training", "train_pricing"), "pricing/pricing_eval.csv")
+    for r in pricing.itertuples():
+        print(f"pricing {r.policy:<11} revenue {r.revenue_mean:9,.0f} [{r.revenue_lo:9,.0f}, {r.revenue_hi:9,.0f}]   "
+              f"human conversion {r.human_conversion_mean:.3f}   leakage {r.leakage_mean:6,.0f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     wanted = (argv if argv is not None else sys.argv[1:]) or ["avazu_ctr", "pricing_models", "budget_bandits",
-                                                              "banner_bandit_eval", "mmm", "market_nightly"]
+                                                              "banner_bandit_eval", "mmm", "market_rl_training",
+                                                              "market_nightly"]
     sections = {"avazu_ctr": report_avazu, "pricing_models": report_pricing, "budget_bandits": report_budget,
-                "banner_bandit_eval": report_banner, "mmm": report_mmm, "market_nightly": report_market}
+                "banner_bandit_eval": report_banner, "mmm": report_mmm, "market_rl_training": report_rl,
+                "market_nightly": report_market}
     for name in wanted:
         if name not in sections:
             print(f"unknown pipeline {name!r}; known: {list(sections)}", file=sys.stderr)

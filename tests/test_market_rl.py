@@ -78,3 +78,12 @@ def test_the_nightly_reports_learned_next_to_scripted(trained: dict) -> None:
     pricing = pd.read_csv(Path(state["compare_dir"]) / "pricing.csv")
     assert any(p.startswith("learned (pricing_policy v1)") for p in pricing["policy"])
     assert "Learned bidders (champions)" in Path(state["report_path"]).read_text()
+
+
+def test_report_prints_the_verdicts(trained: dict, capsys: pytest.CaptureFixture) -> None:
+    from jobs.report import main
+
+    assert main(["market_rl_training"]) == 0
+    out = capsys.readouterr().out
+    assert "learned vs scripted ROAS" in out and all(a in out for a in AGENTS) and "its script" in out
+    assert "pricing ppo" in out and "pricing fixed" in out
