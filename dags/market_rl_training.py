@@ -36,6 +36,7 @@ PARAMS = {
     "episode_steps": opt_param("integer", "Episode hours", "Hours per episode at complexity 1.", minimum=24),
     "batch": opt_param("integer", "Batch", "Env steps per training iteration.", minimum=24),
     "checkpoint_every": opt_param("integer", "Checkpoint every", "Iterations between checkpoints.", minimum=1),
+    "eval_every": opt_param("integer", "Evaluate every", "Iterations between evaluations; the best module is kept.", minimum=1),
     "eval_seeds": opt_param("integer", "Evaluation seeds", "Fixed seeds of learned vs scripted.", minimum=2),
     "eval_steps": opt_param("integer", "Evaluation hours", "Hours per evaluation run.", minimum=24),
     "pricing_timesteps": opt_param("integer", "Pricing PPO steps", "Env steps of PPO on the pricing env.", minimum=200),

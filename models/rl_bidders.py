@@ -183,9 +183,10 @@ def act(module: Any, obs: np.ndarray, space: Any) -> np.ndarray:
     return np.clip(unsquash_action(raw, space), space.low, space.high)
 
 
-def evaluate_bidder(agent: str, policy: Any, env_cfg: dict[str, Any], seeds: list[int], steps: int) -> pd.DataFrame:
+def evaluate_bidder(agent: str, policy: Any, env_cfg: dict[str, Any], seeds: list[int], steps: int,
+                    scripted_too: bool = True) -> pd.DataFrame:
     """ROAS, revenue and spend of ``agent`` bidding with ``policy(obs) -> action`` against the four scripted
-    others, next to the scripted strategy of the same name on the same seeds and budget."""
+    others, next to the scripted strategy of the same name on the same seeds and budget (``scripted_too``)."""
     rows = []
     names = list(advertisers())
     rivals = [n for n in names if n != agent]
@@ -196,11 +197,12 @@ def evaluate_bidder(agent: str, policy: Any, env_cfg: dict[str, Any], seeds: lis
             obs, _, _, trunc, _ = env.step({agent: policy(obs[agent][None])[0]})
             if all(trunc.values()):
                 break
-        learned = summary(env.core.market).iloc[0]
-        mcfg = MarketConfig(customers=int(env_cfg["customers"]), arrival_rate=float(env_cfg["arrival_rate"]),
-                            pool_size=int(env_cfg["pool_size"]), seed=seed)
-        scripted = summary(simulate(mcfg, strategies_from_config(advertisers(), [agent, *rivals]), steps)).iloc[0]
-        for kind, r in (("learned", learned), ("scripted", scripted)):
+        runs = [("learned", summary(env.core.market).iloc[0])]
+        if scripted_too:
+            mcfg = MarketConfig(customers=int(env_cfg["customers"]), arrival_rate=float(env_cfg["arrival_rate"]),
+                                pool_size=int(env_cfg["pool_size"]), seed=seed)
+            runs.append(("scripted", summary(simulate(mcfg, strategies_from_config(advertisers(), [agent, *rivals]), steps)).iloc[0]))
+        for kind, r in runs:
             rows.append({"agent": agent, "policy": kind, "seed": seed, "roas": float(r["roas"]) if r["spend"] > 0 else 0.0,
                          "revenue": float(r["revenue"]), "spend": float(r["spend"]), "conversions": float(r["conversions"])})
     return pd.DataFrame(rows)

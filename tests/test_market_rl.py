@@ -31,6 +31,8 @@ def test_every_family_goes_through_the_curriculum(trained: dict) -> None:
     ckpts = list((Path(trained["bidders_dir"]) / "checkpoints").glob("*/iter_*"))
     assert len(ckpts) == 3  # the last iteration of each family (smoke: fewer than checkpoint_every)
     assert trained["env_steps_per_s"] > 0
+    # Evaluated at the last iteration (smoke: before eval_every): the kept module is the best evaluated one.
+    assert all(p["best_iteration"] == 3 and np.isfinite(p["eval_roas"]) for p in trained["policies"].values())
 
 
 def test_evaluation_says_whether_each_learned_bidder_beats_its_script(trained: dict) -> None:

@@ -18,7 +18,8 @@ CHAMPIONS = {"ctr": "ctr_lightgbm", "agent_classifier": "agent_classifier", "pri
 
 
 def agent_scores(version: Any, out_path: Any) -> str | None:
-    """P(agent) of the champion classifier on the holdout sessions of the run that trained it, with labels.
+    """P(agent) of a champion (agent_classifier or pricing_multitask) on the holdout sessions of the run that
+    trained it, with labels.
 
     The pricing simulator samples these per class to estimate an hour's agent fraction the way
     the classifier would. None (with a log line) when that run's features are gone.
@@ -31,16 +32,22 @@ def agent_scores(version: Any, out_path: Any) -> str | None:
     dag_id, run_id = run.data.tags.get("airflow.dag_id"), run.data.tags.get("airflow.run_id")
     path = RunContext(dag_id or "pricing_models", run_id or "").run_dir / "features" / "sessions.parquet"
     if not run_id or not path.is_file():
-        log.info("agent_classifier v%s: its training features (%s) are gone; the pricing env reads the true mix",
-                 version.version, path)
+        log.info("%s v%s: its training features (%s) are gone; the pricing env reads the true mix",
+                 version.name, version.version, path)
         return None
     df = pd.read_parquet(path)
     hold = df[df["split"] == "holdout"]
     model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
-    scores = pd.DataFrame({"label": hold["label"].to_numpy(), "p_agent": pd.Series(model.predict(hold[FEATURES])).to_numpy()})
+    if version.name == "pricing_multitask":  # the multi-task model also reads the offer; its output has p_agent
+        from jobs.pricing_models.multitask import OFFER_COLUMNS
+
+        p_agent = model.predict(hold[FEATURES + OFFER_COLUMNS])["p_agent"].to_numpy()
+    else:
+        p_agent = pd.Series(model.predict(hold[FEATURES])).to_numpy()
+    scores = pd.DataFrame({"label": hold["label"].to_numpy(), "p_agent": p_agent})
     with atomic_path(out_path) as tmp:
         scores.to_parquet(tmp, index=False)
-    log.info("agent_classifier v%s: %d holdout sessions scored (%d agents)", version.version, len(scores),
+    log.info("%s v%s: %d holdout sessions scored (%d agents)", version.name, version.version, len(scores),
              int(scores["label"].sum()))
     return str(out_path)
 

@@ -24,6 +24,8 @@ class RlConfig:
         seed: seeds RLlib, the envs and the evaluation seeds (seed, seed + 1, ...).
         customers, arrival_rate, pool_size, episode_steps: the training market at complexity 1.
         batch: env steps per training iteration; checkpoint_every: iterations between checkpoints.
+        eval_every: iterations between evaluations of the learners (and at the last); the best
+            evaluated module per agent is the one kept and registered.
         eval_seeds, eval_steps: the fixed-seed evaluation of learned vs scripted bidders.
         pricing_timesteps, pricing_eval_seeds: PPO on the pricing env and its evaluation.
     """
@@ -36,6 +38,7 @@ class RlConfig:
     episode_steps: int = 48
     batch: int = 480
     checkpoint_every: int = 5
+    eval_every: int = 5
     eval_seeds: int = 5
     eval_steps: int = 168
     pricing_timesteps: int = 20_000
@@ -45,6 +48,7 @@ class RlConfig:
         require("RlConfig", [
             (self.customers >= 100 and self.pool_size >= 500, "customers >= 100 and pool_size >= 500"),
             (self.episode_steps >= 24 and self.eval_steps >= 24, "episode_steps and eval_steps >= 24 (a day)"),
+            (self.eval_every >= 1 and self.checkpoint_every >= 1, "eval_every and checkpoint_every must be >= 1"),
             (self.batch >= self.episode_steps, f"batch ({self.batch}) must hold an episode ({self.episode_steps} steps)"),
             (self.eval_seeds >= 2 and self.pricing_eval_seeds >= 2, "eval seeds >= 2 (intervals are over seeds)"),
             (self.pricing_timesteps >= 200, f"pricing_timesteps must be >= 200, got {self.pricing_timesteps}"),

@@ -37,7 +37,8 @@ def curves_png(history: pd.DataFrame, path: Path) -> Path:
 
 
 def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """Each algorithm family through the curriculum; checkpoints, learning curves, TensorBoard logs, policies."""
+    """Each algorithm family through the curriculum; checkpoints, learning curves, TensorBoard logs; every
+    ``eval_every`` iterations (and at the last) the learners are evaluated and the best one per agent is kept."""
     import mlflow
     import ray
     from tensorboardX import SummaryWriter
@@ -56,10 +57,14 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
             algo = build(fam, cfg.env(), cfg.batch, cfg.seed)
             log.info("%s: built for %s in %.1f s", fam.algorithm, list(fam.learners), time.monotonic() - t0)
 
-            def on_iteration(row: dict[str, Any], fam=fam) -> None:
+            best: dict[str, float] = {}
+
+            def on_iteration(row: dict[str, Any], fam=fam, algo=algo, best=best) -> None:
                 nonlocal step
                 step += 1
                 tag = f"{fam.algorithm}_{'_'.join(fam.learners)}"
+                if row["iteration"] % cfg.eval_every == 0 or row.get("checkpoint"):
+                    keep_best(algo, fam, row["iteration"], best, policies, out, cfg)
                 writer.add_scalar(f"{tag}/episode_return_mean", row["episode_return_mean"], row["iteration"])
                 mlflow.log_metrics({f"{tag}.episode_return_mean": np.nan_to_num(row["episode_return_mean"]),
                                     f"{tag}.env_steps_per_s": cfg.batch / max(row["seconds"], 1e-9)}, step=row["iteration"])
@@ -72,10 +77,6 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
                 rows.extend({**r, "family": fam.algorithm, "agent": a} for a in fam.learners)
                 if "stage_seconds" in r:
                     stage_seconds[f"{fam.algorithm}.{r['stage']}"] = round(r["stage_seconds"], 1)
-            for agent in fam.learners:
-                path = out / "policies" / agent
-                algo.get_module(agent).save_to_path(str(path))
-                policies[agent] = {"algorithm": fam.algorithm, "module": str(path), "discrete": fam.algorithm == "DQN"}
             algo.stop()
     finally:
         writer.close()
@@ -92,6 +93,31 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     write_json(out / "policies.json", policies)
     return {"policies": policies, "stage_seconds": stage_seconds, "env_steps_per_s": round(steps_per_s, 1),
             "bidders_dir": str(out)}
+
+
+def keep_best(algo: Any, fam: Any, iteration: int, best: dict[str, float], policies: dict[str, Any], out: Path,
+              cfg: RlConfig) -> None:
+    """Evaluate every learner of the family on the fixed evaluation seeds (learned side only) and keep the
+    best module so far per agent: that is the policy that gets evaluated in full and registered."""
+    import mlflow
+
+    from models.rl_bidders import act, evaluate_bidder
+
+    seeds = [cfg.seed + 1000 + i for i in range(cfg.eval_seeds)]
+    for agent in fam.learners:
+        module = algo.get_module(agent)
+        df = evaluate_bidder(agent, lambda obs, m=module: act(m, obs, m.action_space), cfg.env(), seeds, cfg.eval_steps,
+                             scripted_too=False)
+        roas = float(df["roas"].mean())
+        mlflow.log_metric(f"{agent}.eval_roas", roas, step=iteration)
+        if agent not in best or roas > best[agent]:
+            best[agent] = roas
+            path = out / "policies" / agent
+            module.save_to_path(str(path))
+            policies[agent] = {"algorithm": fam.algorithm, "module": str(path), "best_iteration": iteration,
+                               "eval_roas": roas}
+        log.info("%s: evaluation ROAS %.3f at iteration %d (best %.3f at %d)", agent, roas, iteration, best[agent],
+                 policies[agent]["best_iteration"])
 
 
 def verdict(diff: pd.Series) -> dict[str, Any]:
@@ -139,8 +165,8 @@ def run_evaluate_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) 
 
 
 def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """PPO on the pricing env (the agent fraction in its state estimated by the agent_classifier champion when
-    there is one), then the baselines and PPO on the same evaluation seeds."""
+    """PPO on the pricing env (the agent fraction in its state estimated by the pricing_multitask champion, or
+    the agent_classifier's, when there is one), then the baselines and PPO on the same evaluation seeds."""
     import mlflow
     import ray
     from ray.rllib.algorithms.ppo import PPOConfig
@@ -150,16 +176,18 @@ def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     from models.pricing_env import BASELINES, PricingConfig, run_episode
     from models.rl_bidders import PRICING_ENV, act, start_ray
 
+    # The state's agent fraction: the multi-task model's P(agent) (else the classifier's) over the hour's sessions.
     scores, variant = None, "true agent mix in the state"
-    version = champion_version(mlflow.MlflowClient(), "agent_classifier")
+    client = mlflow.MlflowClient()
+    version = champion_version(client, "pricing_multitask") or champion_version(client, "agent_classifier")
     if version is not None:
         path = agent_scores(version, ctx.run_dir / "pricing" / "agent_scores.parquet")
         if path:
             s = pd.read_parquet(path)
             scores = (s.loc[s["label"] == 0, "p_agent"].tolist(), s.loc[s["label"] == 1, "p_agent"].tolist())
-            variant = f"agent mix estimated by agent_classifier v{version.version}"
+            variant = f"agent mix estimated by {version.name} v{version.version}"
     else:
-        log.info("no agent_classifier@champion: the pricing PPO sees the true agent mix")
+        log.info("no pricing_multitask or agent_classifier champion: the pricing PPO sees the true agent mix")
     pcfg = PricingConfig()
     start_ray()
     try:
