@@ -21,7 +21,7 @@ class RlConfig:
     """Every knob of one training run (profile values overridden by DAG Params).
 
     Attributes:
-        seed: seeds RLlib, the envs and the evaluation seeds (seed, seed + 1, ...).
+        seed: seeds RLlib and the envs; the evaluation seeds are offsets of it (see eval_seed_list).
         customers, arrival_rate, pool_size, episode_steps: the training market at complexity 1.
         batch: env steps per training iteration; checkpoint_every: iterations between checkpoints.
         eval_every: iterations between evaluations of the learners (and at the last); the best
@@ -53,6 +53,12 @@ class RlConfig:
             (self.eval_seeds >= 2 and self.pricing_eval_seeds >= 2, "eval seeds >= 2 (intervals are over seeds)"),
             (self.pricing_timesteps >= 200, f"pricing_timesteps must be >= 200, got {self.pricing_timesteps}"),
         ])
+
+    def eval_seed_list(self, purpose: str) -> list[int]:
+        """Fixed evaluation seeds, apart from the training seeds. ``select`` picks the best module per agent
+        and ``verdict`` judges it: disjoint, so the verdict is not biased by the choice of the best."""
+        base = {"verdict": 1000, "select": 3000}[purpose]
+        return [self.seed + base + i for i in range(self.eval_seeds)]
 
     def env(self) -> dict[str, Any]:
         return {"customers": self.customers, "arrival_rate": self.arrival_rate, "pool_size": self.pool_size,

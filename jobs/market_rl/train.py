@@ -97,13 +97,13 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
 
 def keep_best(algo: Any, fam: Any, iteration: int, best: dict[str, float], policies: dict[str, Any], out: Path,
               cfg: RlConfig) -> None:
-    """Evaluate every learner of the family on the fixed evaluation seeds (learned side only) and keep the
-    best module so far per agent: that is the policy that gets evaluated in full and registered."""
+    """Evaluate every learner of the family on the selection seeds (learned side only) and keep the best
+    module so far per agent: that is the policy that gets judged on the verdict seeds and registered."""
     import mlflow
 
     from models.rl_bidders import act, evaluate_bidder
 
-    seeds = [cfg.seed + 1000 + i for i in range(cfg.eval_seeds)]
+    seeds = cfg.eval_seed_list("select")
     for agent in fam.learners:
         module = algo.get_module(agent)
         df = evaluate_bidder(agent, lambda obs, m=module: act(m, obs, m.action_space), cfg.env(), seeds, cfg.eval_steps,
@@ -134,7 +134,7 @@ def run_evaluate_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) 
     from jobs.market_rl.serving import load_module
     from models.rl_bidders import act, evaluate_bidder
 
-    seeds = [cfg.seed + 1000 + i for i in range(cfg.eval_seeds)]  # fixed, and apart from the training seeds
+    seeds = cfg.eval_seed_list("verdict")
     frames, summary = [], []
     for agent, p in state["policies"].items():
         module = load_module(p["module"])
