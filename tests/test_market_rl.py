@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jobs.market_rl.config import load
 from jobs.runner import run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -42,6 +43,10 @@ def test_evaluation_says_whether_each_learned_bidder_beats_its_script(trained: d
     assert (table["roas_diff_lo"] <= table["roas_diff"] + 1e-12).all() and (table["roas_diff"] <= table["roas_diff_hi"] + 1e-12).all()
     by_seed = pd.read_csv(Path(trained["report_path"]).parents[1] / "evaluation" / "bidders_by_seed.csv")
     assert by_seed.groupby("agent")["seed"].nunique().eq(3).all() and set(by_seed["policy"]) == {"learned", "scripted"}
+    # Judged on seeds other than those that picked the best module, so the verdict carries no selection bias.
+    cfg = load("smoke")
+    assert set(by_seed["seed"]) == set(cfg.eval_seed_list("verdict"))
+    assert not set(by_seed["seed"]) & set(cfg.eval_seed_list("select"))
     pricing = pd.DataFrame(trained["pricing_eval"]).set_index("policy")
     assert set(pricing.index) == {"fixed", "surge", "elasticity", "ppo"}
     assert "beats" in Path(trained["report_path"]).read_text() or "not distinguishable" in Path(trained["report_path"]).read_text() \
