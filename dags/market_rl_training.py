@@ -35,6 +35,7 @@ PARAMS = {
     "customers": opt_param("integer", "Customers", "Training market size at complexity 1.", minimum=100),
     "episode_steps": opt_param("integer", "Episode hours", "Hours per episode at complexity 1.", minimum=24),
     "batch": opt_param("integer", "Batch", "Env steps per training iteration.", minimum=24),
+    "envs_per_runner": opt_param("integer", "Envs per runner", "Market copies stepped together (PPO, APPO).", minimum=1),
     "checkpoint_every": opt_param("integer", "Checkpoint every", "Iterations between checkpoints.", minimum=1),
     "eval_every": opt_param("integer", "Evaluate every", "Iterations between evaluations; the best module is kept.", minimum=1),
     "eval_seeds": opt_param("integer", "Evaluation seeds", "Fixed seeds of learned vs scripted.", minimum=2),

@@ -58,3 +58,27 @@ def test_ppo_trains_on_the_market_and_its_checkpoint_acts(tmp_path: Path) -> Non
         restored.stop()
     finally:
         ray.shutdown()
+
+
+def test_dqn_training_is_deterministic() -> None:
+    """Same seed, same weights: RLlib's replay buffer draws from an unseeded generator unless build() seeds it."""
+    import ray
+
+    from jobs.market_rl.config import load, multi_agent
+    from models.rl_bidders import build, families, start_ray
+
+    agents, hyper, _ = multi_agent("smoke")
+    dqn = next(f for f in families(agents, hyper) if f.algorithm == "DQN")
+    cfg = load("smoke")
+    start_ray()
+    try:
+        weights = []
+        for _ in range(2):
+            algo = build(dqn, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner)
+            for _ in range(2):
+                algo.train()
+            weights.append(np.concatenate([p.detach().numpy().ravel() for p in algo.get_module(dqn.learners[0]).parameters()]))
+            algo.stop()
+        assert np.array_equal(weights[0], weights[1])
+    finally:
+        ray.shutdown()

@@ -24,6 +24,7 @@ class RlConfig:
         seed: seeds RLlib and the envs; the evaluation seeds are offsets of it (see eval_seed_list).
         customers, arrival_rate, pool_size, episode_steps: the training market at complexity 1.
         batch: env steps per training iteration; checkpoint_every: iterations between checkpoints.
+        envs_per_runner: market copies stepped together by each env runner (PPO and APPO).
         eval_every: iterations between evaluations of the learners (and at the last); the best
             evaluated module per agent is the one kept and registered.
         eval_seeds, eval_steps: the fixed-seed evaluation of learned vs scripted bidders.
@@ -37,6 +38,7 @@ class RlConfig:
     pool_size: int = 5000
     episode_steps: int = 48
     batch: int = 480
+    envs_per_runner: int = 8
     checkpoint_every: int = 5
     eval_every: int = 5
     eval_seeds: int = 5
@@ -50,6 +52,7 @@ class RlConfig:
             (self.episode_steps >= 24 and self.eval_steps >= 24, "episode_steps and eval_steps >= 24 (a day)"),
             (self.eval_every >= 1 and self.checkpoint_every >= 1, "eval_every and checkpoint_every must be >= 1"),
             (self.batch >= self.episode_steps, f"batch ({self.batch}) must hold an episode ({self.episode_steps} steps)"),
+            (1 <= self.envs_per_runner <= self.batch, f"envs_per_runner must be in [1, batch], got {self.envs_per_runner}"),
             (self.eval_seeds >= 2 and self.pricing_eval_seeds >= 2, "eval seeds >= 2 (intervals are over seeds)"),
             (self.pricing_timesteps >= 200, f"pricing_timesteps must be >= 200, got {self.pricing_timesteps}"),
         ])

@@ -54,7 +54,7 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     try:
         for fam in families(agents, hyper):
             t0 = time.monotonic()
-            algo = build(fam, cfg.env(), cfg.batch, cfg.seed)
+            algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner)
             log.info("%s: built for %s in %.1f s", fam.algorithm, list(fam.learners), time.monotonic() - t0)
 
             best: dict[str, float] = {}
