@@ -28,10 +28,14 @@ class RegressionError(RuntimeError):
 
 
 def interval(values: pd.Series) -> pd.Series:
-    """Mean and 95% t-interval over seeds."""
+    """Mean and 95% t-interval over the seeds where the metric is defined (a seed whose advertiser spent
+    nothing has no ROAS, one with no impressions no CTR); NaN only when no seed defines it."""
     from scipy import stats
 
     v = values.to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return pd.Series({"mean": float("nan"), "lo": float("nan"), "hi": float("nan")})
     n, mean = len(v), float(np.mean(v))
     half = float(stats.t.ppf(0.975, n - 1) * np.std(v, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
     return pd.Series({"mean": mean, "lo": mean - half, "hi": mean + half})
