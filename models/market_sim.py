@@ -198,6 +198,11 @@ def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None)
     order = ORDER_VALUE[c.category[wc]] * ratio
     bought = carted & (rng.random(len(w)) < BUY_RATE[c.stage[wc]] * np.exp(-cfg.price_sensitivity * (ratio - 1.0)))
     revenue = np.where(bought, order, 0.0)
+    # What a win is worth before the dice: P(click) x P(cart) x P(buy) x order value, averaged over the
+    # basket's price ratio. A lower-variance learning signal than the rare realised purchases.
+    grid = np.linspace(0.6, 1.4, 81)
+    buy_given_cart = BUY_RATE[c.stage[wc]] * float(np.mean(grid * np.exp(-cfg.price_sensitivity * (grid - 1.0))))
+    expected = p_true * CART_RATE[c.stage[wc]] * buy_given_cart * ORDER_VALUE[c.category[wc]]
     # Customer-level behaviour as indices: ad clicks plus organic visits (a binomial count of random customers).
     organic = rng.integers(0, c.n, rng.binomial(c.n, cfg.lifecycle.organic_visit_rate))
     np.add.at(c.clicks_by, (wc[clicked], w[clicked]), 1)
@@ -207,7 +212,8 @@ def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None)
         "wins": np.bincount(w, minlength=k).astype(float), "clicks": np.bincount(w[clicked], minlength=k).astype(float),
         "carts": np.bincount(w[carted], minlength=k).astype(float),
         "conversions": np.bincount(w[bought], minlength=k).astype(float),
-        "spend": res.spend / CENT, "revenue": np.bincount(w, weights=revenue, minlength=k)}
+        "spend": res.spend / CENT, "revenue": np.bincount(w, weights=revenue, minlength=k),
+        "expected_revenue": np.bincount(w, weights=expected, minlength=k)}
     for key in METRICS:
         m.totals[key] += row[key]
     m.totals["_day_spend"] = m.totals.get("_day_spend", np.zeros(k)) + res.spend

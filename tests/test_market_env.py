@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 from models.market_env import EnvConfig, RetargetingEnv, RetargetingParallelEnv
@@ -45,3 +46,26 @@ def test_pettingzoo_parallel_env_passes_the_api_test() -> None:
     actions = {a: env.action_space(a).sample() for a in env.agents}
     _, rewards, _, trunc, _ = env.step(actions)
     assert set(rewards) == set(actions) and not any(trunc.values())
+
+
+def test_reward_uses_expected_or_realised_revenue_as_configured() -> None:
+    from dataclasses import replace
+
+    def first_profitable_step(expected: bool) -> tuple[float, dict]:
+        env = RetargetingEnv(strategies_from_config(ADVERTISERS, ["conservative"]), replace(CFG, expected_revenue=expected))
+        env.reset(seed=5)
+        for _ in range(30):
+            _, r, _, _, _ = env.step(np.array([8.0, 2.0, 10.0], dtype=np.float32))
+            row = env.core.market.history[-1]
+            if row["wins"][0] > 0:
+                return r, row
+        raise AssertionError("the learner never won")
+
+    for expected in (True, False):
+        r, row = first_profitable_step(expected)
+        revenue = row["expected_revenue" if expected else "revenue"][0]
+        spend, conv = row["spend"][0], row["conversions"][0]
+        cac = spend / conv if conv > 0 else spend
+        assert r == pytest.approx((revenue - spend) / CFG.reward_scale + CFG.conversion_weight * conv
+                                  - CFG.cac_weight * cac / 100)
+    assert row["expected_revenue"][0] > 0  # a win is worth something before the dice

@@ -106,3 +106,17 @@ def test_market_demo_cli_prints_progress_and_summary(capsys: pytest.CaptureFixtu
     assert "| aggressive" in out and "| retargeting" in out and "adaptive" not in out
     with pytest.raises(SystemExit):
         main(["market_demo", "--advertisers", "tiktok"])
+
+
+def test_expected_revenue_matches_realised_revenue_on_average() -> None:
+    """The RL reward's expected revenue of each win (P(click) x P(cart) x P(buy) x order value) is the
+    realised revenue without the dice: over many wins the two totals agree, per advertiser."""
+    m = simulate(MarketConfig(customers=5000, arrival_rate=0.05, pool_size=5000, seed=3),
+                 strategies_from_config(ADVERTISERS, list(ADVERTISERS)), 24 * 21)
+    expected = np.sum([h["expected_revenue"] for h in m.history], axis=0)
+    realised = np.sum([h["revenue"] for h in m.history], axis=0)
+    assert expected.sum() == pytest.approx(realised.sum(), rel=0.05)
+    conversions = np.sum([h["conversions"] for h in m.history], axis=0)
+    big = conversions >= 100  # enough purchases for a per-advertiser check (order values vary 0.6-1.4x)
+    assert big.sum() >= 2
+    np.testing.assert_allclose(expected[big], realised[big], rtol=0.15)
