@@ -22,10 +22,11 @@ export GX_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
 
-.PHONY: help venv init demo market-demo test ui stop bench lock clean
+.PHONY: help venv init demo market-demo test test-fast lint ui stop bench lock clean
 help:
 	@echo "make demo   - install, init the embedded stack, run avazu_ctr, pricing_models, budget_bandits, banner_bandit_eval (demo)"
-	@echo "make test   - install what is missing and run the whole test suite"
+	@echo "make test   - install what is missing, lint, and run the whole test suite (20 slowest tests listed)"
+	@echo "make test-fast - the edit loop: no Spark, no Airflow subprocess, no RLlib (under 3 minutes)"
 	@echo "make ui     - start the Airflow UI (:$(AIRFLOW_PORT)) and the MLflow UI (:$(MLFLOW_PORT)); 'make stop' ends them"
 	@echo "make bench  - measure sampling, features, training and quality; JSON in bench/results/"
 
@@ -57,8 +58,14 @@ demo: init
 market-demo: venv
 	$(BIN)/python -m jobs market_demo
 
-test: venv
-	$(BIN)/python -m pytest
+lint: venv
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest --durations=20
+
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow" --durations=10
 
 ui: init
 	@bash scripts/ui.sh start

@@ -1,6 +1,6 @@
 """Thompson allocation for 1,000 segments x 10,000 posterior draws, plus the pacing projection.
 
-Target (issue 5): under 1 s. ``python bench/allocation_speed.py``
+Target: under 1 s. ``python bench/allocation_speed.py``
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import time
 import numpy as np
 from common import write_result
 
-from models.budget_allocation import project_shares, thompson_shares
+from models.bandits.allocation import project_shares
+from models.bandits.thompson import thompson_shares
 
 
 def main(n_segments: int = 1000, n_draws: int = 10_000, repeats: int = 5) -> None:

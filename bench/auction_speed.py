@@ -16,7 +16,7 @@ import numpy as np
 from common import write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from models.auction import AuctionRules, even_pacing, priorities, run_auctions, to_cents  # noqa: E402
+from models.market.auction import AuctionRules, even_pacing, priorities, run_auctions, to_cents  # noqa: E402
 from tests.auction_reference import reference_auctions  # noqa: E402
 
 MEANS = np.log([0.5, 0.35, 0.6, 0.45, 0.55])

@@ -15,8 +15,8 @@ from common import write_result
 from jobs.budget_bandits.allocate import policy_settings
 from jobs.budget_bandits.config import load
 from jobs.budget_bandits.facts import synthetic_world
-from models.budget_sim import simulate, summarise
-from models.budget_world import legacy_history
+from models.bandits.simulation import simulate, summarise
+from models.bandits.world import legacy_history
 
 
 def main(seeds: int = 20) -> None:
@@ -27,7 +27,7 @@ def main(seeds: int = 20) -> None:
         c = load("demo", {"seed": seed})
         world = synthetic_world(c)
         facts = legacy_history(world, c.history_days, c.daily_budget, seed)
-        res = simulate(lambda s: world, c.history_days, c.horizon_days, c.daily_budget, facts, [seed],
+        res = simulate(lambda s, world=world: world, c.history_days, c.horizon_days, c.daily_budget, facts, [seed],
                        policy_settings(c, c.sim_draws), c.prior_alpha, c.prior_beta, c.discount)
         daily.append(res.daily)
     table = summarise(pd.concat(daily))

@@ -39,9 +39,12 @@ def sample_parquet(rows: int) -> Path:
 def write_result(name: str, payload: dict[str, Any]) -> Path:
     """``bench/results/<name>.json`` with the machine it ran on."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-               **payload}
+    payload = {
+        "benchmark": name,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        **payload,
+    }
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2))
     print(json.dumps(payload, indent=2))

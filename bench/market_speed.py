@@ -15,14 +15,14 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 from common import write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import models.market_sim as sim  # noqa: E402
-from models.market_sim import MarketConfig, make_market, step, strategies_from_config  # noqa: E402
+import models.market.simulator as sim  # noqa: E402
+from jobs.market.advertisers import load_advertisers
+from models.market.simulator import MarketConfig, make_market, step, strategies_from_config  # noqa: E402
 
-ADVERTISERS = yaml.safe_load((Path(__file__).resolve().parent.parent / "jobs/profiles/market_advertisers.yaml").read_text())
+ADVERTISERS = load_advertisers()
 
 
 def timed_run(customers: int, steps: int) -> dict[str, float]:

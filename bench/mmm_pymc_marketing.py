@@ -27,17 +27,27 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import write_result  # noqa: E402
-from models.mmm_schema import CHANNELS, MEDIA  # noqa: E402
-from models.mmm_synth import CPM, MmmSpec, generate  # noqa: E402
+
+from models.mmm.schema import CHANNELS, MEDIA  # noqa: E402
+from models.mmm.synth import CPM, MmmSpec, generate  # noqa: E402
 
 
 def national(data: pd.DataFrame) -> pd.DataFrame:
-    g = data.assign(value=data["Sales_Units"] * data["Net_Price"], ratio=np.log(data["Net_Price"] / data["MRP"])).groupby("week")
-    out = pd.DataFrame({"date": g.size().index, "units": g["Sales_Units"].sum().to_numpy(),
-                        "price": (g["value"].sum() / g["Sales_Units"].sum()).to_numpy(),
-                        "distribution": g["Weighted_Distribution"].mean().to_numpy(),
-                        "trade": np.log(g["Trade_Spend"].mean().to_numpy()), "price_ratio": g["ratio"].mean().to_numpy(),
-                        "festival": np.log(g["Festival_Index"].mean().to_numpy()), "cpi": np.log(g["CPI"].mean().to_numpy())})
+    g = data.assign(
+        value=data["Sales_Units"] * data["Net_Price"], ratio=np.log(data["Net_Price"] / data["MRP"])
+    ).groupby("week")
+    out = pd.DataFrame(
+        {
+            "date": g.size().index,
+            "units": g["Sales_Units"].sum().to_numpy(),
+            "price": (g["value"].sum() / g["Sales_Units"].sum()).to_numpy(),
+            "distribution": g["Weighted_Distribution"].mean().to_numpy(),
+            "trade": np.log(g["Trade_Spend"].mean().to_numpy()),
+            "price_ratio": g["ratio"].mean().to_numpy(),
+            "festival": np.log(g["Festival_Index"].mean().to_numpy()),
+            "cpi": np.log(g["CPI"].mean().to_numpy()),
+        }
+    )
     controls = ["distribution", "trade", "price_ratio", "festival", "cpi"]
     out[controls] = (out[controls] - out[controls].mean()) / out[controls].std()  # its priors expect O(1) controls
     for ch, col in zip(CHANNELS, MEDIA):
@@ -65,9 +75,19 @@ def one_seed(seed: int, draws: int, tune: int) -> pd.DataFrame:
     rows = []
     for c, ch in enumerate(CHANNELS):
         est, lo, hi = float(np.median(roi[:, c])), *np.quantile(roi[:, c], [0.05, 0.95])
-        rows.append({"seed": seed, "channel": ch, "true_roi": float(true[ch]), "roi": est, "roi_lo": float(lo),
-                     "roi_hi": float(hi), "covered": bool(lo <= true[ch] <= hi), "error_pct": 100 * (est / true[ch] - 1),
-                     "fit_seconds": fit_s})
+        rows.append(
+            {
+                "seed": seed,
+                "channel": ch,
+                "true_roi": float(true[ch]),
+                "roi": est,
+                "roi_lo": float(lo),
+                "roi_hi": float(hi),
+                "covered": bool(lo <= true[ch] <= hi),
+                "error_pct": 100 * (est / true[ch] - 1),
+                "fit_seconds": fit_s,
+            }
+        )
     out = pd.DataFrame(rows)
     print(out.round(3).to_string(), flush=True)
     return out

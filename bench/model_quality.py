@@ -16,8 +16,8 @@ from sklearn.metrics import roc_auc_score
 
 from jobs.avazu_ctr.config import load
 from jobs.avazu_ctr.train import load_split, params_from
-from models.ctr_features import feature_names
-from models.ctr_model import binary_metrics, logistic_baseline_auc, train_lgbm
+from models.ctr.features import feature_names
+from models.ctr.model import binary_metrics, logistic_baseline_auc, train_lgbm
 
 
 def features(enc: bool) -> str:
@@ -26,7 +26,9 @@ def features(enc: bool) -> str:
         from jobs.avazu_ctr.features import write_features
         from jobs.spark import get_spark
 
-        write_features(get_spark("bench.quality"), str(sample_parquet(1_000_000)), out, load("demo", {"use_id_encodings": enc}))
+        write_features(
+            get_spark("bench.quality"), str(sample_parquet(1_000_000)), out, load("demo", {"use_id_encodings": enc})
+        )
     return str(out)
 
 
@@ -54,13 +56,19 @@ def main() -> None:
     without_enc, _ = evaluate(False)
     truth = pd.read_parquet(synthetic_csv(1_000_000)[1]).set_index("id")["p_click"]
     oracle = float(roc_auc_score(hold["click"], truth.loc[hold["id"]].to_numpy(np.float64)))
-    write_result("model_quality", {
-        "targets": {"train_seconds": "< 20 s for 1M rows", "gap_to_oracle": "<= 0.01 AUC"},
-        "data": "synthetic demo profile, 1,000,000 rows, seed 42, stratified 80/20",
-        "oracle_auc": round(oracle, 4),
-        "lightgbm_with_id_encodings": {**with_enc, "gap_to_oracle": round(oracle - with_enc["holdout_auc"], 4)},
-        "lightgbm_without_id_encodings": {**without_enc, "gap_to_oracle": round(oracle - without_enc["holdout_auc"], 4)},
-    })
+    write_result(
+        "model_quality",
+        {
+            "targets": {"train_seconds": "< 20 s for 1M rows", "gap_to_oracle": "<= 0.01 AUC"},
+            "data": "synthetic demo profile, 1,000,000 rows, seed 42, stratified 80/20",
+            "oracle_auc": round(oracle, 4),
+            "lightgbm_with_id_encodings": {**with_enc, "gap_to_oracle": round(oracle - with_enc["holdout_auc"], 4)},
+            "lightgbm_without_id_encodings": {
+                **without_enc,
+                "gap_to_oracle": round(oracle - without_enc["holdout_auc"], 4),
+            },
+        },
+    )
 
 
 if __name__ == "__main__":

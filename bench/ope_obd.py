@@ -16,8 +16,8 @@ from common import write_result
 from jobs.banner_bandit_eval.config import load
 from jobs.banner_bandit_eval.evaluate import obd_table
 from jobs.banner_bandit_eval.logs import read_obd
-from models.banner_synth import log_policy, make_banner_world, softmax_policy, uniform_policy
-from models.ope import evaluate, reward_model
+from models.bandits.banner_synth import log_policy, make_banner_world, softmax_policy, uniform_policy
+from models.bandits.ope import evaluate, reward_model
 
 
 def coverage(n_logs: int = 200, rows: int = 10_000) -> list[dict]:
@@ -26,7 +26,10 @@ def coverage(n_logs: int = 200, rows: int = 10_000) -> list[dict]:
     out = []
     for s in range(n_logs):
         rng = np.random.default_rng(s)
-        for name, logger, target in (("production from uniform log", uni, prod), ("uniform from production log", prod, uni)):
+        for name, logger, target in (
+            ("production from uniform log", uni, prod),
+            ("uniform from production log", prod, uni),
+        ):
             lg = log_policy(world, logger, rows, seed=1000 + s)
             est = evaluate(lg, target, reward_model(lg, 2, 200.0, rng), 300, rng)
             truth = world.value(target)

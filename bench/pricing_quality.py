@@ -28,7 +28,10 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         client = mlflow.MlflowClient()
         exp = client.get_experiment_by_name("pricing_models")
-        runs = {r.data.tags["airflow.task_id"]: r for r in client.search_runs([exp.experiment_id], "tags.`platform.role` = 'task'")}
+        runs = {
+            r.data.tags["airflow.task_id"]: r
+            for r in client.search_runs([exp.experiment_id], "tags.`platform.role` = 'task'")
+        }
         keep = ("holdout_", "oracle", "loko_auc", "xgboost", "tree_", "teacher_", "best_")
         metrics = {task: {k: round(v, 4) for k, v in r.data.metrics.items() if k.startswith(keep)}
                    for task, r in runs.items() if task in ("train_agent_classifier", "train_multitask", "distill")}

@@ -28,25 +28,38 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="rl_bench_"))
     os.environ.update({"PLATFORM_DATA_DIR": str(root / "data"), "PLATFORM_MLFLOW_DIR": str(root / "mlflow"),
                        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
-    from jobs.market_rl.config import load, multi_agent
+    from jobs.market_rl_training.config import load, multi_agent
     from jobs.runner import run_pipeline
 
     t0 = time.perf_counter()
     state = run_pipeline("market_rl_training", args.profile, {})
     cfg = load(args.profile)
     _, _, stages = multi_agent(args.profile)
-    write_result("rl_training", {
-        "profile": args.profile, "settings": {"customers": cfg.customers, "episode_steps": cfg.episode_steps,
-                                              "batch": cfg.batch, "iterations_per_stage": [s.iterations for s in stages],
-                                              "eval_seeds": cfg.eval_seeds, "eval_steps": cfg.eval_steps,
-                                              "pricing_timesteps": cfg.pricing_timesteps},
-        "wall_seconds": round(time.perf_counter() - t0, 1),
-        "env_steps_per_s_training": state["env_steps_per_s"],
-        "stage_seconds": state["stage_seconds"],
-        "bidders": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in state["bidder_eval"]],
-        "pricing": [{k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()} for r in state["pricing_eval"]],
-        "pricing_variant": state["pricing_variant"],
-    })
+    write_result(
+        "rl_training",
+        {
+            "profile": args.profile,
+            "settings": {
+                "customers": cfg.customers,
+                "episode_steps": cfg.episode_steps,
+                "batch": cfg.batch,
+                "iterations_per_stage": [s.iterations for s in stages],
+                "eval_seeds": cfg.eval_seeds,
+                "eval_steps": cfg.eval_steps,
+                "pricing_timesteps": cfg.pricing_timesteps,
+            },
+            "wall_seconds": round(time.perf_counter() - t0, 1),
+            "env_steps_per_s_training": state["env_steps_per_s"],
+            "stage_seconds": state["stage_seconds"],
+            "bidders": [
+                {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in state["bidder_eval"]
+            ],
+            "pricing": [
+                {k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()} for r in state["pricing_eval"]
+            ],
+            "pricing_variant": state["pricing_variant"],
+        },
+    )
 
 
 if __name__ == "__main__":

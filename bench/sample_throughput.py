@@ -31,8 +31,8 @@ else:  # Arrow's own streaming parser, output discarded
     import pyarrow.csv as pacsv
     rows = sum(b.num_rows for b in pacsv.open_csv(src, read_options=pacsv.ReadOptions(block_size=8 << 20)))
 sec = time.perf_counter() - t0
-print(json.dumps({"rows": rows, "seconds": sec, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "rss_trace_mb": trace}))
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"rows": rows, "seconds": sec, "peak_rss_mb": peak_mb, "rss_trace_mb": trace}))
 """
 
 

@@ -18,15 +18,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from common import CACHE, write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from models.clickstream_synth import ClickstreamSpec, generate  # noqa: E402
-from models.session_features import session_features  # noqa: E402
+from jobs.pricing_models.session_features import session_features  # noqa: E402
+from models.pricing.synth import ClickstreamSpec, generate  # noqa: E402
 from tests.session_features_pandas import session_features_pandas  # noqa: E402
 
 EVENTS_PER_SESSION = 26.0
@@ -108,7 +107,7 @@ def main(sizes: list[int]) -> None:
     power = math.log(t2 / t1) / math.log(n2 / n1)
     result["legacy_loop"] = {"measured": [{"events": n, "seconds": round(t, 3)} for n, t in points],
                              "fitted_power": round(power, 2)}
-    for n, entry in result["sizes"].items():
+    for entry in result["sizes"].values():
         est = t2 * (entry["events"] / n2) ** power
         entry["legacy_loop_s_extrapolated"] = round(est, 1)
         entry["spark_speedup_vs_legacy_loop"] = round(est / entry["spark_s"], 1)

@@ -11,57 +11,62 @@ The validated features update the Asset ``avazu_ctr.features``; a new champion u
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, dag, task
-
-from jobs.airflow_glue import mark_mlflow_failed, opt_param, profile_param, run_task
+from _common import (
+    AVAZU_FEATURES,
+    CTR_CHAMPION,
+    default_args,
+    kaggle_connection_to_env,
+    opt_param,
+    profile_param,
+    run_task,
+)
+from airflow.sdk import dag, task
 
 PIPELINE = "avazu_ctr"
-FEATURES_ASSET = Asset(name="avazu_ctr.features", uri="x-platform://avazu_ctr/features")
-CHAMPION_ASSET = Asset(name="ctr_lightgbm.champion", uri="x-platform://mlflow/models/ctr_lightgbm/champion")
 
 
 PARAMS = {
     "profile": profile_param("smoke: seconds (CI); demo: 1M rows, minutes; full: every Kaggle row."),
-    "source": opt_param("string", "Source", "auto (Kaggle if credentials exist, else synthetic), kaggle, local, synthetic.",
-                   examples=["auto", "kaggle", "local", "synthetic"]),
+    "source": opt_param(
+        "string",
+        "Source",
+        "auto (Kaggle if credentials exist, else synthetic), kaggle, local, synthetic.",
+        examples=["auto", "kaggle", "local", "synthetic"],
+    ),
     "local_path": opt_param("string", "Local file", "train.csv or train.gz, for source=local."),
     "synthetic_rows": opt_param("integer", "Synthetic rows", "Rows generated for source=synthetic.", minimum=100),
     "sample_rows": opt_param("integer", "Sample rows", "Rows kept by the sampler; 0 keeps all.", minimum=0),
-    "sample_mode": opt_param("string", "Sample mode", "first (first N rows) or random (seeded uniform sample).",
-                        examples=["first", "random"]),
+    "sample_mode": opt_param(
+        "string", "Sample mode", "first (first N rows) or random (seeded uniform sample).", examples=["first", "random"]
+    ),
     "seed": opt_param("integer", "Seed", "Seeds generation, sampling, split and LightGBM."),
-    "split": opt_param("string", "Split", "stratified (random 80/20 keeping the click rate) or time (last day held out).",
-                  examples=["stratified", "time"]),
-    "holdout_fraction": opt_param("number", "Holdout fraction", "Holdout share for the stratified split.",
-                             exclusiveMinimum=0, maximum=0.5),
-    "use_id_encodings": opt_param("boolean", "Id encodings", "Count and out-of-fold target encodings of site/app/device ids."),
-    "encoding_smoothing": opt_param("number", "Encoding smoothing", "Prior weight (rows) of the target encoding.", minimum=0),
+    "split": opt_param(
+        "string",
+        "Split",
+        "stratified (random 80/20 keeping the click rate) or time (last day held out).",
+        examples=["stratified", "time"],
+    ),
+    "holdout_fraction": opt_param(
+        "number", "Holdout fraction", "Holdout share for the stratified split.", exclusiveMinimum=0, maximum=0.5
+    ),
+    "use_id_encodings": opt_param(
+        "boolean", "Id encodings", "Count and out-of-fold target encodings of site/app/device ids."
+    ),
+    "encoding_smoothing": opt_param(
+        "number", "Encoding smoothing", "Prior weight (rows) of the target encoding.", minimum=0
+    ),
     "learning_rate": opt_param("number", "Learning rate", "LightGBM learning rate.", exclusiveMinimum=0, maximum=1),
     "num_leaves": opt_param("integer", "Leaves", "LightGBM num_leaves.", minimum=2),
-    "early_stopping_rounds": opt_param("integer", "Early stopping", "Rounds without AUC gain before stopping.", minimum=1),
+    "early_stopping_rounds": opt_param(
+        "integer", "Early stopping", "Rounds without AUC gain before stopping.", minimum=1
+    ),
     "num_boost_round": opt_param("integer", "Max rounds", "Upper bound on boosting rounds.", minimum=1),
     "min_data_in_leaf": opt_param("integer", "Min rows per leaf", "LightGBM min_data_in_leaf.", minimum=1),
     "model_name": opt_param("string", "Registered model", "Name in the MLflow model registry."),
 }
-
-
-def _kaggle_connection_to_env() -> None:
-    """Copy an Airflow connection ``kaggle_default`` into the variables the Kaggle client reads."""
-    import os
-
-    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
-        return
-    from airflow.sdk import Connection
-
-    try:
-        conn = Connection.get("kaggle_default")
-    except Exception:  # no such connection: the ingest step explains what is missing
-        return
-    if conn.login and conn.password:
-        os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"] = conn.login, conn.password
 
 
 @dag(
@@ -74,14 +79,14 @@ def _kaggle_connection_to_env() -> None:
     max_active_runs=1,
     tags=["ctr", "lightgbm", "spark", "great-expectations", "mlflow"],
     params=PARAMS,
-    default_args={"retries": 0, "retry_delay": timedelta(minutes=1), "on_failure_callback": mark_mlflow_failed(PIPELINE)},
+    default_args=default_args(PIPELINE),
     doc_md=__doc__,
 )
 def avazu_ctr() -> None:
     @task(task_display_name="Ingest (Kaggle / local / synthetic)")
     def ingest() -> dict[str, Any]:
         """Download, locate or generate Avazu's train file."""
-        _kaggle_connection_to_env()
+        kaggle_connection_to_env()
         return run_task(PIPELINE, "ingest", None)
 
     @task(task_display_name="Sample to ZSTD Parquet")
@@ -99,11 +104,11 @@ def avazu_ctr() -> None:
         """Split, encodings fitted on the training split, features as partitioned Parquet."""
         return run_task(PIPELINE, "features", state)
 
-    @task(task_display_name="Validate features (GX)", outlets=[FEATURES_ASSET])
+    @task(task_display_name="Validate features (GX)", outlets=[AVAZU_FEATURES])
     def validate_features(state: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
         """Suites avazu_features (+ avazu_id_encodings); publishes the features Asset."""
         out = run_task(PIPELINE, "validate_features", state)
-        outlet_events[FEATURES_ASSET].extra = {"path": out["features_path"], "rows": out["feature_rows"]}
+        outlet_events[AVAZU_FEATURES].extra = {"path": out["features_path"], "rows": out["feature_rows"]}
         return out
 
     @task(task_display_name="Train LightGBM")
@@ -121,11 +126,11 @@ def avazu_ctr() -> None:
         """Continue only when the new version became the champion."""
         return state["alias"] == "champion"
 
-    @task(task_display_name="Publish champion Asset", outlets=[CHAMPION_ASSET])
+    @task(task_display_name="Publish champion Asset", outlets=[CTR_CHAMPION])
     def publish_champion(state: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
         """Update the champion Asset so consumers (market_nightly) pick up the new model."""
         extra = {"model": state["model_name"], "version": state["model_version"], "auc": state["holdout_auc"]}
-        outlet_events[CHAMPION_ASSET].extra = extra
+        outlet_events[CTR_CHAMPION].extra = extra
         return extra
 
     promoted = evaluate_and_promote(train(validate_features(features(validate_raw(sample(ingest()))))))

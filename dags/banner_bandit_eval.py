@@ -12,12 +12,11 @@ and cannot resolve. Leave a Param empty to use the profile's value
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from _common import default_args, opt_param, profile_param, run_task
 from airflow.sdk import dag, task
-
-from jobs.airflow_glue import mark_mlflow_failed, opt_param, profile_param, run_task
 
 PIPELINE = "banner_bandit_eval"
 
@@ -26,13 +25,16 @@ PARAMS = {
     "obd_dir": opt_param("string", "OBD folder", "Folder with random/<campaign>.csv and bts/<campaign>.csv."),
     "campaign": opt_param("string", "Campaign", "OBD campaign (all, men, women)."),
     "seed": opt_param("integer", "Seed", "Seeds sampling, bootstrap, folds and synthetic logs."),
-    "prior_days": opt_param("integer", "Prior days", "Days of the random log that cold-start our TS policy.", minimum=1),
+    "prior_days": opt_param(
+        "integer", "Prior days", "Days of the random log that cold-start our TS policy.", minimum=1
+    ),
     "prior_alpha": opt_param("number", "Prior alpha", "Beta prior on a creative's CTR.", exclusiveMinimum=0),
     "prior_beta": opt_param("number", "Prior beta", "Beta prior on a creative's CTR.", exclusiveMinimum=0),
     "n_draws": opt_param("integer", "Posterior draws", "Draws behind the TS action probabilities.", minimum=1),
     "n_boot": opt_param("integer", "Bootstrap replicates", "Replicates per interval.", minimum=50),
-    "replay_batch": opt_param("integer", "Replay batch", "Rows between posterior updates in the learning replay.",
-                              minimum=1),
+    "replay_batch": opt_param(
+        "integer", "Replay batch", "Rows between posterior updates in the learning replay.", minimum=1
+    ),
     "synthetic_rows": opt_param("integer", "Synthetic rows", "Rows per synthetic log.", minimum=1000),
 }
 
@@ -47,7 +49,7 @@ PARAMS = {
     max_active_runs=1,
     tags=["bandits", "thompson-sampling", "off-policy-evaluation", "great-expectations", "mlflow"],
     params=PARAMS,
-    default_args={"retries": 0, "retry_delay": timedelta(minutes=1), "on_failure_callback": mark_mlflow_failed(PIPELINE)},
+    default_args=default_args(PIPELINE),
     doc_md=__doc__,
 )
 def banner_bandit_eval() -> None:

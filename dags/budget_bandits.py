@@ -13,15 +13,13 @@ Leave a Param empty to use the chosen profile's value (jobs/profiles/budget_band
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, dag, task
-
-from jobs.airflow_glue import mark_mlflow_failed, opt_param, profile_param, run_task
+from _common import BUDGET_PLAN, default_args, opt_param, profile_param, run_task
+from airflow.sdk import dag, task
 
 PIPELINE = "budget_bandits"
-PLAN_ASSET = Asset(name="budget_bandits.plan", uri="x-platform://budget_bandits/plan")
 
 PARAMS = {
     "profile": profile_param("smoke: 12 segments, seconds (CI); demo: 50 segments, 20 seeds; full: 200 segments."),
@@ -64,7 +62,7 @@ PARAMS = {
     max_active_runs=1,
     tags=["bandits", "thompson-sampling", "budget", "great-expectations", "mlflow"],
     params=PARAMS,
-    default_args={"retries": 0, "retry_delay": timedelta(minutes=1), "on_failure_callback": mark_mlflow_failed(PIPELINE)},
+    default_args=default_args(PIPELINE),
     doc_md=__doc__,
 )
 def budget_bandits() -> None:
@@ -78,11 +76,11 @@ def budget_bandits() -> None:
         """Suite budget_facts: negative counts, conversions > clicks, duplicate (day, segment)."""
         return run_task(PIPELINE, "validate_facts", state)
 
-    @task(task_display_name="Allocate tomorrow's budget", outlets=[PLAN_ASSET])
+    @task(task_display_name="Allocate tomorrow's budget", outlets=[BUDGET_PLAN])
     def allocate(state: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
         """Thompson-sampling plan with exact pacing; writes plan.csv / plan.parquet."""
         out = run_task(PIPELINE, "allocate", state)
-        outlet_events[PLAN_ASSET].extra = {"path": out["plan_path"], "day": out["plan_day"]}
+        outlet_events[BUDGET_PLAN].extra = {"path": out["plan_path"], "day": out["plan_day"]}
         return out
 
     @task(task_display_name="Simulate vs baselines")

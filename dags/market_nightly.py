@@ -16,23 +16,21 @@ A missing champion is skipped with a log line. Leave a Param empty to use the pr
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, dag, task
+from _common import AGENT_CHAMPION, CTR_CHAMPION, LEARNED_POLICIES, default_args, opt_param, profile_param, run_task
+from airflow.sdk import dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from jobs.airflow_glue import mark_mlflow_failed, opt_param, profile_param, run_task
-
 PIPELINE = "market_nightly"
-CTR_CHAMPION = Asset(name="ctr_lightgbm.champion", uri="x-platform://mlflow/models/ctr_lightgbm/champion")
-AGENT_CHAMPION = Asset(name="agent_classifier.champion", uri="x-platform://mlflow/models/agent_classifier/champion")
-LEARNED_POLICIES = Asset(name="market_rl.policies", uri="x-platform://mlflow/models/market_rl/policies")
 
 PARAMS = {
-    "profile": profile_param("smoke: 2,000 customers, 4 days, seconds (CI); demo: 10,000 customers, a month, 5 seeds; "
-                             "full: 100,000 customers, a quarter, 10 seeds."),
+    "profile": profile_param(
+        "smoke: 2,000 customers, 4 days, seconds (CI); demo: 10,000 customers, a month, 5 seeds; "
+        "full: 100,000 customers, a quarter, 10 seeds."
+    ),
     "seed": opt_param("integer", "Seed", "Base seed of the simulations."),
     "seeds": opt_param("integer", "Seeds", "Simulation seeds per scenario (intervals are over seeds).", minimum=2),
     "customers": opt_param("integer", "Customers", "Customer population.", minimum=10),
@@ -40,27 +38,37 @@ PARAMS = {
     "arrival_rate": opt_param("number", "Arrival rate", "Ad opportunities per customer per hour.", exclusiveMinimum=0),
     "advertisers": opt_param("array", "Advertisers", "Subset of the scripted advertisers (empty = all five)."),
     "auction_scenarios": opt_param("object", "Auction scenarios", "Name -> advertisers competing (empty list = all)."),
-    "ctr_estimates": opt_param("array", "pCTR sources", "Compared for the focal advertiser: champion, noisy_oracle, none."),
-    "ctr_focal": opt_param("string", "Focal advertiser", "Whose pCTR source varies (\"us\")."),
+    "ctr_estimates": opt_param(
+        "array", "pCTR sources", "Compared for the focal advertiser: champion, noisy_oracle, none."
+    ),
+    "ctr_focal": opt_param("string", "Focal advertiser", 'Whose pCTR source varies ("us").'),
     "pricing_seeds": opt_param("integer", "Pricing seeds", "Episodes per pricing policy and scenario.", minimum=2),
-    "pricing_scenarios": opt_param("object", "Pricing scenarios", "Name -> overrides, e.g. {\"agents 80%\": {\"agent_fraction\": 0.8}}."),
-    "gate_fail_on": opt_param("array", "Gate: fail on", "Headline metrics whose regression fails the run: market_roas, "
-                              "market_revenue, market_ctr, pricing_best_revenue."),
+    "pricing_scenarios": opt_param(
+        "object", "Pricing scenarios", 'Name -> overrides, e.g. {"agents 80%": {"agent_fraction": 0.8}}.'
+    ),
+    "gate_fail_on": opt_param(
+        "array",
+        "Gate: fail on",
+        "Headline metrics whose regression fails the run: market_roas, "
+        "market_revenue, market_ctr, pricing_best_revenue.",
+    ),
 }
 
 
 @dag(
     dag_id=PIPELINE,
     dag_display_name="Market nightly: champions in the auction and pricing simulators",
-    description="Nightly evaluation of the CTR and agent-classifier champions in simulated markets, with a regression gate",
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
-                                 assets=(CTR_CHAMPION | AGENT_CHAMPION | LEARNED_POLICIES)),
+    description="Nightly evaluation of the champions in simulated markets, with a regression gate",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
+        assets=(CTR_CHAMPION | AGENT_CHAMPION | LEARNED_POLICIES),
+    ),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     tags=["simulation", "auctions", "pricing", "nightly", "mlflow"],
     params=PARAMS,
-    default_args={"retries": 0, "retry_delay": timedelta(minutes=1), "on_failure_callback": mark_mlflow_failed(PIPELINE)},
+    default_args=default_args(PIPELINE),
     doc_md=__doc__,
 )
 def market_nightly() -> None:

@@ -18,26 +18,30 @@ Leave a Param empty to use the profile's value (jobs/profiles/market_rl_training
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, dag, task
-
-from jobs.airflow_glue import mark_mlflow_failed, opt_param, profile_param, run_task
+from _common import LEARNED_POLICIES, default_args, opt_param, profile_param, run_task
+from airflow.sdk import dag, task
 
 PIPELINE = "market_rl_training"
-POLICIES_ASSET = Asset(name="market_rl.policies", uri="x-platform://mlflow/models/market_rl/policies")
 
 PARAMS = {
-    "profile": profile_param("smoke: one iteration per curriculum stage, about 1.5 minutes (CI); demo: 3/3/4 "
-                             "iterations, minutes; full: 200/300/500 iterations on 10,000 customers."),
+    "profile": profile_param(
+        "smoke: one iteration per curriculum stage, about 1.5 minutes (CI); demo: 3/3/4 "
+        "iterations, minutes; full: 200/300/500 iterations on 10,000 customers."
+    ),
     "seed": opt_param("integer", "Seed", "Seeds RLlib, the envs and the evaluation seeds."),
     "customers": opt_param("integer", "Customers", "Training market size at complexity 1.", minimum=100),
     "episode_steps": opt_param("integer", "Episode hours", "Hours per episode at complexity 1.", minimum=24),
     "batch": opt_param("integer", "Batch", "Env steps per training iteration.", minimum=24),
-    "envs_per_runner": opt_param("integer", "Envs per runner", "Market copies stepped together (PPO, APPO).", minimum=1),
+    "envs_per_runner": opt_param(
+        "integer", "Envs per runner", "Market copies stepped together (PPO, APPO).", minimum=1
+    ),
     "checkpoint_every": opt_param("integer", "Checkpoint every", "Iterations between checkpoints.", minimum=1),
-    "eval_every": opt_param("integer", "Evaluate every", "Iterations between evaluations; the best module is kept.", minimum=1),
+    "eval_every": opt_param(
+        "integer", "Evaluate every", "Iterations between evaluations; the best module is kept.", minimum=1
+    ),
     "eval_seeds": opt_param("integer", "Evaluation seeds", "Fixed seeds of learned vs scripted.", minimum=2),
     "eval_steps": opt_param("integer", "Evaluation hours", "Hours per evaluation run.", minimum=24),
     "pricing_timesteps": opt_param("integer", "Pricing PPO steps", "Env steps of PPO on the pricing env.", minimum=200),
@@ -54,7 +58,7 @@ PARAMS = {
     max_active_runs=1,
     tags=["rl", "rllib", "multi-agent", "pricing", "mlflow"],
     params=PARAMS,
-    default_args={"retries": 0, "retry_delay": timedelta(minutes=1), "on_failure_callback": mark_mlflow_failed(PIPELINE)},
+    default_args=default_args(PIPELINE),
     doc_md=__doc__,
 )
 def market_rl_training() -> None:
@@ -73,11 +77,13 @@ def market_rl_training() -> None:
         """PPO on the pricing env; compared with fixed, surge and elasticity."""
         return run_task(PIPELINE, "train_pricing", state)
 
-    @task(task_display_name="Register policies", outlets=[POLICIES_ASSET])
+    @task(task_display_name="Register policies", outlets=[LEARNED_POLICIES])
     def register(state: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
         """bidder_<agent> and pricing_policy, champion / challenger."""
         out = run_task(PIPELINE, "register", state)
-        outlet_events[POLICIES_ASSET].extra = {k: f"v{v['version']}@{v['alias']}" for k, v in out["registered"].items()}
+        outlet_events[LEARNED_POLICIES].extra = {
+            k: f"v{v['version']}@{v['alias']}" for k, v in out["registered"].items()
+        }
         return out
 
     @task(task_display_name="Report")

@@ -14,44 +14,63 @@ Leave a Param empty to use the profile's value (jobs/profiles/mmm.yaml).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, dag, task
-
-from jobs.airflow_glue import mark_mlflow_failed, opt_param, profile_param, run_task
+from _common import MMM_CHAMPION, default_args, kaggle_connection_to_env, opt_param, profile_param, run_task
+from airflow.sdk import dag, task
 
 PIPELINE = "mmm"
-CHAMPION_ASSET = Asset(name="mmm.champion", uri="x-platform://mlflow/models/mmm/champion")
 
 PARAMS = {
-    "profile": profile_param("smoke: 2 geos, 18 series, about 20 s (CI); demo: 72 series, 156 weeks; full: more draws."),
-    "source": opt_param("string", "Source", "auto (kaggle when credentials exist, else synthetic), kaggle, local or "
-                        "synthetic.", examples=["auto", "kaggle", "local", "synthetic"]),
+    "profile": profile_param(
+        "smoke: 2 geos, 18 series, about 20 s (CI); demo: 72 series, 156 weeks; full: more draws."
+    ),
+    "source": opt_param(
+        "string",
+        "Source",
+        "auto (kaggle when credentials exist, else synthetic), kaggle, local or synthetic.",
+        examples=["auto", "kaggle", "local", "synthetic"],
+    ),
     "local_path": opt_param("string", "Local CSV", "A CSV in the geoindia schema (Date M/D/YYYY or Week YYYY-MM-DD)."),
     "seed": opt_param("integer", "Seed", "Seeds the synthetic data, the fit and the posterior draws."),
-    "geos": opt_param("array", "Geos", "Keep only these geos, e.g. [\"CENTRAL\", \"SOUTH\"]."),
-    "cpm": opt_param("object", "Cost per thousand", "Per channel, e.g. {\"TV\": 3.0, \"YouTube\": 2.0, ...}: "
-                     "impressions -> spend -> ROI."),
-    "adstock": opt_param("string", "Adstock", "geometric (decay) or weibull (a delayed peak is possible).",
-                         examples=["geometric", "weibull"]),
+    "geos": opt_param("array", "Geos", 'Keep only these geos, e.g. ["CENTRAL", "SOUTH"].'),
+    "cpm": opt_param(
+        "object",
+        "Cost per thousand",
+        'Per channel, e.g. {"TV": 3.0, "YouTube": 2.0, ...}: impressions -> spend -> ROI.',
+    ),
+    "adstock": opt_param(
+        "string",
+        "Adstock",
+        "geometric (decay) or weibull (a delayed peak is possible).",
+        examples=["geometric", "weibull"],
+    ),
     "saturation": opt_param("string", "Saturation", "hill or logistic.", examples=["hill", "logistic"]),
-    "holdout_weeks": opt_param("integer", "Holdout weeks", "Last weeks held out (also the plans' reference period).",
-                               minimum=4),
+    "holdout_weeks": opt_param(
+        "integer", "Holdout weeks", "Last weeks held out (also the plans' reference period).", minimum=4
+    ),
     "adam_steps": opt_param("integer", "Adam steps", "Steps before L-BFGS and Newton polish the mode.", minimum=1),
     "n_draws": opt_param("integer", "Posterior draws", "Laplace draws behind every interval.", minimum=20),
     "interval": opt_param("number", "Interval level", "e.g. 0.9.", minimum=0.5, exclusiveMaximum=1),
     "gate_r2": opt_param("number", "Gate: R2", "Brand-national holdout R^2 needed to register."),
     "gate_mape": opt_param("number", "Gate: MAPE", "Brand-national holdout MAPE allowed."),
-    "budget": opt_param("number", "Budget", "Optimiser budget over the reference quarter (0 = today's total).",
-                        minimum=0),
-    "channel_share": opt_param("object", "Channel shares", "Channel -> [min, max] share of the budget, "
-                               "e.g. {\"TV\": [0.2, 0.6]}."),
+    "budget": opt_param(
+        "number", "Budget", "Optimiser budget over the reference quarter (0 = today's total).", minimum=0
+    ),
+    "channel_share": opt_param(
+        "object", "Channel shares", 'Channel -> [min, max] share of the budget, e.g. {"TV": [0.2, 0.6]}.'
+    ),
     "cell_bounds": opt_param("array", "Cell bounds", "[lo, hi] x today's spend for every channel x brand x geo cell."),
-    "channel_cell_bounds": opt_param("object", "Cell bounds per channel", "Channel -> [lo, hi], overriding Cell bounds."),
+    "channel_cell_bounds": opt_param(
+        "object", "Cell bounds per channel", "Channel -> [lo, hi], overriding Cell bounds."
+    ),
     "frontier": opt_param("array", "Frontier budgets", "Budgets as multiples of today's, e.g. [0.8, 1.0, 1.2]."),
-    "scenarios": opt_param("object", "What-if scenarios", "Name -> rows {channel, brand?, geo?, spend | scale}, e.g. "
-                           "{\"TV +20%\": [{\"channel\": \"TV\", \"scale\": 1.2}]}."),
+    "scenarios": opt_param(
+        "object",
+        "What-if scenarios",
+        'Name -> rows {channel, brand?, geo?, spend | scale}, e.g. {"TV +20%": [{"channel": "TV", "scale": 1.2}]}.',
+    ),
 }
 
 
@@ -65,13 +84,14 @@ PARAMS = {
     max_active_runs=1,
     tags=["mmm", "pytorch", "budget", "great-expectations", "mlflow"],
     params=PARAMS,
-    default_args={"retries": 0, "retry_delay": timedelta(minutes=1), "on_failure_callback": mark_mlflow_failed(PIPELINE)},
+    default_args=default_args(PIPELINE),
     doc_md=__doc__,
 )
 def mmm() -> None:
     @task(task_display_name="Ingest (kaggle / local / synthetic)")
     def ingest() -> dict[str, Any]:
         """The weekly CSV as Parquet; the synthetic truth is saved apart."""
+        kaggle_connection_to_env()
         return run_task(PIPELINE, "ingest", None)
 
     @task(task_display_name="Validate (GX + panel)")
@@ -99,11 +119,11 @@ def mmm() -> None:
         """SLSQP budget split under the bounds, uplift interval, frontier, scenarios."""
         return run_task(PIPELINE, "optimise", state)
 
-    @task(task_display_name="Register + report", outlets=[CHAMPION_ASSET])
+    @task(task_display_name="Register + report", outlets=[MMM_CHAMPION])
     def report(state: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
         """Register mmm (champion / challenger) and write report.md."""
         out = run_task(PIPELINE, "report", state)
-        outlet_events[CHAMPION_ASSET].extra = {k: out["registered"][k] for k in ("version", "alias")}
+        outlet_events[MMM_CHAMPION].extra = {k: out["registered"][k] for k in ("version", "alias")}
         return out
 
     report(optimise(curves(evaluate(fit(validate(ingest()))))))

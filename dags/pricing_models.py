@@ -12,55 +12,73 @@ the Asset ``agent_classifier.champion``. Leave a Param empty to use the profile'
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, dag, task
-
-from jobs.airflow_glue import mark_mlflow_failed, opt_param, profile_param, run_task
+from _common import AGENT_CHAMPION, SESSION_FEATURES, default_args, opt_param, profile_param, run_task
+from airflow.sdk import dag, task
 
 PIPELINE = "pricing_models"
-FEATURES_ASSET = Asset(name="pricing_models.session_features", uri="x-platform://pricing_models/features")
-CHAMPION_ASSET = Asset(name="agent_classifier.champion", uri="x-platform://mlflow/models/agent_classifier/champion")
 
 PARAMS = {
-    "profile": profile_param("smoke: 4,000 sessions, about a minute (CI); demo: 40,000 sessions; full: 400,000 (10M events)."),
-    "source": opt_param("string", "Source", "synthetic, files (folder with events and offers) or kafka.",
-                        examples=["synthetic", "files", "kafka"]),
+    "profile": profile_param(
+        "smoke: 4,000 sessions, about a minute (CI); demo: 40,000 sessions; full: 400,000 (10M events)."
+    ),
+    "source": opt_param(
+        "string",
+        "Source",
+        "synthetic, files (folder with events and offers) or kafka.",
+        examples=["synthetic", "files", "kafka"],
+    ),
     "events_path": opt_param("string", "Events folder", "Events as *.jsonl / *.parquet plus offers.jsonl|parquet."),
     "kafka_bootstrap": opt_param("string", "Kafka brokers", "Broker list for source=kafka, e.g. localhost:9092."),
     "kafka_topic": opt_param("string", "Kafka topic", "Topic with the events."),
     "kafka_max_messages": opt_param("integer", "Kafka max messages", "Stop consuming after this many.", minimum=1),
     "n_sessions": opt_param("integer", "Sessions", "Synthetic sessions.", minimum=200),
     "n_products": opt_param("integer", "Products", "Synthetic catalogue size.", minimum=10),
-    "label_noise": opt_param("number", "Label noise", "Share of sessions logged under the wrong cohort.",
-                             minimum=0, exclusiveMaximum=0.5),
+    "label_noise": opt_param(
+        "number", "Label noise", "Share of sessions logged under the wrong cohort.", minimum=0, exclusiveMaximum=0.5
+    ),
     "seed": opt_param("integer", "Seed", "Generation, split, XGBoost, PyTorch."),
     "holdout_fraction": opt_param("number", "Holdout fraction", "Sessions held out.", exclusiveMinimum=0, maximum=0.5),
     "xgb_rounds": opt_param("integer", "XGBoost rounds", "Upper bound on boosting rounds.", minimum=1),
     "xgb_depth": opt_param("integer", "XGBoost depth", "max_depth.", minimum=1, maximum=16),
     "xgb_learning_rate": opt_param("number", "XGBoost learning rate", "eta.", exclusiveMinimum=0, maximum=1),
-    "gate_auc": opt_param("number", "Gate: ROC-AUC", "Minimum holdout ROC-AUC to register the classifier.", minimum=0, maximum=1),
-    "gate_precision": opt_param("number", "Gate: precision", "Minimum precision at the operating threshold.",
-                                minimum=0, maximum=1),
+    "gate_auc": opt_param(
+        "number", "Gate: ROC-AUC", "Minimum holdout ROC-AUC to register the classifier.", minimum=0, maximum=1
+    ),
+    "gate_precision": opt_param(
+        "number", "Gate: precision", "Minimum precision at the operating threshold.", minimum=0, maximum=1
+    ),
     "mt_epochs": opt_param("integer", "Multi-task epochs", "Upper bound on epochs.", minimum=1),
     "mt_batch": opt_param("integer", "Multi-task batch", "Batch size.", minimum=8),
     "mt_lr": opt_param("number", "Multi-task learning rate", "Adam learning rate.", exclusiveMinimum=0),
     "mt_alpha": opt_param("number", "Loss weight: agent", "alpha in alpha*BCE(agent) + beta*BCE(purchase).", minimum=0),
-    "mt_beta": opt_param("number", "Loss weight: purchase", "beta in alpha*BCE(agent) + beta*BCE(purchase).", minimum=0),
+    "mt_beta": opt_param(
+        "number", "Loss weight: purchase", "beta in alpha*BCE(agent) + beta*BCE(purchase).", minimum=0
+    ),
     "mt_patience": opt_param("integer", "Early-stopping patience", "Epochs without validation gain.", minimum=1),
-    "price_grid_min": opt_param("number", "Grid: lowest multiple", "Lowest price as a multiple of list price.",
-                                exclusiveMinimum=0),
-    "price_grid_max": opt_param("number", "Grid: highest multiple", "Highest price as a multiple of list price.",
-                                exclusiveMinimum=0),
+    "price_grid_min": opt_param(
+        "number", "Grid: lowest multiple", "Lowest price as a multiple of list price.", exclusiveMinimum=0
+    ),
+    "price_grid_max": opt_param(
+        "number", "Grid: highest multiple", "Highest price as a multiple of list price.", exclusiveMinimum=0
+    ),
     "price_grid_steps": opt_param("integer", "Grid steps", "Prices on the grid.", minimum=2),
-    "agent_uplift": opt_param("number", "Agent uplift (lambda)", "lambda in p * P(buy|p) * (1 + lambda * P(agent)).",
-                              minimum=0),
-    "markup_threshold": opt_param("number", "Markup rule: threshold", "P(agent) above which the markup applies.",
-                                  exclusiveMinimum=0, exclusiveMaximum=1),
+    "agent_uplift": opt_param(
+        "number", "Agent uplift (lambda)", "lambda in p * P(buy|p) * (1 + lambda * P(agent)).", minimum=0
+    ),
+    "markup_threshold": opt_param(
+        "number",
+        "Markup rule: threshold",
+        "P(agent) above which the markup applies.",
+        exclusiveMinimum=0,
+        exclusiveMaximum=1,
+    ),
     "markup": opt_param("number", "Markup", "Multiple of list price charged by the markup rule.", exclusiveMinimum=0),
-    "velocity_threshold": opt_param("number", "Legacy rule: velocity", "Events per minute above which the legacy "
-                                    "rule marks an agent.", minimum=0),
+    "velocity_threshold": opt_param(
+        "number", "Legacy rule: velocity", "Events per minute above which the legacy rule marks an agent.", minimum=0
+    ),
     "tree_depth": opt_param("integer", "Tree depth", "Depth of the distilled decision tree.", minimum=1, maximum=5),
 }
 
@@ -75,7 +93,7 @@ PARAMS = {
     max_active_runs=1,
     tags=["pricing", "xgboost", "pytorch", "spark", "great-expectations", "mlflow"],
     params=PARAMS,
-    default_args={"retries": 0, "retry_delay": timedelta(minutes=1), "on_failure_callback": mark_mlflow_failed(PIPELINE)},
+    default_args=default_args(PIPELINE),
     doc_md=__doc__,
 )
 def pricing_models() -> None:
@@ -94,11 +112,11 @@ def pricing_models() -> None:
         """29 features per session, cohort label, seeded split."""
         return run_task(PIPELINE, "session_features", state)
 
-    @task(task_display_name="Validate features (GX)", outlets=[FEATURES_ASSET])
+    @task(task_display_name="Validate features (GX)", outlets=[SESSION_FEATURES])
     def validate_features(state: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
         """Suite session_features; publishes the features Asset."""
         out = run_task(PIPELINE, "validate_features", state)
-        outlet_events[FEATURES_ASSET].extra = {"path": out["features_path"], "sessions": out["sessions"]}
+        outlet_events[SESSION_FEATURES].extra = {"path": out["features_path"], "sessions": out["sessions"]}
         return out
 
     @task(task_display_name="Train agent classifier (XGBoost)")
@@ -125,11 +143,11 @@ def pricing_models() -> None:
     def classifier_changed(state: dict[str, Any]) -> bool:
         return state["registered"]["classifier"]["alias"] == "champion"
 
-    @task(task_display_name="Publish classifier champion Asset", outlets=[CHAMPION_ASSET])
+    @task(task_display_name="Publish classifier champion Asset", outlets=[AGENT_CHAMPION])
     def publish_champion(state: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
         """Update the champion Asset so consumers (market_nightly) pick up the new model."""
         extra = {k: f"v{v['version']}@{v['alias']}" for k, v in state["registered"].items()}
-        outlet_events[CHAMPION_ASSET].extra = extra
+        outlet_events[AGENT_CHAMPION].extra = extra
         return extra
 
     promoted = evaluate_and_promote(distill(train_multitask(train_agent_classifier(

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from jobs.common import CredentialsError, InputDataError
+from models.common.errors import BadInputError, CredentialsError
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def _unzipped(dest: Path, file_name: str) -> Path:
         zipped.unlink()
     path = dest / Path(file_name).name
     if not path.exists():
-        raise InputDataError(f"Kaggle download finished but {path} is missing")
+        raise BadInputError(f"Kaggle download finished but {path} is missing")
     return path
 
 

@@ -12,16 +12,26 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-import yaml
+from jobs.market.advertisers import load_advertisers
+from models.market.customers import STAGES
+from models.market.simulator import MarketConfig, make_market, step, strategies_from_config, summary
 
-from models.market_customers import STAGES
-from models.market_sim import MarketConfig, make_market, step, strategies_from_config, summary
-
-ADVERTISERS = Path(__file__).resolve().parent / "profiles" / "market_advertisers.yaml"
-COLUMNS = ("impressions", "clicks", "conversions", "spend", "revenue", "clv", "roas", "ctr", "cvr", "cpc", "cac", "win_rate",
-           "market_share")
+COLUMNS = (
+    "impressions",
+    "clicks",
+    "conversions",
+    "spend",
+    "revenue",
+    "clv",
+    "roas",
+    "ctr",
+    "cvr",
+    "cpc",
+    "cac",
+    "win_rate",
+    "market_share",
+)
 
 
 def table(m) -> object:  # type: ignore[no-untyped-def]
@@ -32,8 +42,15 @@ def table(m) -> object:  # type: ignore[no-untyped-def]
     for col in COLUMNS:
         t.add_column(col, justify="right")
     for r in summary(m).itertuples():
-        t.add_row(r.advertiser, *(f"{getattr(r, c):,.0f}" if c in ("impressions", "clicks", "conversions", "spend", "revenue", "clv")
-                                  else f"{getattr(r, c):.3f}" for c in COLUMNS))
+        t.add_row(
+            r.advertiser,
+            *(
+                f"{getattr(r, c):,.0f}"
+                if c in ("impressions", "clicks", "conversions", "spend", "revenue", "clv")
+                else f"{getattr(r, c):.3f}"
+                for c in COLUMNS
+            ),
+        )
     return t
 
 
@@ -48,14 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = [n for n in args.advertisers.split(",") if n] or None
     try:
-        strategies = strategies_from_config(yaml.safe_load(ADVERTISERS.read_text()), names)
+        strategies = strategies_from_config(load_advertisers(), names)
     except ValueError as exc:
         parser.error(str(exc))
     ctr_model = None
     if args.ctr_model:
         import mlflow
 
-        from jobs.common import mlflow_setup
+        from jobs.tracking import mlflow_setup
 
         mlflow_setup("market_nightly")
         ctr_model = mlflow.pyfunc.load_model(args.ctr_model)

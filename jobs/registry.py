@@ -18,7 +18,9 @@ def champion_version(client: Any, name: str) -> Any | None:
         return None
 
 
-def register(model_uri: str, name: str, score: float, champion_score: float | None, tags: dict[str, str]) -> dict[str, Any]:
+def register(
+    model_uri: str, name: str, score: float, champion_score: float | None, tags: dict[str, str]
+) -> dict[str, Any]:
     """Register ``model_uri`` as ``name``; alias ``champion`` if its score is at least the champion's
     on the same data (or there is no champion), else ``challenger``."""
     import mlflow

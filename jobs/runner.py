@@ -7,10 +7,11 @@ import logging
 import time
 from typing import Any
 
-from jobs.common import RunContext, end_parent_run, task_run
+from jobs.paths import RunContext
+from jobs.tracking import end_parent_run, task_run
 
 log = logging.getLogger("jobs.runner")
-PACKAGES = {"market_rl_training": "market_rl"}  # pipelines whose package name differs
+
 
 PIPELINES = ("avazu_ctr", "budget_bandits", "banner_bandit_eval", "pricing_models", "mmm", "market_nightly",
              "market_rl_training")
@@ -20,7 +21,7 @@ def pipeline(name: str) -> Any:
     """The ``jobs.<name>.pipeline`` module (STEPS, EXPERIMENT, load)."""
     if name not in PIPELINES:
         raise ValueError(f"unknown pipeline {name!r}; known: {PIPELINES}")
-    return importlib.import_module(f"jobs.{PACKAGES.get(name, name)}.pipeline")
+    return importlib.import_module(f"jobs.{name}.pipeline")
 
 
 def run_step(name: str, step: str, profile: str, overrides: dict[str, Any] | None, ctx: RunContext,

@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobs.common import REPO_ROOT, data_root
+from jobs.paths import REPO_ROOT, data_root
+from models.common.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
 
-class DataValidationError(ValueError):
+class DataValidationError(BadInputError):
     """A dataset failed its expectation suite; ``report`` holds the details."""
 
     def __init__(self, message: str, report: "ValidationReport") -> None:
@@ -46,7 +47,9 @@ class ValidationReport:
 
     def message(self) -> str:
         """One line per failed expectation: type, column, what was observed."""
-        lines = [f"{self.dataset} failed {len(self.failures)} of {self.evaluated} expectations of suite {self.suite!r}:"]
+        lines = [
+            f"{self.dataset} failed {len(self.failures)} of {self.evaluated} expectations of suite {self.suite!r}:"
+        ]
         for f in self.failures:
             col = f" column {f['column']!r}" if f.get("column") else ""
             lines.append(f"  - {f['expectation']}{col}: {f['observed']}")
@@ -116,13 +119,20 @@ def validate_frame(df: Any, suite_name: str, dataset: str, project_dir: Path | N
     source = _get_or_add(ctx.data_sources.get, ctx.data_sources.add_pandas, "pandas")
     asset = _get_or_add(source.get_asset, source.add_dataframe_asset, suite_name)
     batch_def = _get_or_add(asset.get_batch_definition, asset.add_batch_definition_whole_dataframe, "whole")
-    suite = _replace(ctx.suites, ExpectationSuite(
-        name=suite_name,
-        expectations=[ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {})).to_domain_obj()
-                      for e in spec["expectations"]],
-        meta=spec.get("meta", {}),
-    ))
-    vdef = _replace(ctx.validation_definitions, gx.ValidationDefinition(name=f"{suite_name}_vd", data=batch_def, suite=suite))
+    suite = _replace(
+        ctx.suites,
+        ExpectationSuite(
+            name=suite_name,
+            expectations=[
+                ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {})).to_domain_obj()
+                for e in spec["expectations"]
+            ],
+            meta=spec.get("meta", {}),
+        ),
+    )
+    vdef = _replace(
+        ctx.validation_definitions, gx.ValidationDefinition(name=f"{suite_name}_vd", data=batch_def, suite=suite)
+    )
     checkpoint = _replace(ctx.checkpoints, gx.Checkpoint(
         name=f"{suite_name}_checkpoint",
         validation_definitions=[vdef],
@@ -145,7 +155,9 @@ def validate_frame(df: Any, suite_name: str, dataset: str, project_dir: Path | N
                     f"raised {r.exception_info.get('exception_message')}",
                 })
     docs = project_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
-    report = ValidationReport(suite_name, dataset, result.success, evaluated, failures, docs if docs.exists() else None, raw)
+    report = ValidationReport(
+        suite_name, dataset, result.success, evaluated, failures, docs if docs.exists() else None, raw
+    )
     if not report.success:
         raise DataValidationError(report.message(), report)
     log.info("validation: %s passed %d expectations of %s", dataset, evaluated, suite_name)

@@ -1,13 +1,15 @@
-"""The plain one-auction-at-a-time implementation of models.auction's rules (tests and bench only)."""
+"""The plain one-auction-at-a-time implementation of models.market.auction's rules (tests and bench only)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from models.auction import AuctionRules
+from models.market.auction import AuctionRules
 
 
-def reference_auctions(bids: np.ndarray, budget: np.ndarray, rules: AuctionRules, prio: np.ndarray) -> tuple[list[int], list[int], list[int]]:
+def reference_auctions(
+    bids: np.ndarray, budget: np.ndarray, rules: AuctionRules, prio: np.ndarray
+) -> tuple[list[int], list[int], list[int]]:
     _, _, reserve, increment = rules.cents()
     remaining = [int(x) for x in budget]
     winners, prices = [], []

@@ -62,3 +62,10 @@ def synthetic_csv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
 
 def needs_shared() -> pytest.MarkDecorator:
     return pytest.mark.skipif(not AVAZU_HEAD.exists(), reason=f"real data sample {AVAZU_HEAD} is absent")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test on a Spark session is slow by definition: ``make test-fast`` (``-m "not slow"``) leaves it out."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -1,4 +1,4 @@
-"""The plain pandas reference of models.session_features: vectorised groupby aggregations.
+"""The plain pandas reference of models.pricing.session_features: vectorised groupby aggregations.
 
 Used by the tests (Spark must agree with it) and by bench/session_features_speed.py.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.session_features import BROWSERS, FEATURES, HEADLESS_PATTERN, MOBILE_PATTERN
+from models.pricing.session_features import BROWSERS, FEATURES, HEADLESS_PATTERN, MOBILE_PATTERN
 
 
 def session_features_pandas(events: pd.DataFrame) -> pd.DataFrame:

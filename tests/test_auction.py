@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.auction import AuctionRules, even_pacing, priorities, run_auctions, to_cents
+from models.market.auction import AuctionRules, even_pacing, priorities, run_auctions, to_cents
 from tests.auction_reference import reference_auctions
 
 RULES = AuctionRules()

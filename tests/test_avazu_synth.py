@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from models.avazu_synth import AVAZU_COLUMNS, HASHED_COLUMNS, RAW_SCHEMA, SynthConfig, generate_chunks
+from models.ctr.synth import AVAZU_COLUMNS, HASHED_COLUMNS, RAW_SCHEMA, SynthConfig, generate_chunks
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.banner_bandit import KEY, BannerTS
+from models.bandits.banner import KEY, BannerTS
 
 
 def _prior() -> pd.DataFrame:

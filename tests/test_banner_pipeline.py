@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.common import InputDataError
 from jobs.runner import run_pipeline
 from jobs.validation import DataValidationError
+from models.common.errors import BadInputError
 from tests.conftest import OBD_DIR
 
 pytestmark = [pytest.mark.slow,
@@ -52,5 +52,5 @@ def test_bad_propensity_fails_validation_and_missing_obd_is_named(platform_env: 
     with pytest.raises(DataValidationError, match="expect_column_values_to_be_between column 'propensity'"):
         run_pipeline("banner_bandit_eval", "smoke", {"obd_dir": str(bad)}, run_id="bad")
     assert not (platform_env / "data" / "banner_bandit_eval" / "runs" / "bad" / "ope").exists()
-    with pytest.raises(InputDataError, match="lacks .*nowhere/random/all.csv"):
+    with pytest.raises(BadInputError, match="lacks .*nowhere/random/all.csv"):
         run_pipeline("banner_bandit_eval", "smoke", {"obd_dir": str(platform_env / "nowhere")}, run_id="none")

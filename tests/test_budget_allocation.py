@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.budget_allocation import best_feasible_shares, pacing_bounds, project_shares, thompson_shares
+from models.bandits.allocation import best_feasible_shares, pacing_bounds, project_shares
+from models.bandits.thompson import thompson_shares
 
 shares_st = st.integers(2, 40).flatmap(
     lambda n: st.lists(st.floats(0.0, 1.0, allow_nan=False), min_size=n, max_size=n)

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from models.budget_insights import analyst_summary, anomalies, cvr_trends, strategist_recommendation
+from models.bandits.insights import analyst_summary, anomalies, cvr_trends, strategist_recommendation
 
 
 def _facts(days: int = 28, seed: int = 0) -> pd.DataFrame:
@@ -44,9 +44,18 @@ def test_anomaly_finds_a_planted_spike() -> None:
 
 
 def test_strategist_names_increases_decreases_and_the_evidence() -> None:
-    plan = pd.DataFrame({"segment_key": ["a", "b", "c"], "share": [0.5, 0.3, 0.2], "prev_share": [0.3, 0.3, 0.4],
-                         "target_share": [0.9, 0.05, 0.05], "conv_per_100": [5.0, 3.0, 2.0],
-                         "conv_per_100_lo": [4.0, 2.5, 1.5], "conv_per_100_hi": [6.0, 3.5, 2.5], "p_best": [0.9, 0.05, 0.05]})
+    plan = pd.DataFrame(
+        {
+            "segment_key": ["a", "b", "c"],
+            "share": [0.5, 0.3, 0.2],
+            "prev_share": [0.3, 0.3, 0.4],
+            "target_share": [0.9, 0.05, 0.05],
+            "conv_per_100": [5.0, 3.0, 2.0],
+            "conv_per_100_lo": [4.0, 2.5, 1.5],
+            "conv_per_100_hi": [6.0, 3.5, 2.5],
+            "p_best": [0.9, 0.05, 0.05],
+        }
+    )
     sim = pd.DataFrame({"policy": ["thompson", "greedy"], "seeds": [10, 10], "regret_pct": [4.0, 9.0],
                         "regret_pct_lo": [3.5, 8.0], "regret_pct_hi": [4.5, 10.0]})
     text = strategist_recommendation(plan, (12.0, 8.0, 16.0), sim)

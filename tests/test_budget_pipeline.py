@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from jobs.budget_bandits.allocate import current_plan_link
-from jobs.common import InputDataError
 from jobs.runner import run_pipeline
 from jobs.validation import DataValidationError
+from models.common.errors import BadInputError
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,9 @@ def test_plan_simulation_and_insights(published: dict) -> None:
     plan = pd.read_csv(Path(published["plan_path"]) / "plan.csv")
     assert len(plan) == 12 and abs(plan["share"].sum() - 1) < 1e-9 and plan["share"].min() >= 0.002 - 1e-12
     assert (plan["share"] - plan["prev_share"]).abs().max() <= 0.05 + 1e-9
-    assert pd.read_parquet(Path(published["plan_path"]) / "plan.parquet").equals(pd.read_parquet(current_plan_link() / "plan.parquet"))
+    assert pd.read_parquet(Path(published["plan_path"]) / "plan.parquet").equals(
+        pd.read_parquet(current_plan_link() / "plan.parquet")
+    )
     regret = published["regret"]
     assert set(regret) == {"thompson", "greedy", "epsilon_greedy", "uniform"}
     assert regret["thompson"][0] < regret["uniform"][0]
@@ -97,8 +99,10 @@ def test_bad_facts_fail_before_any_plan(published: dict, platform_env: Path, cas
 
 def test_missing_column_and_bad_day_name_the_file(published: dict, platform_env: Path) -> None:
     path = _facts_file(platform_env, published, lambda f: f.drop(columns="spent"))
-    with pytest.raises(InputDataError, match=r"facts file .*facts.csv lacks column\(s\) \['spent'\]"):
+    with pytest.raises(BadInputError, match=r"facts file .*facts.csv lacks column\(s\) \['spent'\]"):
         run_pipeline("budget_bandits", "smoke", {"source": "local", "local_path": str(path)}, run_id="bad-col")
-    path = _facts_file(platform_env, published, lambda f: f.assign(day=np.where(f.index == 2, "yesterday", f["day"].astype(str))))
-    with pytest.raises(InputDataError, match="column 'day' holds values that are not dates"):
+    path = _facts_file(
+        platform_env, published, lambda f: f.assign(day=np.where(f.index == 2, "yesterday", f["day"].astype(str)))
+    )
+    with pytest.raises(BadInputError, match="column 'day' holds values that are not dates"):
         run_pipeline("budget_bandits", "smoke", {"source": "local", "local_path": str(path)}, run_id="bad-day")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.budget_sim import PolicySettings, SegmentPosterior, simulate, summarise
-from models.budget_world import legacy_history, make_world
+from models.bandits.simulation import PolicySettings, SegmentPosterior, simulate, summarise
+from models.bandits.world import legacy_history, make_world
 
 
 def _facts() -> pd.DataFrame:

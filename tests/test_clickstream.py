@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from jobs.pricing_models.session_features import session_features
 from jobs.pricing_models.validate import repair_events
-from models.clickstream_synth import EVENT_TYPES, ClickstreamSpec, generate, generate_chunk, products
-from models.session_features import FEATURES, session_features
+from models.pricing.session_features import FEATURES
+from models.pricing.synth import EVENT_TYPES, ClickstreamSpec, generate, generate_chunk, products
 from tests.session_features_pandas import session_features_pandas
 
 
@@ -40,7 +41,11 @@ def test_oracle_is_high_but_not_perfect_and_llm_agents_are_hard(sample) -> None:
 
 def test_purchase_truth_humans_more_price_sensitive(sample) -> None:
     truth = sample[2]
-    assert truth.loc[truth["kind"] == "human", "beta"].iloc[0] < truth.loc[truth["kind"] == "llm_agent", "beta"].iloc[0] < 0
+    assert (
+        truth.loc[truth["kind"] == "human", "beta"].iloc[0]
+        < truth.loc[truth["kind"] == "llm_agent", "beta"].iloc[0]
+        < 0
+    )
     offers = sample[1]
     assert offers["purchased"].mean() == pytest.approx(truth["p_purchase"].mean(), abs=0.02)
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from jobs.avazu_ctr.config import AvazuConfig, load
-from jobs.common import RunContext, atomic_path, config_hash, publish_link, task_run
+from jobs.paths import RunContext, atomic_path, publish_link
+from jobs.provenance import config_hash
+from jobs.tracking import task_run
 
 
 def test_profiles_differ_and_overrides_win() -> None:
@@ -87,7 +89,7 @@ def test_sqlite_store_keeps_artifacts_next_to_its_database(tmp_path: Path, monke
     """Without PLATFORM_MLFLOW_DIR (the `make ui` case), artifacts must not land in ./mlruns."""
     import mlflow
 
-    from jobs.common import mlflow_setup
+    from jobs.tracking import mlflow_setup
 
     monkeypatch.delenv("PLATFORM_MLFLOW_DIR", raising=False)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")

@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from models.ctr_features import ID_FIELDS, RAW_INPUTS, EncodingTables, feature_names, transform
-from models.ctr_model import LgbmParams, binary_metrics, logistic_baseline_auc, stratified_holdout, train_lgbm
+from models.ctr.features import ID_FIELDS, RAW_INPUTS, EncodingTables, feature_names, transform
+from models.ctr.model import LgbmParams, binary_metrics, logistic_baseline_auc, stratified_holdout, train_lgbm
 
 
 def _toy(n: int = 6000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -25,7 +25,9 @@ def _toy(n: int = 6000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
 
 def test_lightgbm_learns_and_early_stops() -> None:
     X, y = _toy()
-    res = train_lgbm(X, y, LgbmParams(num_boost_round=400, early_stopping_rounds=20, min_data_in_leaf=20, num_threads=2))
+    res = train_lgbm(
+        X, y, LgbmParams(num_boost_round=400, early_stopping_rounds=20, min_data_in_leaf=20, num_threads=2)
+    )
     assert res.best_iteration < 400 and res.valid_auc > 0.7
     assert res.importance.loc[0, "feature"] == "x1"
     assert abs(res.importance["gain_share"].sum() - 1) < 1e-9

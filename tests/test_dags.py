@@ -12,12 +12,13 @@ import pytest
 
 from tests.conftest import REPO
 
-DAGS = sorted((REPO / "dags").glob("*.py"))
+DAGS = sorted(p for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_"))
 HEAVY = ("pyspark", "torch", "lightgbm", "xgboost", "pandas", "mlflow", "great_expectations", "sklearn", "ray")
 
 PROBE = r"""
 import importlib.util, json, sys, time
 import airflow.sdk  # baseline: what Airflow itself loads
+sys.path.insert(0, sys.argv[1].rsplit("/", 1)[0])  # Airflow puts the dags folder on sys.path (for _common)
 before = set(sys.modules)
 out = {}
 for path in sys.argv[1:]:
@@ -51,12 +52,26 @@ def airflow_env(home: Path, data: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow  # an Airflow subprocess
 def test_dag_files_import_fast_without_heavy_modules(tmp_path: Path) -> None:
     env = airflow_env(tmp_path / "af", tmp_path)
-    res = subprocess.run([sys.executable, "-c", PROBE, *map(str, DAGS)], env=env, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", PROBE, *map(str, DAGS)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
-    assert out.pop("_bag") == {"errors": {}, "dags": ["avazu_ctr", "banner_bandit_eval", "budget_bandits", "market_nightly", "market_rl_training", "mmm", "pricing_models"]}
+    assert out.pop("_bag") == {
+        "errors": {},
+        "dags": [
+            "avazu_ctr",
+            "banner_bandit_eval",
+            "budget_bandits",
+            "market_nightly",
+            "market_rl_training",
+            "mmm",
+            "pricing_models",
+        ],
+    }
     for path, info in out.items():
         assert info["seconds"] < 1.0, f"{path} took {info['seconds']:.2f} s to parse"
         heavy = [m for m in info["added"] if m in HEAVY]
@@ -93,7 +108,9 @@ def test_dags_test_registers_a_champion(stack: tuple[dict[str, str], Path]) -> N
     versions = client.search_model_versions("name = 'ctr_lightgbm'")
     assert [str(v.version) for v in versions] == ["1"]
     champ = client.get_model_version_by_alias("ctr_lightgbm", "champion")
-    assert str(champ.version) == "1" and float(champ.tags["holdout_auc"]) > 0.6 and float(champ.tags["oracle_auc"]) > 0.7
+    assert (
+        str(champ.version) == "1" and float(champ.tags["holdout_auc"]) > 0.6 and float(champ.tags["oracle_auc"]) > 0.7
+    )
     exp = client.get_experiment_by_name("avazu_ctr")
     parents = client.search_runs([exp.experiment_id], "tags.`platform.role` = 'dag_run'")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -126,14 +143,18 @@ def test_bad_input_fails_the_run_and_keeps_the_champion(stack: tuple[dict[str, s
     assert str(client.get_model_version_by_alias("ctr_lightgbm", "champion").version) == "1"
     assert os.readlink(link) == published  # the published features did not move
     exp = client.get_experiment_by_name("avazu_ctr")
-    failed = client.search_runs([exp.experiment_id], "tags.`platform.role` = 'dag_run' and attributes.status = 'FAILED'")
+    failed = client.search_runs(
+        [exp.experiment_id], "tags.`platform.role` = 'dag_run' and attributes.status = 'FAILED'"
+    )
     assert len(failed) == 1
 
 
 def _dag_runs(root: Path, experiment: str, status: str) -> list:
     client = mlflow_client(root)
     exp = client.get_experiment_by_name(experiment)
-    return client.search_runs([exp.experiment_id], f"tags.`platform.role` = 'dag_run' and attributes.status = '{status}'")
+    return client.search_runs(
+        [exp.experiment_id], f"tags.`platform.role` = 'dag_run' and attributes.status = '{status}'"
+    )
 
 
 @pytest.mark.slow
@@ -150,7 +171,9 @@ def test_budget_bandits_dags_test_then_bad_facts(stack: tuple[dict[str, str], Pa
         "ingest_facts", "validate_facts", "allocate", "simulate", "insights"}
     sim = next(t for t in tasks if t.data.tags["airflow.task_id"] == "simulate")
     assert sim.data.metrics["thompson.regret"] < sim.data.metrics["uniform.regret"]
-    assert {"simulation/regret.png", "simulation/allocation.png"} <= {a.path for a in client.list_artifacts(sim.info.run_id, "simulation")}
+    assert {"simulation/regret.png", "simulation/allocation.png"} <= {
+        a.path for a in client.list_artifacts(sim.info.run_id, "simulation")
+    }
     link = root / "data" / "budget_bandits" / "plan" / "current"
     published = os.readlink(link)
     facts = pd.read_parquet(next((root / "data" / "budget_bandits" / "runs").glob("*/facts/facts.parquet")))
@@ -233,7 +256,9 @@ def test_market_rl_training_dags_test(stack: tuple[dict[str, str], Path]) -> Non
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1", name
     tasks = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     train = next(t for t in tasks if t.data.tags["airflow.task_id"] == "train_bidders")
-    assert {"training/learning_curves.png", "training/history.csv"} <= {a.path for a in client.list_artifacts(train.info.run_id, "training")}
+    assert {"training/learning_curves.png", "training/history.csv"} <= {
+        a.path for a in client.list_artifacts(train.info.run_id, "training")
+    }
     assert client.list_artifacts(train.info.run_id, "tensorboard")  # the event files
 
 
@@ -263,6 +288,8 @@ def test_market_nightly_dags_test_with_the_champions(stack: tuple[dict[str, str]
     pricing = pd.read_csv(run_dir / "pricing.csv")
     if client.search_model_versions("name = 'agent_classifier'"):
         assert "elasticity (classifier mix)" in set(pricing["policy"])
-    if client.search_model_versions("name = 'pricing_policy'"):  # market_rl_training ran before: learned next to scripted
+    if client.search_model_versions(
+        "name = 'pricing_policy'"
+    ):  # market_rl_training ran before: learned next to scripted
         assert any(p.startswith("learned (pricing_policy") for p in pricing["policy"])
         assert set(pd.read_csv(run_dir / "learned_bidders.csv")["policy"]) == {"learned", "scripted"}

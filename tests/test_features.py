@@ -12,7 +12,7 @@ import pytest
 from jobs.avazu_ctr.config import load
 from jobs.avazu_ctr.features import read_tables, write_features
 from jobs.avazu_ctr.sample import SampleSpec, sample_csv
-from models.ctr_features import CODED_FIELDS, ID_FIELDS, N_FOLDS, feature_names, transform
+from models.ctr.features import CODED_FIELDS, ID_FIELDS, N_FOLDS, feature_names, transform
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,9 @@ def _reference(raw: pd.DataFrame, split: pd.Series, fold: pd.Series, m: float) -
             others = train & (fold != k)
             n_k = key[others].value_counts()
             s_k = raw.loc[others, "click"].groupby(key[others]).sum()
-            te[rows.to_numpy()] = ((key[rows].map(s_k).fillna(0) + m * prior) / (key[rows].map(n_k).fillna(0) + m)).to_numpy()
+            te[rows.to_numpy()] = (
+                (key[rows].map(s_k).fillna(0) + m * prior) / (key[rows].map(n_k).fillna(0) + m)
+            ).to_numpy()
         cnt[train.to_numpy()] -= 1  # a training row does not count itself
         out[f"cnt_{f}"], out[f"te_{f}"] = cnt, te
     return out
@@ -88,7 +90,9 @@ def test_stratified_split_keeps_the_class_ratio(built) -> None:
 
 def test_time_split_holds_out_the_last_day(spark, built) -> None:
     _, _, _, _, tmp = built
-    manifest = write_features(spark, str(tmp / "sample.parquet"), tmp / "features_time", load("smoke", {"split": "time"}))
+    manifest = write_features(
+        spark, str(tmp / "sample.parquet"), tmp / "features_time", load("smoke", {"split": "time"})
+    )
     feats = pd.read_parquet(tmp / "features_time" / "data")
     feats["split"] = feats["split"].astype(str)
     assert set(feats.loc[feats["split"] == "holdout", "day"]) == {feats["day"].max()}
@@ -120,7 +124,9 @@ def test_codes_rank_values_by_training_frequency(built) -> None:
 
 def test_without_id_encodings(spark, built) -> None:
     _, _, _, _, tmp = built
-    manifest = write_features(spark, str(tmp / "sample.parquet"), tmp / "f_noenc", load("smoke", {"use_id_encodings": False}))
+    manifest = write_features(
+        spark, str(tmp / "sample.parquet"), tmp / "f_noenc", load("smoke", {"use_id_encodings": False})
+    )
     cols = pd.read_parquet(tmp / "f_noenc" / "data").columns
     assert not any(c.startswith(("cnt_", "te_")) for c in cols)
     assert manifest["features"] == feature_names(False)

@@ -12,7 +12,8 @@ import pytest
 from jobs import kaggle
 from jobs.avazu_ctr import ingest
 from jobs.avazu_ctr.config import load
-from jobs.common import CredentialsError, InputDataError, RunContext
+from jobs.paths import RunContext
+from models.common.errors import BadInputError, CredentialsError
 
 
 def test_auto_without_credentials_falls_back_to_synthetic_and_says_so(platform_env: Path, caplog) -> None:
@@ -43,7 +44,7 @@ def test_kaggle_without_credentials_names_what_is_missing(platform_env: Path) ->
 
 
 def test_local_source_missing_file(platform_env: Path) -> None:
-    with pytest.raises(InputDataError, match="does not exist"):
+    with pytest.raises(BadInputError, match="does not exist"):
         ingest.run(load("smoke", {"source": "local", "local_path": str(platform_env / "nope.csv")}),
                    RunContext.cli("avazu_ctr", "l"))
 

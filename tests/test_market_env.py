@@ -2,44 +2,46 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import yaml
 
-from models.market_env import EnvConfig, RetargetingEnv, RetargetingParallelEnv
-from models.market_sim import MarketConfig, strategies_from_config
+from jobs.market.advertisers import load_advertisers
+from models.market.envs import EnvConfig, RetargetingParallelEnv
+from models.market.simulator import MarketConfig, strategies_from_config
 
-ADVERTISERS = yaml.safe_load((Path(__file__).resolve().parent.parent / "jobs/profiles/market_advertisers.yaml").read_text())
+ADVERTISERS = load_advertisers()
 CFG = EnvConfig(market=MarketConfig(customers=500, arrival_rate=0.05, pool_size=2000), episode_steps=30)
 
 
-def test_gymnasium_env_passes_the_checker_and_repeats_with_a_seed() -> None:
-    from gymnasium.utils.env_checker import check_env
+def one_learner(rivals: list[str], cfg: EnvConfig = CFG) -> RetargetingParallelEnv:
+    return RetargetingParallelEnv(["learner"], strategies_from_config(ADVERTISERS, rivals), cfg)
 
-    env = RetargetingEnv(strategies_from_config(ADVERTISERS, ["aggressive", "conservative"]), CFG)
-    check_env(env, skip_render_check=True)
+
+def test_a_seeded_episode_repeats_exactly() -> None:
+    env = one_learner(["aggressive", "conservative"])
 
     def episode(seed: int) -> tuple[list[float], np.ndarray]:
         obs, _ = env.reset(seed=seed)
         rewards = []
         for _ in range(30):
-            obs, r, term, trunc, _ = env.step(np.array([5.0, 2.0, 8.0], dtype=np.float32))
-            rewards.append(r)
-            assert env.observation_space.contains(obs)
-        assert trunc and not term
-        return rewards, obs
+            obs, r, term, trunc, _ = env.step({"learner": np.array([5.0, 2.0, 8.0], dtype=np.float32)})
+            rewards.append(r["learner"])
+            assert env.observation_space("learner").contains(obs["learner"])
+        assert trunc["learner"] and not term["learner"]
+        return rewards, obs["learner"]
 
-    a, b = episode(3), episode(3)
+    a, b, c = episode(3), episode(3), episode(4)
     assert a[0] == b[0] and np.array_equal(a[1], b[1])
+    assert a[0] != c[0]  # another seed is another market
     assert any(r != 0 for r in a[0])  # the learner wins auctions and gets paid or pays
 
 
 def test_pettingzoo_parallel_env_passes_the_api_test() -> None:
     from pettingzoo.test import parallel_api_test
 
-    env = RetargetingParallelEnv(["ppo_aggressive", "dqn_conservative"], strategies_from_config(ADVERTISERS, ["retargeting"]), CFG)
+    env = RetargetingParallelEnv(
+        ["ppo_aggressive", "dqn_conservative"], strategies_from_config(ADVERTISERS, ["retargeting"]), CFG
+    )
     parallel_api_test(env, num_cycles=40)
     obs, _ = env.reset(seed=1)
     assert set(obs) == {"ppo_aggressive", "dqn_conservative"} and all(o.shape == (20,) for o in obs.values())
@@ -52,13 +54,13 @@ def test_reward_uses_expected_or_realised_revenue_as_configured() -> None:
     from dataclasses import replace
 
     def first_profitable_step(expected: bool) -> tuple[float, dict]:
-        env = RetargetingEnv(strategies_from_config(ADVERTISERS, ["conservative"]), replace(CFG, expected_revenue=expected))
+        env = one_learner(["conservative"], replace(CFG, expected_revenue=expected))
         env.reset(seed=5)
         for _ in range(30):
-            _, r, _, _, _ = env.step(np.array([8.0, 2.0, 10.0], dtype=np.float32))
+            _, r, _, _, _ = env.step({"learner": np.array([8.0, 2.0, 10.0], dtype=np.float32)})
             row = env.core.market.history[-1]
             if row["wins"][0] > 0:
-                return r, row
+                return r["learner"], row
         raise AssertionError("the learner never won")
 
     for expected in (True, False):

@@ -51,7 +51,9 @@ def test_a_drop_is_flagged_and_fails_only_when_gated(first_night: dict, caplog: 
     client = mlflow.MlflowClient()
     gate = client.search_runs([client.get_experiment_by_name("market_nightly").experiment_id],
                               "tags.`airflow.run_id` = 'night3' and tags.`airflow.task_id` = 'regression_gate'")[0]
-    assert gate.data.tags["regression.market_revenue"].startswith(f"{state['headlines']['market_revenue']['mean']:.4g} <")
+    assert gate.data.tags["regression.market_revenue"].startswith(
+        f"{state['headlines']['market_revenue']['mean']:.4g} <"
+    )
     assert "regression gate against night1" in caplog.text
 
 

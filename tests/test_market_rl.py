@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.market_rl.config import load
+from jobs.market_rl_training.config import load
 from jobs.runner import run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -40,7 +40,9 @@ def test_evaluation_says_whether_each_learned_bidder_beats_its_script(trained: d
     table = pd.DataFrame(trained["bidder_eval"])
     assert set(table["agent"]) == set(AGENTS)
     assert set(table["verdict"]) <= {"beats", "loses to", "is not distinguishable from"}
-    assert (table["roas_diff_lo"] <= table["roas_diff"] + 1e-12).all() and (table["roas_diff"] <= table["roas_diff_hi"] + 1e-12).all()
+    assert (table["roas_diff_lo"] <= table["roas_diff"] + 1e-12).all() and (
+        table["roas_diff"] <= table["roas_diff_hi"] + 1e-12
+    ).all()
     by_seed = pd.read_csv(Path(trained["report_path"]).parents[1] / "evaluation" / "bidders_by_seed.csv")
     assert by_seed.groupby("agent")["seed"].nunique().eq(3).all() and set(by_seed["policy"]) == {"learned", "scripted"}
     # Judged on seeds other than those that picked the best module, so the verdict carries no selection bias.
@@ -49,20 +51,25 @@ def test_evaluation_says_whether_each_learned_bidder_beats_its_script(trained: d
     assert not set(by_seed["seed"]) & set(cfg.eval_seed_list("select"))
     pricing = pd.DataFrame(trained["pricing_eval"]).set_index("policy")
     assert set(pricing.index) == {"fixed", "surge", "elasticity", "ppo"}
-    assert "beats" in Path(trained["report_path"]).read_text() or "not distinguishable" in Path(trained["report_path"]).read_text() \
+    assert (
+        "beats" in Path(trained["report_path"]).read_text()
+        or "not distinguishable" in Path(trained["report_path"]).read_text()
         or "loses to" in Path(trained["report_path"]).read_text()
+    )
 
 
 def test_registered_policies_act_in_the_envs(trained: dict) -> None:
     import mlflow
 
-    from jobs.market_rl.serving import OBS_COLUMNS, PRICING_COLUMNS, load_module
-    from models.rl_bidders import act, market_env
+    from jobs.market.advertisers import load_advertisers
+    from jobs.market.policy_models import OBS_COLUMNS, PRICING_COLUMNS, load_module
+    from jobs.market.rllib import act
+    from models.market.policies import market_env
 
     assert set(trained["registered"]) == {*(f"bidder_{a}" for a in AGENTS), "pricing_policy"}
     bidder = mlflow.pyfunc.load_model("models:/bidder_conservative@champion")
     env = market_env({"customers": 300, "arrival_rate": 0.05, "pool_size": 1000, "episode_steps": 24,
-                      "learners": ["conservative"], "rivals": ["aggressive"]})
+                      "learners": ["conservative"], "rivals": ["aggressive"], "advertisers": load_advertisers()})
     obs, _ = env.reset(seed=0)
     action = bidder.predict(pd.DataFrame(obs["conservative"][None], columns=OBS_COLUMNS)).to_numpy()[0]
     assert action.shape == (3,) and 0.01 <= action[0] <= 20

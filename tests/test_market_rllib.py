@@ -7,16 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
+
+from jobs.market.advertisers import load_advertisers
 
 pytestmark = pytest.mark.slow
 LEARNERS = ["ppo_aggressive", "ppo_adaptive"]
-ADVERTISERS = yaml.safe_load((Path(__file__).resolve().parent.parent / "jobs/profiles/market_advertisers.yaml").read_text())
+ADVERTISERS = load_advertisers()
 
 
 def _env(config: dict | None = None):  # type: ignore[no-untyped-def]
-    from models.market_env import EnvConfig, RetargetingParallelEnv
-    from models.market_sim import MarketConfig, strategies_from_config
+    from models.market.envs import EnvConfig, RetargetingParallelEnv
+    from models.market.simulator import MarketConfig, strategies_from_config
 
     return RetargetingParallelEnv(LEARNERS, strategies_from_config(ADVERTISERS, ["conservative", "brand_awareness"]),
                                   EnvConfig(market=MarketConfig(customers=500, arrival_rate=0.05, pool_size=1000),
@@ -53,7 +54,9 @@ def test_ppo_trains_on_the_market_and_its_checkpoint_acts(tmp_path: Path) -> Non
         dist = module.get_inference_action_dist_cls().from_logits(out["action_dist_inputs"])
         action = dist.to_deterministic().sample()[0].numpy()
         assert action.shape == (3,) and np.isfinite(action).all()
-        _, rewards, _, _, _ = env.step({"ppo_adaptive": action, "ppo_aggressive": env.action_space("ppo_aggressive").sample()})
+        _, rewards, _, _, _ = env.step(
+            {"ppo_adaptive": action, "ppo_aggressive": env.action_space("ppo_aggressive").sample()}
+        )
         assert set(rewards) == set(LEARNERS)
         restored.stop()
     finally:
@@ -64,8 +67,9 @@ def test_dqn_training_is_deterministic() -> None:
     """Same seed, same weights: RLlib's replay buffer draws from an unseeded generator unless build() seeds it."""
     import ray
 
-    from jobs.market_rl.config import load, multi_agent
-    from models.rl_bidders import build, families, start_ray
+    from jobs.market.rllib import build, start_ray
+    from jobs.market_rl_training.config import load, multi_agent
+    from models.market.policies import families
 
     agents, hyper, _ = multi_agent("smoke")
     dqn = next(f for f in families(agents, hyper) if f.algorithm == "DQN")
@@ -77,7 +81,9 @@ def test_dqn_training_is_deterministic() -> None:
             algo = build(dqn, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner)
             for _ in range(2):
                 algo.train()
-            weights.append(np.concatenate([p.detach().numpy().ravel() for p in algo.get_module(dqn.learners[0]).parameters()]))
+            weights.append(
+                np.concatenate([p.detach().numpy().ravel() for p in algo.get_module(dqn.learners[0]).parameters()])
+            )
             algo.stop()
         assert np.array_equal(weights[0], weights[1])
     finally:

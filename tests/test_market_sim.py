@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from models.market_customers import (AWARENESS, CHURN_RISK, CONSIDERATION, INTEREST, PURCHASE, RETENTION,
-                                     LifecycleRules, advance, make_customers)
-from models.market_sim import MarketConfig, make_market, simulate, step, strategies_from_config, summary
+from jobs.market.advertisers import load_advertisers
+from models.market.customers import (
+    AWARENESS,
+    CHURN_RISK,
+    CONSIDERATION,
+    INTEREST,
+    PURCHASE,
+    RETENTION,
+    LifecycleRules,
+    advance,
+    make_customers,
+)
+from models.market.simulator import MarketConfig, make_market, simulate, step, strategies_from_config, summary
 from tests.auction_reference import reference_auctions
 
-ADVERTISERS = yaml.safe_load((Path(__file__).resolve().parent.parent / "jobs/profiles/market_advertisers.yaml").read_text())
+ADVERTISERS = load_advertisers()
 RULES = LifecycleRules(cool_after=10, churn_after=20, lost_after=40, check_every=1)
 
 
@@ -37,7 +44,12 @@ def test_behaviour_moves_customers_down_the_funnel() -> None:
     advance(c, 1, _idx(0, 3, 4), _idx(1, 4), _idx(2), np.array([50.0]), RULES)
     assert c.stage.tolist() == [INTEREST, CONSIDERATION, PURCHASE, RETENTION, CONSIDERATION]
     before = _customers([AWARENESS] * 5).spent[2]
-    assert c.purchases[2] >= 1 and c.spent[2] == pytest.approx(before + 50.0) and c.cart_value[2] == 0 and c.cart_value[1] > 0
+    assert (
+        c.purchases[2] >= 1
+        and c.spent[2] == pytest.approx(before + 50.0)
+        and c.cart_value[2] == 0
+        and c.cart_value[1] > 0
+    )
     assert (c.last_active[[0, 1, 2, 3, 4]] == 1).all()
     advance(c, 2, NONE, NONE, NONE, np.zeros(0), RULES)
     assert c.stage[2] == RETENTION  # the step after a purchase

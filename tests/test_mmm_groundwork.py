@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.mmm_schema import CHANNELS, MEDIA, SchemaError, read_weekly
-from models.mmm_transforms import (adstock, fourier, geometric_weights, hill, logistic_saturation,
-                                   weibull_weights)
+from jobs.mmm.data import read_weekly
+from models.mmm.schema import CHANNELS, MEDIA, SchemaError
+from models.mmm.transforms import adstock, fourier, geometric_weights, hill, logistic_saturation, weibull_weights
 from tests.conftest import SHARED
 
 HEAD = SHARED / "data" / "mmm" / "geoindia_head.csv"
@@ -87,29 +87,31 @@ def test_reads_the_real_head_with_date_or_week(tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def synthetic():
-    from models.mmm_synth import MmmSpec, generate
+    from models.mmm.synth import MmmSpec, generate
 
     return generate(MmmSpec())
 
 
 def test_synthetic_has_the_real_shape_and_columns(synthetic, tmp_path) -> None:
-    from models.mmm_synth import to_kaggle_csv
+    from models.mmm.synth import to_kaggle_layout
 
     data, _ = synthetic
     assert data.shape == (156 * 72, 28)
     assert data.groupby(["Geo", "Brand", "SKU"]).ngroups == 72 and data["week"].nunique() == 156
-    to_kaggle_csv(data, tmp_path / "mmm.csv")
+    to_kaggle_layout(data).to_csv(tmp_path / "mmm.csv", index=False)
     if HEAD.exists():
         assert open(tmp_path / "mmm.csv").readline() == open(HEAD).readline()  # same header, same order
     back = read_weekly(tmp_path / "mmm.csv")
     np.testing.assert_allclose(back["Sales_Units"], data["Sales_Units"])
     # Geo-week drivers are shared by every SKU of a geo in a week, as in the real file.
-    per_geo_week = data.groupby(["week", "Geo"])[["Trade_Spend", "Weighted_Distribution", "CPI", "Festival_Index"]].nunique()
+    per_geo_week = data.groupby(["week", "Geo"])[
+        ["Trade_Spend", "Weighted_Distribution", "CPI", "Festival_Index"]
+    ].nunique()
     assert (per_geo_week == 1).all().all()
 
 
 def test_synthetic_truth_adds_up_and_is_plausible(synthetic) -> None:
-    from models.mmm_synth import MmmSpec, generate
+    from models.mmm.synth import MmmSpec, generate
 
     data, truth = synthetic
     c = truth.contributions
@@ -129,7 +131,7 @@ def test_synthetic_truth_adds_up_and_is_plausible(synthetic) -> None:
 
 
 def test_map_fit_tracks_the_data_and_gives_a_proper_laplace_covariance(synthetic) -> None:
-    from models.mmm_model import contributions, fit, panel
+    from models.mmm.model import contributions, fit, panel
 
     data, _ = synthetic
     small = panel(data[data["Geo"].isin(["CENTRAL", "SOUTH"])])

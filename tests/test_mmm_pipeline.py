@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.common import InputDataError
 from jobs.runner import run_pipeline
 from jobs.validation import DataValidationError
+from models.common.errors import BadInputError
 
 pytestmark = pytest.mark.slow
 
@@ -77,16 +77,18 @@ def _local(published: dict, tmp: Path, edit, name: str) -> Path:
     ("zero price", lambda d: d.assign(Net_Price=np.where(d.index == 3, 0.0, d["Net_Price"])),
      DataValidationError, "expect_column_values_to_be_between column 'Net_Price'"),
     ("missing weeks", lambda d: d.drop(index=d.index[(d["SKU"] == "BrandB_SKU2") & (d["Geo"] == "SOUTH")][40:43]),
-     InputDataError, r"1 series lack weeks, e.g. SOUTH/BrandB/BrandB_SKU2 has 153 of 156"),
+     BadInputError, r"1 series lack weeks, e.g. SOUTH/BrandB/BrandB_SKU2 has 153 of 156"),
     ("calendar gap", lambda d: d[d["week"] != d["week"].drop_duplicates().sort_values().iloc[60]],
-     InputDataError, "the weeks are not consecutive"),
+     BadInputError, "the weeks are not consecutive"),
 ])
 def test_bad_weekly_data_stops_before_the_fit(published: dict, module_env: Path, name, edit, error, message) -> None:
     import mlflow
 
     path = _local(published, module_env, edit, name.replace(" ", "_"))
     with pytest.raises(error, match=message):
-        run_pipeline("mmm", "smoke", {"source": "local", "local_path": str(path)}, run_id=f"bad_{name.replace(' ', '_')}")
+        run_pipeline(
+            "mmm", "smoke", {"source": "local", "local_path": str(path)}, run_id=f"bad_{name.replace(' ', '_')}"
+        )
     run_dir = module_env / "data" / "mmm" / "runs" / f"bad_{name.replace(' ', '_')}"
     assert not (run_dir / "fit").exists()
     assert [str(v.version) for v in mlflow.MlflowClient().search_model_versions("name = 'mmm'")] == ["1"]
@@ -97,8 +99,10 @@ def test_unparseable_date_names_the_row(published: dict, module_env: Path) -> No
     weekly["Date"] = weekly.pop("week").dt.strftime("%-m/%-d/%Y")
     weekly.loc[4, "Date"] = "2022-13-01"
     weekly.to_csv(module_env / "bad_date.csv", index=False)
-    with pytest.raises(InputDataError, match="column 'Date' row 6 is '2022-13-01', not %m/%d/%Y"):
-        run_pipeline("mmm", "smoke", {"source": "local", "local_path": str(module_env / "bad_date.csv")}, run_id="bad_date")
+    with pytest.raises(BadInputError, match="column 'Date' row 6 is '2022-13-01', not %m/%d/%Y"):
+        run_pipeline(
+            "mmm", "smoke", {"source": "local", "local_path": str(module_env / "bad_date.csv")}, run_id="bad_date"
+        )
 
 
 def test_gate_failure_registers_nothing(published: dict) -> None:
@@ -112,7 +116,7 @@ def test_gate_failure_registers_nothing(published: dict) -> None:
 
 
 def test_kaggle_without_credentials_says_where_to_put_them(module_env: Path) -> None:
-    from jobs.common import CredentialsError
+    from models.common.errors import CredentialsError
 
     with pytest.raises(CredentialsError, match="KAGGLE_USERNAME"):
         run_pipeline("mmm", "smoke", {"source": "kaggle"}, run_id="kaggle")

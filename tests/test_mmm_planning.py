@@ -6,11 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.mmm_evaluate import collinear_groups, level_metrics, recovery, recovery_summary, roi_table
-from models.mmm_optimise import optimise
-from models.mmm_response import (PlanError, Posterior, build_posterior, outcome, plan_multipliers, response_curves,
-                                 value_and_gradient, whatif)
-from models.mmm_schema import CHANNELS
+from jobs.mmm.store import load_posterior, save_posterior
+from models.mmm.evaluate import collinear_groups, level_metrics, recovery, recovery_summary, roi_table
+from models.mmm.optimise import optimise
+from models.mmm.response import (
+    PlanError,
+    Posterior,
+    build_posterior,
+    outcome,
+    plan_multipliers,
+    response_curves,
+    value_and_gradient,
+    whatif,
+)
+from models.mmm.schema import CHANNELS
 
 GEOS = ["CENTRAL", "EAST", "SOUTH", "WEST"]
 
@@ -18,8 +27,8 @@ GEOS = ["CENTRAL", "EAST", "SOUTH", "WEST"]
 @pytest.fixture(scope="module")
 def fitted():
     """A fit on 4 of the 8 synthetic geos (36 series), its truth and posterior."""
-    from models.mmm_model import fit, panel
-    from models.mmm_synth import MmmSpec, generate
+    from models.mmm.model import fit, panel
+    from models.mmm.synth import MmmSpec, generate
 
     data, truth = generate(MmmSpec())
     keep = data["Geo"].isin(GEOS)
@@ -31,14 +40,17 @@ def fitted():
 
 
 def test_roi_recovery_on_a_small_synthetic_set(fitted) -> None:
-    from models.mmm_model import channel_spend, contributions, roi_samples
+    from models.mmm.model import channel_spend, contributions, roi_samples
 
     data, d, f, _, truth, contrib = fitted
     spend = channel_spend(d, truth.params["cpm"])
     groups = collinear_groups(d.media)
     assert [[CHANNELS[c] for c in g] for g in groups] == [["Facebook", "Instagram"]]
     table = roi_table(roi_samples(f, d, truth.params["cpm"], 150, seed=0), spend, groups, 0.9)
-    value = (contrib[CHANNELS].to_numpy() * data.sort_values(["week", "Geo", "Brand", "SKU"])["Net_Price"].to_numpy()[:, None]).sum(0)
+    value = (
+        contrib[CHANNELS].to_numpy()
+        * data.sort_values(["week", "Geo", "Brand", "SKU"])["Net_Price"].to_numpy()[:, None]
+    ).sum(0)
     true_roi = pd.Series(value / spend, index=CHANNELS)
     _, est = contributions(f)
     rec = recovery(table, true_roi, contrib[CHANNELS].sum(), pd.Series(est.sum(axis=(0, 2)), index=CHANNELS))
@@ -63,8 +75,8 @@ def test_level_metrics_by_hand() -> None:
 
 def test_posterior_round_trip_and_gradient(fitted, tmp_path) -> None:
     post = fitted[3]
-    post.save(tmp_path / "p.npz")
-    back = Posterior.load(tmp_path / "p.npz")
+    save_posterior(post, tmp_path / "p.npz")
+    back = load_posterior(tmp_path / "p.npz")
     assert back.channels == post.channels and back.keys.equals(post.keys)
     np.testing.assert_array_equal(back.own, post.own)
     rng = np.random.default_rng(0)
@@ -86,12 +98,17 @@ def test_whatif_plans_and_their_errors(fitted) -> None:
                                                                     "spend": [2 * radio_a]})}).set_index("scenario")
     assert t.loc["same", "value"] == pytest.approx(t.loc["current", "value"])
     assert t.loc["more radio A", "spend"] == pytest.approx(t.loc["current", "spend"] + radio_a)
-    assert t.loc["more radio A", "delta_value_lo"] > 0 and t.loc["more radio A", "value_lo"] < t.loc["more radio A", "value"]
-    for plan, msg in [({"channel": ["Tv"], "scale": [1.0]}, "plan row 1: unknown channel 'Tv'"),
-                      ({"channel": ["TV"], "geo": ["MARS"], "scale": [1.0]}, "unknown geo 'MARS'"),
-                      ({"channel": ["TV"], "spend": [1.0], "scale": [1.0]}, "exactly one of spend or scale"),
-                      ({"channel": ["TV", "TV"], "brand": [None, "BrandB"], "scale": [1.0, 2.0]}, "plan row 2: TV overlaps"),
-                      ({"channel": ["TV"], "scale": [-1.0]}, "negative")]:
+    assert (
+        t.loc["more radio A", "delta_value_lo"] > 0
+        and t.loc["more radio A", "value_lo"] < t.loc["more radio A", "value"]
+    )
+    for plan, msg in [
+        ({"channel": ["Tv"], "scale": [1.0]}, "plan row 1: unknown channel 'Tv'"),
+        ({"channel": ["TV"], "geo": ["MARS"], "scale": [1.0]}, "unknown geo 'MARS'"),
+        ({"channel": ["TV"], "spend": [1.0], "scale": [1.0]}, "exactly one of spend or scale"),
+        ({"channel": ["TV", "TV"], "brand": [None, "BrandB"], "scale": [1.0, 2.0]}, "plan row 2: TV overlaps"),
+        ({"channel": ["TV"], "scale": [-1.0]}, "negative"),
+    ]:
         with pytest.raises(PlanError, match=msg):
             plan_multipliers(post, pd.DataFrame(plan))
 
@@ -166,9 +183,9 @@ def test_weibull_adstock_and_logistic_saturation_fit_and_plan() -> None:
     posterior's gradient matches finite differences under logistic saturation."""
     import torch
 
-    from models.mmm_model import fit, panel, saturate
-    from models.mmm_synth import MmmSpec, generate
-    from models.mmm_transforms import logistic_saturation, weibull_weights
+    from models.mmm.model import fit, panel, saturate
+    from models.mmm.synth import MmmSpec, generate
+    from models.mmm.transforms import logistic_saturation, weibull_weights
 
     data, truth = generate(MmmSpec(weeks=104))
     d = panel(data[data["Geo"].isin(["CENTRAL"])])

@@ -6,9 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.banner_synth import log_policy, make_banner_world, softmax_policy, uniform_policy
-from models.ope import (BanditLog, action_frequencies, binomial_interval, bootstrap_frequencies, evaluate,
-                        replay_learning, reward_model)
+from models.bandits.banner_synth import log_policy, make_banner_world, softmax_policy, uniform_policy
+from models.bandits.ope import (
+    BanditLog,
+    action_frequencies,
+    binomial_interval,
+    bootstrap_frequencies,
+    evaluate,
+    replay_learning,
+    reward_model,
+)
 
 WORLD = make_banner_world(3, 10, seed=4, base_ctr=0.05)
 UNI = uniform_policy(3, 10)

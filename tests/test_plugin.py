@@ -7,13 +7,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 from tests.test_dags import airflow_env
 
 
+@pytest.mark.slow  # an Airflow subprocess
 def test_plugin_loads_in_airflow(tmp_path: Path) -> None:
-    code = ("from airflow import plugins_manager as pm; pm.ensure_plugins_loaded() if hasattr(pm, 'ensure_plugins_loaded') else None;"
-            "print([l.name for l in pm.get_global_operator_extra_links()])")
+    code = (
+        "from airflow import plugins_manager as pm; "
+        "pm.ensure_plugins_loaded() if hasattr(pm, 'ensure_plugins_loaded') else None;"
+        "print([l.name for l in pm.get_global_operator_extra_links()])"
+    )
     res = subprocess.run([sys.executable, "-c", code], env=airflow_env(tmp_path / "af", tmp_path),
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]

@@ -6,8 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.agent_classifier import operating_threshold
-from models.pricing import evaluate_policy, fit_tree, grid, rules_text, teacher_multipliers, tree_multipliers, true_buy
+from models.pricing.agent_classifier import operating_threshold
+from models.pricing.rules import (
+    evaluate_policy,
+    fit_tree,
+    grid,
+    rules_text,
+    teacher_multipliers,
+    tree_multipliers,
+    true_buy,
+)
 
 
 def test_teacher_takes_the_grid_argmax() -> None:
@@ -58,9 +66,9 @@ def test_operating_threshold_meets_the_precision_target() -> None:
 
 
 def test_multitask_learns_a_falling_demand_curve() -> None:
-    from models.clickstream_synth import ClickstreamSpec, generate
-    from models.multitask import product_matrix, purchase_curves, train
-    from models.session_features import FEATURES
+    from models.pricing.multitask import product_matrix, purchase_curves, train
+    from models.pricing.session_features import FEATURES
+    from models.pricing.synth import ClickstreamSpec, generate
     from tests.session_features_pandas import session_features_pandas
 
     events, offers, truth = next(generate(ClickstreamSpec(n_sessions=3000, seed=9, chunk_sessions=3000)))

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.pricing_env import (BASELINES, PricingConfig, PricingEnv, agent_share, buy_probability, oracle_multiplier,
-                                run_episode)
+from models.market.pricing_env import (
+    BASELINES,
+    PricingConfig,
+    PricingEnv,
+    agent_share,
+    buy_probability,
+    oracle_multiplier,
+    run_episode,
+)
 
 
 def test_env_passes_the_gymnasium_checker() -> None:
@@ -36,7 +43,9 @@ def test_leakage_only_below_the_oracle_and_reward_definition() -> None:
     env.reset(seed=0)
     _, r, _, _, info = env.step(np.array([0.7], dtype=np.float32))
     expected = (env.oracle[0] - 0.7) * 100 * env.totals["agent_buys"]
-    assert env.totals["leakage"] == pytest.approx(expected) and r == pytest.approx(env.totals["revenue"] - 0.5 * expected)
+    assert env.totals["leakage"] == pytest.approx(expected) and r == pytest.approx(
+        env.totals["revenue"] - 0.5 * expected
+    )
 
 
 def test_baselines_on_common_random_numbers_and_a_counterfactual() -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jobs.common import InputDataError
 from jobs.pricing_models.promote import GateError
 from jobs.pricing_models.validate import current_features_link
 from jobs.runner import run_pipeline
 from jobs.validation import DataValidationError
+from models.common.errors import BadInputError
 
 pytestmark = pytest.mark.slow
 SMALL = {"n_sessions": 2500, "xgb_rounds": 150, "mt_epochs": 5}
@@ -32,7 +32,10 @@ def test_three_models_registered_with_figures(first_run: dict) -> None:
         "rules": ("pricing_rules", 1, "champion")}
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name("pricing_models")
-    runs = {r.data.tags["airflow.task_id"]: r for r in client.search_runs([exp.experiment_id], "tags.`platform.role` = 'task'")}
+    runs = {
+        r.data.tags["airflow.task_id"]: r
+        for r in client.search_runs([exp.experiment_id], "tags.`platform.role` = 'task'")
+    }
     clf = runs["train_agent_classifier"].data.metrics
     assert clf["holdout_roc_auc"] >= 0.9 and clf["oracle_auc"] > 0.9
     assert {"loko_auc.llm_agent", "loko_auc.scraper", "loko_auc.price_monitor", "holdout_pr_auc"} <= set(clf)
@@ -90,8 +93,10 @@ def test_repairs_are_counted_and_orphan_offers_refused(first_run: dict, tmp_path
     assert state["repairs"]["duplicate_events_dropped"] == 25 and state["repairs"]["sessions_reordered"] > 100
     offers = pd.read_parquet(folder / "offers.parquet")
     pd.concat([offers, offers.head(1).assign(sessionId="ghost")]).to_parquet(folder / "offers.parquet", index=False)
-    with pytest.raises(InputDataError, match="1 offers in .* belong to sessions without events"):
-        run_pipeline("pricing_models", "smoke", {**SMALL, "source": "files", "events_path": str(folder)}, run_id="orphan")
+    with pytest.raises(BadInputError, match="1 offers in .* belong to sessions without events"):
+        run_pipeline(
+            "pricing_models", "smoke", {**SMALL, "source": "files", "events_path": str(folder)}, run_id="orphan"
+        )
 
 
 def test_failed_gate_registers_nothing(platform_env: Path) -> None:

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import yaml
 
-from models.market_env import EnvConfig, RetargetingEnv
-from models.market_sim import MarketConfig, strategies_from_config
-from models.rl_curriculum import STAGES, Curriculum, DiscreteBids, Stage, env_config
+from jobs.market.advertisers import load_advertisers
+from models.market.curriculum import STAGES, Curriculum, Stage
+from models.market.envs import BID_GRID, EnvConfig, RetargetingParallelEnv, env_config
+from models.market.simulator import MarketConfig, strategies_from_config
 
 ROOT = Path(__file__).resolve().parent.parent
-ADVERTISERS = yaml.safe_load((ROOT / "jobs/profiles/market_advertisers.yaml").read_text())
+ADVERTISERS = load_advertisers()
 
 
 def test_stage_environments_grow_with_complexity() -> None:
@@ -33,14 +34,21 @@ def test_promotion_on_threshold_or_budget() -> None:
     assert cur.finished and [h["reason"] for h in cur.history if h["promoted"]] == ["threshold", "budget"]
 
 
-def test_discrete_bids_wrap_the_gym_env_for_dqn() -> None:
-    from gymnasium.utils.env_checker import check_env
+def test_a_discrete_action_indexes_the_bid_grid_for_dqn() -> None:
+    env = RetargetingParallelEnv(["conservative"], strategies_from_config(ADVERTISERS, ["aggressive"]),
+                                 EnvConfig(market=MarketConfig(customers=300, pool_size=1000), episode_steps=24),
+                                 discrete=True)
+    assert env.action_space("conservative").n == len(BID_GRID) == 5 * 6 * 3
+    np.testing.assert_array_equal(BID_GRID[0], [0.5, 0.0, 2.0])
 
-    env = DiscreteBids(RetargetingEnv(strategies_from_config(ADVERTISERS, ["aggressive"]),
-                                      EnvConfig(market=MarketConfig(customers=300, pool_size=1000), episode_steps=24)))
-    assert env.action_space.n == 5 * 6 * 3
-    np.testing.assert_array_equal(env.action(0), [0.5, 0.0, 2.0])
-    check_env(env, skip_render_check=True)
+    def spend(action: object) -> float:
+        env.reset(seed=4)
+        for _ in range(24):
+            env.step({"conservative": action})
+        return float(env.core.market.totals["spend"][0])
+
+    top = len(BID_GRID) - 1  # the highest bid on the last stage at full intensity
+    assert spend(np.int64(top)) == spend(BID_GRID[top])  # an index acts exactly as its grid row
 
 
 def test_the_yaml_maps_every_learner_to_an_rllib_algorithm() -> None:
@@ -49,4 +57,8 @@ def test_the_yaml_maps_every_learner_to_an_rllib_algorithm() -> None:
         "aggressive": "PPO", "conservative": "DQN", "adaptive": "PPO", "retargeting": "APPO"}
     assert set(doc["agents"]) <= set(ADVERTISERS)  # each learner replaces a scripted strategy
     assert [s["complexity"] for s in doc["curriculum"]] == [s.complexity for s in STAGES]
-    assert {k: doc["hyperparameters"]["PPO"][k] for k in ("lr", "gamma", "clip_param")} == {"lr": 3.0e-4, "gamma": 0.99, "clip_param": 0.2}
+    assert {k: doc["hyperparameters"]["PPO"][k] for k in ("lr", "gamma", "clip_param")} == {
+        "lr": 3.0e-4,
+        "gamma": 0.99,
+        "clip_param": 0.2,
+    }

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.avazu_ctr.sample import SampleSpec, sample_csv
-from jobs.common import InputDataError
+from models.common.errors import BadInputError
 from tests.conftest import AVAZU_HEAD, needs_shared
 
 
@@ -86,10 +86,16 @@ def _assert_untouched(dest: Path, before: bytes) -> None:
     [
         ("empty", lambda src: "", r"empty file \(0 bytes\)"),
         ("truncated", lambda src: _head(src, 50)[:-40], r"truncated or malformed row: expected 24 columns, got \d+"),
-        ("missing_column", lambda src: "\n".join(
-            ",".join(line.split(",")[:-1]) for line in _head(src, 5).splitlines()) + "\n",
-         r"missing column\(s\) \['C21'\]"),
-        ("non_numeric_hour", lambda src: _head(src, 5).replace(",141", ",xx1", 1), r"column 'hour' must be int64, found 'xx1"),
+        (
+            "missing_column",
+            lambda src: "\n".join(",".join(line.split(",")[:-1]) for line in _head(src, 5).splitlines()) + "\n",
+            r"missing column\(s\) \['C21'\]",
+        ),
+        (
+            "non_numeric_hour",
+            lambda src: _head(src, 5).replace(",141", ",xx1", 1),
+            r"column 'hour' must be int64, found 'xx1",
+        ),
         ("header_only", lambda src: _head(src, 0), r"no data rows"),
     ],
 )
@@ -99,7 +105,7 @@ def test_bad_csv_is_refused_and_earlier_output_kept(
     bad = tmp_path / f"{name}.csv"
     bad.write_text(make(synthetic_csv[0]))
     before = earlier.read_bytes()
-    with pytest.raises(InputDataError, match=message) as err:
+    with pytest.raises(BadInputError, match=message) as err:
         sample_csv(bad, earlier, SampleSpec(rows=100))
     assert str(bad) in str(err.value)  # the message says where
     _assert_untouched(earlier, before)
@@ -114,7 +120,7 @@ def test_corrupt_gzip_is_refused(synthetic_csv: tuple[Path, Path], earlier: Path
     bad = tmp_path / "bad.gz"
     bad.write_bytes(bytes(data))
     before = earlier.read_bytes()
-    with pytest.raises(InputDataError, match=r"corrupt gzip|cannot parse"):
+    with pytest.raises(BadInputError, match=r"corrupt gzip|cannot parse"):
         sample_csv(bad, earlier, SampleSpec())
     _assert_untouched(earlier, before)
 
@@ -122,16 +128,18 @@ def test_corrupt_gzip_is_refused(synthetic_csv: tuple[Path, Path], earlier: Path
 def test_gzip_with_garbage_header_is_refused(earlier: Path, tmp_path: Path) -> None:
     bad = tmp_path / "train.gz"
     bad.write_bytes(b"\x1f\x8b\x08\x00" + b"not really deflate" * 20)
-    with pytest.raises(InputDataError, match="corrupt gzip"):
+    with pytest.raises(BadInputError, match="corrupt gzip"):
         sample_csv(bad, earlier, SampleSpec())
 
 
 def test_manifest_written_by_the_step(synthetic_csv: tuple[Path, Path], platform_env: Path) -> None:
     from jobs.avazu_ctr import sample
     from jobs.avazu_ctr.config import load
-    from jobs.common import RunContext
+    from jobs.paths import RunContext
 
-    out = sample.run(load("smoke"), RunContext.cli("avazu_ctr", "t"), {"raw_path": str(synthetic_csv[0]), "source": "synthetic"})
+    out = sample.run(
+        load("smoke"), RunContext.cli("avazu_ctr", "t"), {"raw_path": str(synthetic_csv[0]), "source": "synthetic"}
+    )
     manifest = json.loads(Path(out["sample_manifest"]).read_text())
     assert manifest["rows"] == out["sample_rows"] == 20_000
     assert manifest["source"] == "synthetic" and manifest["seed"] == 42

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from jobs.validation import EXPECTATIONS_DIR, DataValidationError, validate_frame
-from models.avazu_synth import SynthConfig, generate_chunks
+from models.ctr.synth import SynthConfig, generate_chunks
 from tests.conftest import AVAZU_HEAD, needs_shared
 
 

@@ -1,6 +1,6 @@
 """features: PySpark job from the raw Parquet sample to model features, split and encodings.
 
-Adds the split (stratified or time), fits the encodings of ``models.ctr_features`` on the
+Adds the split (stratified or time), fits the encodings of ``models.ctr.features`` on the
 training split only (out of fold for training rows), and writes, atomically:
 
     <run>/features/data/split=train|holdout/*.parquet   features + id, click, day, fold
@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from jobs.avazu_ctr.config import AvazuConfig
-from jobs.common import RunContext, atomic_path, write_json
-from models.ctr_features import CODED_FIELDS, ID_FIELDS, N_FOLDS, RAW_INPUTS, EncodingTables, feature_names, transform
+from jobs.paths import RunContext, atomic_path, write_json
+from models.ctr.features import CODED_FIELDS, ID_FIELDS, N_FOLDS, RAW_INPUTS, EncodingTables, feature_names, transform
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +13,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from jobs.avazu_ctr.config import AvazuConfig
-from jobs.common import InputDataError, RunContext, atomic_path
 from jobs.kaggle import download_competition_file, resolve_source
+from jobs.paths import RunContext, atomic_path
 from jobs.progress import Progress
-from models.avazu_synth import SynthConfig, generate_chunks
+from models.common.errors import BadInputError
+from models.ctr.synth import SynthConfig, generate_chunks
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any] | None = None) 
     elif source == "local":
         raw = Path(cfg.local_path).expanduser().resolve()
         if not raw.is_file():
-            raise InputDataError(f"source=local: {raw} does not exist or is not a file")
+            raise BadInputError(f"source=local: {raw} does not exist or is not a file")
     else:
         raw, truth = write_synthetic(cfg, raw_dir)
     log.info("ingest: %s (%s, %.1f MB) in %.1f s", raw, source, raw.stat().st_size / 1e6, time.time() - t0)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from jobs.avazu_ctr.config import AvazuConfig
 from jobs.avazu_ctr.train import load_split
-from jobs.common import RunContext
+from jobs.paths import RunContext
 from jobs.registry import champion_version
 
 log = logging.getLogger(__name__)

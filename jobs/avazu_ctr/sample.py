@@ -24,9 +24,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from jobs.avazu_ctr.config import AvazuConfig
-from jobs.common import InputDataError, RunContext, atomic_path, sha256_file, write_json
+from jobs.paths import RunContext, atomic_path, sha256_file, write_json
 from jobs.progress import Progress
-from models.avazu_synth import AVAZU_COLUMNS, RAW_SCHEMA
+from models.common.errors import BadInputError
+from models.ctr.synth import AVAZU_COLUMNS, RAW_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -56,38 +57,38 @@ def _read_header(path: Path, gz: bool) -> list[str]:
             line = f.readline()
     except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         kind = "corrupt gzip file" if gz else "unreadable file"
-        raise InputDataError(f"{path}: {kind}: {exc}") from exc
+        raise BadInputError(f"{path}: {kind}: {exc}") from exc
     if not line.strip():
-        raise InputDataError(f"{path}: empty file (no header line)")
+        raise BadInputError(f"{path}: empty file (no header line)")
     return [c.strip().strip('"') for c in line.strip().split(",")]
 
 
 def check_header(path: Path, header: list[str]) -> None:
-    """Raise :class:`InputDataError` naming every missing Avazu column."""
+    """Raise :class:`BadInputError` naming every missing Avazu column."""
     missing = [c for c in AVAZU_COLUMNS if c not in header]
     if missing:
-        raise InputDataError(f"{path}: missing column(s) {missing}; the header has {header}")
+        raise BadInputError(f"{path}: missing column(s) {missing}; the header has {header}")
     extra = [c for c in header if c not in AVAZU_COLUMNS]
     if extra:
         log.warning("%s: ignoring extra column(s) %s", path, extra)
 
 
-def _explain(exc: Exception, path: Path, rows_before: int, header: list[str], gz: bool) -> InputDataError:
+def _explain(exc: Exception, path: Path, rows_before: int, header: list[str], gz: bool) -> BadInputError:
     """Turn an Arrow parse/convert error into a message naming the file, row and column."""
     msg = str(exc)
     where = f"{path}: after data row {rows_before:,}"
     m = re.search(r"Expected (\d+) columns, got (\d+): (.*)", msg, re.S)
     if m:
-        return InputDataError(
+        return BadInputError(
             f"{where}: truncated or malformed row: expected {m[1]} columns, got {m[2]}: {m[3][:200]!r}"
         )
     m = re.search(r"In CSV column #(\d+): .*?conversion error to (\w+): invalid value '([^']*)'", msg, re.S)
     if m:
         col = header[int(m[1])] if int(m[1]) < len(header) else f"#{m[1]}"
-        return InputDataError(f"{where}: column {col!r} must be {m[2]}, found {m[3]!r}")
+        return BadInputError(f"{where}: column {col!r} must be {m[2]}, found {m[3]!r}")
     if gz and isinstance(exc, OSError):
-        return InputDataError(f"{path}: corrupt gzip stream ({msg})")
-    return InputDataError(f"{where}: cannot parse CSV: {msg}")
+        return BadInputError(f"{path}: corrupt gzip stream ({msg})")
+    return BadInputError(f"{where}: cannot parse CSV: {msg}")
 
 
 class _ParquetSink:
@@ -159,7 +160,11 @@ class _BottomK:
             self._shrink()
 
     def _shrink(self) -> None:
-        keep = np.sort(np.argpartition(self.keys, self.k - 1)[: self.k]) if len(self.keys) > self.k else np.arange(len(self.keys))
+        keep = (
+            np.sort(np.argpartition(self.keys, self.k - 1)[: self.k])
+            if len(self.keys) > self.k
+            else np.arange(len(self.keys))
+        )
         self.table = self.table.take(pa.array(keep)).combine_chunks()  # type: ignore[union-attr]
         self.keys, self.order = self.keys[keep], self.order[keep]
 
@@ -174,15 +179,15 @@ def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
     """Stream ``src`` (plain or gzip CSV in Avazu's schema) into ZSTD Parquet at ``dest``.
 
     Returns the manifest (rows, bytes, schema, sha256, ...). Raises
-    :class:`InputDataError` for an empty file, a truncated row, a missing column, a
+    :class:`BadInputError` for an empty file, a truncated row, a missing column, a
     value of the wrong type or a corrupt gzip; ``dest`` is then left as it was.
     """
     src = Path(src)
     if not src.is_file():
-        raise InputDataError(f"{src}: no such file")
+        raise BadInputError(f"{src}: no such file")
     size = src.stat().st_size
     if size == 0:
-        raise InputDataError(f"{src}: empty file (0 bytes)")
+        raise BadInputError(f"{src}: empty file (0 bytes)")
     gz = _is_gzip(src)
     header = _read_header(src, gz)
     check_header(src, header)
@@ -201,7 +206,9 @@ def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
     with atomic_path(dest) as tmp:
         writer = _ParquetSink(tmp)
         try:
-            reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES), convert_options=convert)
+            reader = pacsv.open_csv(
+                stream, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES), convert_options=convert
+            )
             while True:
                 try:
                     batch = reader.read_next_batch()
@@ -229,7 +236,7 @@ def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
             writer.close()
             raw.close()
         if rows_out == 0:
-            raise InputDataError(f"{src}: no data rows after the header")
+            raise BadInputError(f"{src}: no data rows after the header")
     elapsed = progress.done()
     return {
         "rows": rows_out,

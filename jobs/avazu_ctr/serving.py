@@ -1,7 +1,7 @@
 """The registered CTR model: raw Avazu rows in, click probabilities out.
 
 It bundles the encoding tables fitted on the training split with the native LightGBM
-model, and applies the same ``models.ctr_features.transform`` the Spark job used, so
+model, and applies the same ``models.ctr.features.transform`` the Spark job used, so
 ``mlflow models serve -m models:/ctr_lightgbm@champion`` scores raw log lines.
 """
 
@@ -27,7 +27,7 @@ class CtrModel(mlflow.pyfunc.PythonModel):
         self.booster = lgb.Booster(model_file=context.artifacts["booster"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> np.ndarray:
-        """P(click) for each raw row (columns of ``models.ctr_features.RAW_INPUTS``)."""
-        from models.ctr_features import transform
+        """P(click) for each raw row (columns of ``models.ctr.features.RAW_INPUTS``)."""
+        from models.ctr.features import transform
 
         return self.booster.predict(transform(model_input, self.tables))

@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 
 from jobs.avazu_ctr.config import AvazuConfig
-from jobs.common import REPO_ROOT, RunContext
-from models.ctr_features import RAW_INPUTS, transform
-from models.ctr_model import LgbmParams, TrainResult, binary_metrics, train_lgbm
+from jobs.paths import REPO_ROOT, RunContext
+from models.ctr.features import RAW_INPUTS, transform
+from models.ctr.model import LgbmParams, TrainResult, binary_metrics, train_lgbm
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,9 @@ def params_from(cfg: AvazuConfig) -> LgbmParams:
     )
 
 
-def fit(features_path: str | Path, cfg: AvazuConfig, feature_list: list[str]) -> tuple[TrainResult, dict[str, float], pd.DataFrame]:
+def fit(
+    features_path: str | Path, cfg: AvazuConfig, feature_list: list[str]
+) -> tuple[TrainResult, dict[str, float], pd.DataFrame]:
     """Train on the train split; returns the fit, holdout metrics and holdout predictions."""
     train, hold = load_split(features_path, "train"), load_split(features_path, "holdout")
     result = train_lgbm(train[feature_list], train["click"].to_numpy(), params_from(cfg))
@@ -47,12 +49,11 @@ def fit(features_path: str | Path, cfg: AvazuConfig, feature_list: list[str]) ->
 def log_model(result: TrainResult, features_path: str, sample_path: str) -> str:
     """Log the native LightGBM text model and the raw-rows pyfunc; returns the pyfunc's URI."""
     import mlflow
+    import pyarrow.parquet as pq
     from mlflow.models import infer_signature
 
     from jobs.avazu_ctr.features import read_tables
     from jobs.avazu_ctr.serving import CtrModel
-
-    import pyarrow.parquet as pq
 
     example = next(pq.ParquetFile(sample_path).iter_batches(batch_size=5, columns=list(RAW_INPUTS))).to_pandas()
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from jobs.avazu_ctr.config import AvazuConfig
-from jobs.common import RunContext, data_root, publish_link
+from jobs.paths import RunContext, data_root, publish_link
 from jobs.validation import validate_and_log
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobs.common import REPO_ROOT
 from jobs.config import build_config, require
+from jobs.paths import REPO_ROOT
 
 PIPELINE = "banner_bandit_eval"
 EXPERIMENT = "banner_bandit_eval"

@@ -16,12 +16,20 @@ import pandas as pd
 
 from jobs.banner_bandit_eval.config import BannerConfig
 from jobs.banner_bandit_eval.logs import to_bandit_log
-from jobs.common import RunContext, atomic_path
+from jobs.paths import RunContext, atomic_path
 from jobs.plots import _plt
-from models.banner_bandit import KEY, BannerTS
-from models.banner_synth import BannerWorld, uniform_policy
-from models.ope import (BanditLog, action_frequencies, binomial_interval, bootstrap_frequencies, evaluate, on_policy,
-                        replay_learning, reward_model)
+from models.bandits.banner import KEY, BannerTS
+from models.bandits.banner_synth import BannerWorld, uniform_policy
+from models.bandits.ope import (
+    BanditLog,
+    action_frequencies,
+    binomial_interval,
+    bootstrap_frequencies,
+    evaluate,
+    on_policy,
+    replay_learning,
+    reward_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +61,9 @@ def ts_matrix(ts: BannerTS, n_slots: int, n_creatives: int, n_draws: int, rng: n
     return pi
 
 
-def learning_replay(ts: BannerTS, df: pd.DataFrame, lg: BanditLog, cfg: BannerConfig, rng: np.random.Generator) -> dict[str, Any]:
+def learning_replay(
+    ts: BannerTS, df: pd.DataFrame, lg: BanditLog, cfg: BannerConfig, rng: np.random.Generator
+) -> dict[str, Any]:
     """Replay the TS policy, learning in batches of ``replay_batch`` rows, through a uniform log."""
     key = df[KEY].iloc[0].to_dict()
 
@@ -72,7 +82,9 @@ def learning_replay(ts: BannerTS, df: pd.DataFrame, lg: BanditLog, cfg: BannerCo
 
 def _rows(source: str, policy: str, log_name: str, est: pd.DataFrame | list[dict[str, Any]],
           reference: float = float("nan"), ref_kind: str = "") -> pd.DataFrame:
-    out = pd.DataFrame(est).assign(source=source, policy=policy, log=log_name, reference=reference, reference_kind=ref_kind)
+    out = pd.DataFrame(est).assign(
+        source=source, policy=policy, log=log_name, reference=reference, reference_kind=ref_kind
+    )
     out["covered"] = np.where(np.isnan(reference), np.nan, (out["lo"] <= reference) & (reference <= out["hi"]))
     return out
 
@@ -91,10 +103,16 @@ def obd_table(logs: pd.DataFrame, cfg: BannerConfig, rng: np.random.Generator) -
     obs_r, obs_b = on_policy(R.reward, cfg.n_boot, rng), on_policy(B.reward, cfg.n_boot, rng)
     parts = [_rows("obd", "random", "random", [obs_r]), _rows("obd", "bts", "bts", [obs_b])]
     bts_pi, bts_boot = action_frequencies(B), bootstrap_frequencies(B, cfg.n_boot, rng)
-    est = evaluate(R, bts_pi, reward_model(R, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng, pi_boot=bts_boot)
+    est = evaluate(
+        R, bts_pi, reward_model(R, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng, pi_boot=bts_boot
+    )
     parts.append(_rows("obd", "bts", "random", est, obs_b["estimate"], "observed on-policy CTR"))
-    est = evaluate(B, uniform_policy(n_slots, n_cr), reward_model(B, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng)
-    parts.append(_rows("obd", "random", "bts", _drop_replay_unless_uniform(est, B), obs_r["estimate"], "observed on-policy CTR"))
+    est = evaluate(
+        B, uniform_policy(n_slots, n_cr), reward_model(B, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng
+    )
+    parts.append(
+        _rows("obd", "random", "bts", _drop_replay_unless_uniform(est, B), obs_r["estimate"], "observed on-policy CTR")
+    )
     prior, rest = split_prior(rnd, cfg.prior_days)
     ts = fit_ts(prior, n_slots, n_cr, cfg)
     Re = to_bandit_log(rest, n_slots, n_cr)
@@ -107,19 +125,27 @@ def obd_table(logs: pd.DataFrame, cfg: BannerConfig, rng: np.random.Generator) -
     return pd.concat(parts, ignore_index=True)
 
 
-def synthetic_table(logs: pd.DataFrame, truth: dict[str, Any], cfg: BannerConfig, rng: np.random.Generator) -> pd.DataFrame:
+def synthetic_table(
+    logs: pd.DataFrame, truth: dict[str, Any], cfg: BannerConfig, rng: np.random.Generator
+) -> pd.DataFrame:
     """The same estimators on synthetic logs, each next to the exact truth."""
     world, prod = BannerWorld(np.asarray(truth["ctr"])), np.asarray(truth["production_policy"])
     n_slots, n_cr = world.shape
     uni_df, prod_df = logs[logs["log"] == "synthetic_uniform"], logs[logs["log"] == "synthetic_production"]
     U, P = to_bandit_log(uni_df, n_slots, n_cr), to_bandit_log(prod_df, n_slots, n_cr)
     uni = uniform_policy(n_slots, n_cr)
-    parts = [_rows("synthetic", "uniform", "uniform", [on_policy(U.reward, cfg.n_boot, rng)], world.value(uni), "truth"),
-             _rows("synthetic", "production", "production", [on_policy(P.reward, cfg.n_boot, rng)], world.value(prod), "truth")]
+    parts = [
+        _rows("synthetic", "uniform", "uniform", [on_policy(U.reward, cfg.n_boot, rng)], world.value(uni), "truth"),
+        _rows(
+            "synthetic", "production", "production", [on_policy(P.reward, cfg.n_boot, rng)], world.value(prod), "truth"
+        ),
+    ]
     est = evaluate(U, prod, reward_model(U, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng)
     parts.append(_rows("synthetic", "production", "uniform", est, world.value(prod), "truth"))
     est = evaluate(P, uni, reward_model(P, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng)
-    parts.append(_rows("synthetic", "uniform", "production", _drop_replay_unless_uniform(est, P), world.value(uni), "truth"))
+    parts.append(
+        _rows("synthetic", "uniform", "production", _drop_replay_unless_uniform(est, P), world.value(uni), "truth")
+    )
     prior, rest = split_prior(uni_df, cfg.prior_days)
     ts = fit_ts(prior, n_slots, n_cr, cfg)
     pi_ts = ts_matrix(ts, n_slots, n_cr, cfg.n_draws, rng)
@@ -139,9 +165,11 @@ def power_notes(table: pd.DataFrame) -> list[str]:
             continue
         half = (row.hi - row.lo) / 2
         mdd = 2.8 * row.se * np.sqrt(2)
-        notes.append(f"{row.source}: {row.policy} on the {row.log} log ({row.estimator}): {row.estimate:.4f}, 95% interval "
-                     f"+/-{half:.4f} (+/-{100 * half / row.estimate:.0f}%); two policies measured this way must differ by "
-                     f"about {mdd:.4f} ({100 * mdd / row.estimate:.0f}% relative) to be told apart at 80% power.")
+        notes.append(
+            f"{row.source}: {row.policy} on the {row.log} log ({row.estimator}): {row.estimate:.4f}, 95% interval "
+            f"+/-{half:.4f} (+/-{100 * half / row.estimate:.0f}%); two policies measured this way must differ by "
+            f"about {mdd:.4f} ({100 * mdd / row.estimate:.0f}% relative) to be told apart at 80% power."
+        )
     return notes
 
 
@@ -189,8 +217,18 @@ def run(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, 
         (tmp / "ope_report.md").write_text("\n".join(md))
     mlflow.log_artifacts(str(out), "ope")
     for r in table.itertuples():
-        name = f"{r.source}.{r.policy}.{r.log}.{r.estimator}".replace(" ", "_").replace("(", "").replace(")", "").replace(",", "")
+        name = (
+            f"{r.source}.{r.policy}.{r.log}.{r.estimator}".replace(" ", "_")
+            .replace("(", "")
+            .replace(")", "")
+            .replace(",", "")
+        )
         mlflow.log_metrics({name: r.estimate, f"{name}.lo": r.lo, f"{name}.hi": r.hi})
-    log.info("OPE results:\n%s\n%s", table[["source", "policy", "log", "estimator", "estimate", "lo", "hi", "reference"]]
-             .round(5).to_string(index=False), "\n".join(notes))
+    log.info(
+        "OPE results:\n%s\n%s",
+        table[["source", "policy", "log", "estimator", "estimate", "lo", "hi", "reference"]]
+        .round(5)
+        .to_string(index=False),
+        "\n".join(notes),
+    )
     return {**state, "ope_path": str(out), "rows": len(table)}

@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from jobs.banner_bandit_eval.config import BannerConfig
-from jobs.common import InputDataError, RunContext, atomic_path, write_json
+from jobs.paths import RunContext, atomic_path, write_json
 from jobs.validation import validate_and_log
-from models.banner_synth import log_policy, make_banner_world, softmax_policy, uniform_policy
-from models.ope import BanditLog
+from models.bandits.banner_synth import log_policy, make_banner_world, softmax_policy, uniform_policy
+from models.bandits.ope import BanditLog
+from models.common.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +32,26 @@ def read_obd(path: Path, logger: str, cfg: BannerConfig) -> pd.DataFrame:
     try:
         raw = pd.read_csv(path, usecols=lambda c: c in OBD_COLUMNS)
     except Exception as exc:  # parser errors: say which file
-        raise InputDataError(f"cannot read OBD log {path}: {exc}") from exc
+        raise BadInputError(f"cannot read OBD log {path}: {exc}") from exc
     missing = [c for c in OBD_COLUMNS if c not in raw.columns]
     if missing:
-        raise InputDataError(f"OBD log {path} lacks column(s) {missing}")
+        raise BadInputError(f"OBD log {path} lacks column(s) {missing}")
     try:
         ts = pd.to_datetime(raw["timestamp"], utc=True, errors="raise")
     except (ValueError, TypeError) as exc:
-        raise InputDataError(f"OBD log {path}: unparseable timestamp ({exc})") from exc
-    return pd.DataFrame({
-        "log": logger, "timestamp": ts, "platform": cfg.platform, "slot": raw["position"],
-        "location": cfg.campaign, "creative": raw["item_id"], "click": raw["click"], "propensity": raw["propensity_score"],
-    }).sort_values("timestamp", kind="stable", ignore_index=True)
+        raise BadInputError(f"OBD log {path}: unparseable timestamp ({exc})") from exc
+    return pd.DataFrame(
+        {
+            "log": logger,
+            "timestamp": ts,
+            "platform": cfg.platform,
+            "slot": raw["position"],
+            "location": cfg.campaign,
+            "creative": raw["item_id"],
+            "click": raw["click"],
+            "propensity": raw["propensity_score"],
+        }
+    ).sort_values("timestamp", kind="stable", ignore_index=True)
 
 
 def synthetic_logs(cfg: BannerConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -51,7 +60,9 @@ def synthetic_logs(cfg: BannerConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
     prod = softmax_policy(world, temperature=0.5, seed=cfg.seed + 1)
     frames = []
     start = pd.Timestamp("2026-01-01", tz="UTC")
-    for i, (name, pi) in enumerate((("synthetic_uniform", uniform_policy(*world.shape)), ("synthetic_production", prod))):
+    for i, (name, pi) in enumerate(
+        (("synthetic_uniform", uniform_policy(*world.shape)), ("synthetic_production", prod))
+    ):
         lg = log_policy(world, pi, cfg.synthetic_rows, cfg.seed + 10 + i)
         frames.append(pd.DataFrame({
             "log": name, "timestamp": start + pd.to_timedelta(np.arange(lg.n) * (7 * 86400 / lg.n), unit="s"),
@@ -77,7 +88,7 @@ def run_load(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[
         frames += [read_obd(f, lg, cfg) for lg, f in files.items()]
         log.info("OBD logs from %s: %s", obd, {lg: len(f) for lg, f in zip(files, frames)})
     elif cfg.obd_dir:
-        raise InputDataError(f"obd_dir={cfg.obd_dir} lacks {[str(f) for f in files.values() if not f.is_file()]}")
+        raise BadInputError(f"obd_dir={cfg.obd_dir} lacks {[str(f) for f in files.values() if not f.is_file()]}")
     else:
         log.warning("no Open Bandit Dataset logs at %s (get them from https://research.zozo.com/data_release/"
                     "open_bandit_dataset.zip or set obd_dir / PLATFORM_OBD_DIR): evaluating synthetic logs only", obd)

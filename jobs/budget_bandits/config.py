@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.config import build_config, require
-from models.budget_allocation import MODES
+from models.bandits.thompson import MODES
 
 PIPELINE = "budget_bandits"
 EXPERIMENT = "budget_bandits"

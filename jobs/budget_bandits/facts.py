@@ -9,9 +9,10 @@ from typing import Any
 import pandas as pd
 
 from jobs.budget_bandits.config import BudgetConfig
-from jobs.common import InputDataError, RunContext, atomic_path, sha256_file, write_json
+from jobs.paths import RunContext, atomic_path, sha256_file, write_json
 from jobs.validation import validate_and_log
-from models.budget_world import legacy_history, make_world
+from models.bandits.world import legacy_history, make_world
+from models.common.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
@@ -25,26 +26,26 @@ def synthetic_world(cfg: BudgetConfig) -> Any:
 
 
 def read_facts(path: Path) -> pd.DataFrame:
-    """Facts from Parquet or CSV; InputDataError naming the file for a missing column or bad day."""
+    """Facts from Parquet or CSV; BadInputError naming the file for a missing column or bad day."""
     if not path.is_file():
-        raise InputDataError(f"facts file {path} does not exist")
+        raise BadInputError(f"facts file {path} does not exist")
     try:
         df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except Exception as exc:  # pyarrow / pandas parser errors: say which file
-        raise InputDataError(f"cannot read facts file {path}: {exc}") from exc
+        raise BadInputError(f"cannot read facts file {path}: {exc}") from exc
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
-        raise InputDataError(f"facts file {path} lacks column(s) {missing}; expected {list(COLUMNS)}")
+        raise BadInputError(f"facts file {path} lacks column(s) {missing}; expected {list(COLUMNS)}")
     df = df[list(COLUMNS)].copy()
     try:
         df["day"] = pd.to_datetime(df["day"], errors="raise").dt.date
     except (ValueError, TypeError) as exc:
-        raise InputDataError(f"facts file {path}: column 'day' holds values that are not dates ({exc})") from exc
+        raise BadInputError(f"facts file {path}: column 'day' holds values that are not dates ({exc})") from exc
     for col in ("clicks", "conv", "spent"):
         num = pd.to_numeric(df[col], errors="coerce")
         bad = num.isna() & df[col].notna()
         if bad.any():
-            raise InputDataError(f"facts file {path}: column {col!r} is not numeric at row {int(bad.idxmax())} "
+            raise BadInputError(f"facts file {path}: column {col!r} is not numeric at row {int(bad.idxmax())} "
                                  f"({df[col][bad].iloc[0]!r})")
         df[col] = num
     df["segment_key"] = df["segment_key"].astype(str)

@@ -1,6 +1,6 @@
 """insights: the analyst summary and the strategist recommendation, as Markdown in MLflow.
 
-The text is built from the numbers (models.budget_insights). With
+The text is built from the numbers (models.bandits.insights). With
 ``insights_backend=llm`` an OpenAI-compatible endpoint (``LLM_API_BASE``, ``LLM_API_KEY``)
 rewrites it for a human reader; without credentials, or when the call fails, the template
 text stands and a log line says why, so the run never depends on a remote service.
@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from jobs.budget_bandits.config import BudgetConfig
-from jobs.common import RunContext, atomic_path
-from models.budget_insights import analyst_summary, anomalies, strategist_recommendation
+from jobs.paths import RunContext, atomic_path
+from models.bandits.insights import analyst_summary, anomalies, strategist_recommendation
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from jobs.plots import _plt
-from models.budget_sim import SegmentPosterior
+from models.bandits.simulation import SegmentPosterior
+from models.common.intervals import t_half_width
 
 
 def posterior_png(post: SegmentPosterior, p_best: np.ndarray, path: Path, top: int = 8) -> Path:
@@ -55,14 +56,12 @@ def allocation_png(plans: pd.DataFrame, path: Path, top: int = 8) -> Path:
 
 def regret_png(daily: pd.DataFrame, path: Path) -> Path:
     """Cumulative regret per policy: mean over seeds with a 95% band (t-interval)."""
-    from scipy.stats import t as t_dist
-
     plt = _plt()
     d = daily.sort_values("step").assign(cum=lambda x: x.groupby(["policy", "seed"])["regret"].cumsum())
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for policy, g in d.groupby("policy"):
         s = g.groupby("step")["cum"].agg(["mean", "std", "count"])
-        half = t_dist.ppf(0.975, (s["count"] - 1).clip(lower=1)) * s["std"].fillna(0) / np.sqrt(s["count"])
+        half = t_half_width(s["std"].to_numpy(), s["count"].to_numpy())
         ax.plot(s.index + 1, s["mean"], label=str(policy))
         ax.fill_between(s.index + 1, s["mean"] - half, s["mean"] + half, alpha=0.2)
     ax.set_xlabel("simulated day")

@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from jobs.budget_bandits.allocate import policy_settings
 from jobs.budget_bandits.config import BudgetConfig
 from jobs.budget_bandits.plots import allocation_png, regret_png
-from jobs.common import RunContext, atomic_path
+from jobs.paths import RunContext, atomic_path
 from jobs.progress import Progress
-from models.budget_sim import SegmentPosterior, simulate, summarise, world_from_posterior
-from models.budget_world import SegmentWorld
+from models.bandits.simulation import SegmentPosterior, simulate, summarise, world_from_posterior
+from models.bandits.world import SegmentWorld
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +69,15 @@ def run(cfg: BudgetConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, 
         mlflow.log_metrics({f"{row.policy}.regret": row.regret, f"{row.policy}.regret_lo": row.regret_lo,
                             f"{row.policy}.regret_hi": row.regret_hi, f"{row.policy}.regret_pct": row.regret_pct,
                             f"{row.policy}.cost_per_conv": row.cost_per_conv, f"{row.policy}.conv": row.conv})
-    log.info("regret over %d days, %d seeds (%s):\n%s", cfg.horizon_days, len(seeds), kind,
-             summary[["policy", "regret", "regret_lo", "regret_hi", "regret_pct", "cost_per_conv"]].round(2).to_string(index=False))
+    log.info(
+        "regret over %d days, %d seeds (%s):\n%s",
+        cfg.horizon_days,
+        len(seeds),
+        kind,
+        summary[["policy", "regret", "regret_lo", "regret_hi", "regret_pct", "cost_per_conv"]]
+        .round(2)
+        .to_string(index=False),
+    )
     return {**state, "simulation_path": str(out), "simulation_world": kind,
             "regret": {r.policy: [round(r.regret, 3), round(r.regret_lo, 3), round(r.regret_hi, 3)]
                        for r in summary.itertuples()}}

@@ -14,38 +14,25 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from jobs.common import RunContext
 from jobs.market_nightly.config import EXPERIMENT, HEADLINES, NightlyConfig
+from jobs.paths import RunContext
+from models.common.errors import GateError
+from models.common.intervals import t_interval
 
 log = logging.getLogger(__name__)
 
 
-class RegressionError(RuntimeError):
+class RegressionError(GateError):
     """A gated headline metric fell below the previous night's interval."""
-
-
-def interval(values: pd.Series) -> pd.Series:
-    """Mean and 95% t-interval over the seeds where the metric is defined (a seed whose advertiser spent
-    nothing has no ROAS, one with no impressions no CTR); NaN only when no seed defines it."""
-    from scipy import stats
-
-    v = values.to_numpy(dtype=float)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return pd.Series({"mean": float("nan"), "lo": float("nan"), "hi": float("nan")})
-    n, mean = len(v), float(np.mean(v))
-    half = float(stats.t.ppf(0.975, n - 1) * np.std(v, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    return pd.Series({"mean": mean, "lo": mean - half, "hi": mean + half})
 
 
 def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
     """One row per group with ``<metric>``, ``<metric>_lo`` and ``<metric>_hi`` columns."""
     parts = []
     for metric in metrics:
-        s = df.groupby(by, sort=False)[metric].apply(interval).unstack()
+        s = df.groupby(by, sort=False)[metric].apply(t_interval).unstack()
         parts.append(s.rename(columns={"mean": metric, "lo": f"{metric}_lo", "hi": f"{metric}_hi"}))
     return pd.concat(parts, axis=1).reset_index()
 
@@ -79,7 +66,7 @@ def run_compare(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> d
         for source in [c for c in wide.columns if c != "none"]:
             for scenario, g in (wide[source] - wide["none"]).groupby(level=0):
                 value.append({"scenario": scenario, "advertiser": focal["advertiser"].iloc[0], "source": source,
-                              **interval(g).add_prefix("profit_gain_").to_dict()})
+                              **t_interval(g).add_prefix("profit_gain_").to_dict()})
     value_table = pd.DataFrame(value)
     learned_table = pd.DataFrame()
     if state.get("learned_path"):
@@ -110,7 +97,7 @@ def previous_night(ctx: RunContext, profile: str) -> Any | None:
     """The newest compare run of an earlier nightly whose whole DAG run finished, same profile."""
     import mlflow
 
-    from jobs.common import mlflow_setup
+    from jobs.tracking import mlflow_setup
 
     client = mlflow.MlflowClient()
     exp_id = mlflow_setup(EXPERIMENT)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.config import build_config, require
-from models.pricing_env import PricingConfig
+from models.market.pricing_env import PricingConfig
 
 PIPELINE = "market_nightly"
 EXPERIMENT = "market_nightly"
@@ -57,21 +57,37 @@ class NightlyConfig:
     gate_fail_on: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        require("NightlyConfig", [
-            (self.seeds >= 2 and self.pricing_seeds >= 2, "seeds and pricing_seeds must be >= 2 (intervals are over seeds)"),
-            (self.customers >= 10 and self.steps >= 24, "customers >= 10 and steps >= 24 (a day)"),
-            (0 < self.arrival_rate <= 1, f"arrival_rate must be in (0, 1], got {self.arrival_rate}"),
-            (self.pool_size >= 100, f"pool_size must be >= 100, got {self.pool_size}"),
-            (bool(self.ctr_estimates) and set(self.ctr_estimates) <= set(CTR_ESTIMATES),
-             f"ctr_estimates must be a non-empty subset of {CTR_ESTIMATES}, got {self.ctr_estimates}"),
-            (self.rival_ctr in CTR_ESTIMATES, f"rival_ctr must be one of {CTR_ESTIMATES}, got {self.rival_ctr!r}"),
-            (self.tie_break in ("random", "id"), f"tie_break must be random or id, got {self.tie_break!r}"),
-            (set(self.gate_fail_on) <= set(HEADLINES), f"gate_fail_on must be a subset of {HEADLINES}, got {self.gate_fail_on}"),
-            (bool(self.auction_scenarios) and bool(self.pricing_scenarios), "at least one auction and one pricing scenario"),
-            (self.pricing_steps >= 24, f"pricing_steps must be >= 24, got {self.pricing_steps}"),
-            (all(set(o) <= PRICING_KNOBS for o in self.pricing_scenarios.values()),
-             f"pricing_scenarios may only set {sorted(PRICING_KNOBS)}"),
-        ])
+        require(
+            "NightlyConfig",
+            [
+                (
+                    self.seeds >= 2 and self.pricing_seeds >= 2,
+                    "seeds and pricing_seeds must be >= 2 (intervals are over seeds)",
+                ),
+                (self.customers >= 10 and self.steps >= 24, "customers >= 10 and steps >= 24 (a day)"),
+                (0 < self.arrival_rate <= 1, f"arrival_rate must be in (0, 1], got {self.arrival_rate}"),
+                (self.pool_size >= 100, f"pool_size must be >= 100, got {self.pool_size}"),
+                (
+                    bool(self.ctr_estimates) and set(self.ctr_estimates) <= set(CTR_ESTIMATES),
+                    f"ctr_estimates must be a non-empty subset of {CTR_ESTIMATES}, got {self.ctr_estimates}",
+                ),
+                (self.rival_ctr in CTR_ESTIMATES, f"rival_ctr must be one of {CTR_ESTIMATES}, got {self.rival_ctr!r}"),
+                (self.tie_break in ("random", "id"), f"tie_break must be random or id, got {self.tie_break!r}"),
+                (
+                    set(self.gate_fail_on) <= set(HEADLINES),
+                    f"gate_fail_on must be a subset of {HEADLINES}, got {self.gate_fail_on}",
+                ),
+                (
+                    bool(self.auction_scenarios) and bool(self.pricing_scenarios),
+                    "at least one auction and one pricing scenario",
+                ),
+                (self.pricing_steps >= 24, f"pricing_steps must be >= 24, got {self.pricing_steps}"),
+                (
+                    all(set(o) <= PRICING_KNOBS for o in self.pricing_scenarios.values()),
+                    f"pricing_scenarios may only set {sorted(PRICING_KNOBS)}",
+                ),
+            ],
+        )
 
 
 def load(profile: str = "demo", overrides: dict[str, Any] | None = None) -> NightlyConfig:

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.common import RunContext, atomic_path
 from jobs.market_nightly.config import NightlyConfig
+from jobs.paths import RunContext, atomic_path
 from jobs.plots import _plt
-from models.market_customers import STAGES
+from models.market.customers import STAGES
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +115,25 @@ def page(state: dict[str, Any], tables: dict[str, pd.DataFrame], pngs: list[Path
     champ_line = ", ".join([*(f"{v['name']} v{v['version']}" if v else f"{k}: none" for k, v in singles.items()),
                             *(f"{b['name']} v{b['version']}" for b in bidders)] or ["none"])
     regress = state.get("regressions") or {}
-    gate = (f"against {html.escape(str(state.get('previous_night')))}: "
-            + (", ".join(f"<b>{html.escape(m)}</b> {html.escape(d)}" for m, d in regress.items()) or "no headline metric dropped")
-            ) if state.get("previous_night") else "no earlier successful night to compare with"
+    gate = (
+        (
+            f"against {html.escape(str(state.get('previous_night')))}: "
+            + (
+                ", ".join(f"<b>{html.escape(m)}</b> {html.escape(d)}" for m, d in regress.items())
+                or "no headline metric dropped"
+            )
+        )
+        if state.get("previous_night")
+        else "no earlier successful night to compare with"
+    )
     heads = "".join(f"<li>{html.escape(m)}: {v['mean']:.4g} [{v['lo']:.4g}, {v['hi']:.4g}]</li>"
                     for m, v in state["headlines"].items())
-    parts = [f"<h1>Market nightly: {html.escape(Path(state['auctions_dir']).parent.name)}</h1>",
-             f"<p>Champions: {html.escape(champ_line)}. Headline pCTR source: {html.escape(state['headline_ctr'])}.</p>",
-             f"<h2>Headline metrics (95% intervals over seeds)</h2><ul>{heads}</ul>",
-             f"<h2>Regression gate</h2><p>{gate}</p>"]
+    parts = [
+        f"<h1>Market nightly: {html.escape(Path(state['auctions_dir']).parent.name)}</h1>",
+        f"<p>Champions: {html.escape(champ_line)}. Headline pCTR source: {html.escape(state['headline_ctr'])}.</p>",
+        f"<h2>Headline metrics (95% intervals over seeds)</h2><ul>{heads}</ul>",
+        f"<h2>Regression gate</h2><p>{gate}</p>",
+    ]
     for title, df in tables.items():
         parts.append(f"<h2>{html.escape(title)}</h2>" + df.to_html(index=False, float_format=lambda v: f"{v:,.3f}"))
     parts += [_img(p) for p in pngs]

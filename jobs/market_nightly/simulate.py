@@ -15,22 +15,21 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from jobs.common import RunContext, atomic_path
+from jobs.market.advertisers import load_advertisers
 from jobs.market_nightly.config import NightlyConfig
-from models.market_customers import STAGES
-from models.auction import AuctionRules
-from models.market_sim import Market, MarketConfig, inventory, simulate, strategies_from_config, summary
-from models.pricing_env import BASELINES, PricingConfig, run_episode
+from jobs.paths import RunContext, atomic_path
+from models.common.streams import stream
+from models.market.auction import AuctionRules
+from models.market.customers import STAGES
+from models.market.pricing_env import BASELINES, PricingConfig, run_episode
+from models.market.simulator import Market, MarketConfig, inventory, simulate, strategies_from_config, summary
 
 log = logging.getLogger(__name__)
-ADVERTISERS = Path(__file__).resolve().parents[1] / "profiles" / "market_advertisers.yaml"
 
 
 def pools(cfg: NightlyConfig, state: dict[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -52,11 +51,13 @@ def pools(cfg: NightlyConfig, state: dict[str, Any]) -> dict[str, tuple[np.ndarr
     # How well each source ranks the inventory's impressions (clicks drawn once from the true CTRs).
     from sklearn.metrics import roc_auc_score
 
-    clicks = np.random.default_rng([cfg.seed, 13]).random(len(base[0])) < base[0]
+    clicks = stream(cfg.seed, "market.clicks").random(len(base[0])) < base[0]
     aucs = {"truth": float(roc_auc_score(clicks, base[0]))}
     aucs.update({s: float(roc_auc_score(clicks, pool[1])) if np.ptp(pool[1]) > 0 else 0.5 for s, pool in out.items()})
     mlflow.log_metrics({f"pctr_auc.{s}": v for s, v in aucs.items()})
-    log.info("pCTR sources on the inventory, AUC against simulated clicks: %s", {s: round(v, 3) for s, v in aucs.items()})
+    log.info(
+        "pCTR sources on the inventory, AUC against simulated clicks: %s", {s: round(v, 3) for s, v in aucs.items()}
+    )
     return out
 
 
@@ -76,8 +77,14 @@ def timeseries(m: Market, scenario: str, source: str) -> tuple[pd.DataFrame, pd.
     names = [s.name for s in m.strategies]
     spend = np.cumsum(np.vstack([r["spend"] for r in m.history]), axis=0)
     revenue = np.cumsum(np.vstack([r["revenue"] for r in m.history]), axis=0)
-    ts = pd.DataFrame({"t": np.repeat(np.arange(len(m.history)), len(names)), "advertiser": np.tile(names, len(m.history)),
-                       "spend": spend.ravel(), "revenue": revenue.ravel()}).assign(scenario=scenario, source=source)
+    ts = pd.DataFrame(
+        {
+            "t": np.repeat(np.arange(len(m.history)), len(names)),
+            "advertiser": np.tile(names, len(m.history)),
+            "spend": spend.ravel(),
+            "revenue": revenue.ravel(),
+        }
+    ).assign(scenario=scenario, source=source)
     mix = np.vstack([r["stage_mix"] for r in m.history])
     bids = np.vstack([r["bid_by_stage"] for r in m.history])
     market = pd.DataFrame({"t": np.arange(len(m.history)), "hour": [r["hour"] for r in m.history],
@@ -90,7 +97,7 @@ def run_auctions(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> 
     """Every auction scenario x pCTR source x seed; per-advertiser and market figures, time series of one run."""
     import mlflow
 
-    doc = yaml.safe_load(ADVERTISERS.read_text())
+    doc = load_advertisers()
     inventories = pools(cfg, state)
     if cfg.rival_ctr not in inventories:
         log.info("rivals cannot bid with the %s pCTR (none registered): they use the noisy oracle", cfg.rival_ctr)
@@ -102,7 +109,9 @@ def run_auctions(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> 
     t0, done = time.monotonic(), 0
     for scenario, names in cfg.auction_scenarios.items():
         strategies = strategies_from_config(doc, list(names) or list(cfg.advertisers) or None)
-        focal = [s.name for s in strategies].index(cfg.ctr_focal) if cfg.ctr_focal in [s.name for s in strategies] else 0
+        focal = (
+            [s.name for s in strategies].index(cfg.ctr_focal) if cfg.ctr_focal in [s.name for s in strategies] else 0
+        )
         for source, own in compared.items():
             pctr = np.repeat(rival[1][None, :], len(strategies), axis=0)
             pctr[focal] = own[1]
@@ -140,12 +149,13 @@ def learned_bidders(cfg: NightlyConfig, state: dict[str, Any]) -> pd.DataFrame |
     """Each champion learned bidder next to the scripted strategy it replaces, on the night's seeds and budget."""
     import mlflow
 
-    from jobs.market_rl.serving import OBS_COLUMNS
-    from models.rl_bidders import evaluate_bidder
+    from jobs.market.policy_models import OBS_COLUMNS
+    from models.market.policies import evaluate_bidder
 
     bidders = (state.get("champions") or {}).get("bidders") or {}
     frames = []
-    env_cfg = {"customers": cfg.customers, "arrival_rate": cfg.arrival_rate, "pool_size": cfg.pool_size}
+    env_cfg = {"customers": cfg.customers, "arrival_rate": cfg.arrival_rate, "pool_size": cfg.pool_size,
+               "advertisers": load_advertisers()}
     for agent, champ in bidders.items():
         model = mlflow.pyfunc.load_model(champ["uri"])
 
@@ -154,7 +164,9 @@ def learned_bidders(cfg: NightlyConfig, state: dict[str, Any]) -> pd.DataFrame |
 
         df = evaluate_bidder(agent, policy, env_cfg, [cfg.seed + i for i in range(cfg.seeds)], cfg.steps)
         frames.append(df.assign(model=f"{champ['name']} v{champ['version']}"))
-        log.info("learned %s (%s v%s) vs scripted over %d seeds done", agent, champ["name"], champ["version"], cfg.seeds)
+        log.info(
+            "learned %s (%s v%s) vs scripted over %d seeds done", agent, champ["name"], champ["version"], cfg.seeds
+        )
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
@@ -172,7 +184,7 @@ def pricing_policies(state: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
         return policies
     import mlflow
 
-    from jobs.market_rl.serving import PRICING_COLUMNS
+    from jobs.market.policy_models import PRICING_COLUMNS
 
     model = mlflow.pyfunc.load_model(champ["uri"])
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.config import build_config, require
-from models.mmm_model import ADSTOCKS, SATURATIONS
-from models.mmm_schema import CHANNELS
+from models.mmm.model import ADSTOCKS, SATURATIONS
+from models.mmm.schema import CHANNELS
 
 PIPELINE = "mmm"
 EXPERIMENT = "mmm"

@@ -8,14 +8,20 @@ from typing import Any
 
 import pandas as pd
 
-from jobs.common import InputDataError, RunContext, atomic_path, sha256_file, write_json
 from jobs.kaggle import download_dataset_file, resolve_source
 from jobs.mmm.config import MmmConfig
+from jobs.paths import RunContext, atomic_path, sha256_file, write_json
 from jobs.validation import validate_and_log
-from models.mmm_schema import SchemaError, read_weekly
-from models.mmm_synth import MmmSpec, generate, to_kaggle_csv
+from models.common.errors import BadInputError
+from models.mmm.schema import SchemaError, parse_weekly
+from models.mmm.synth import MmmSpec, generate, to_kaggle_layout
 
 log = logging.getLogger(__name__)
+
+
+def read_weekly(path: Path) -> pd.DataFrame:
+    """The weekly CSV at ``path``, parsed and checked against the schema (errors name the file)."""
+    return parse_weekly(pd.read_csv(path), str(path))
 
 
 def write_synthetic(cfg: MmmConfig, raw_dir: Path, truth_dir: Path) -> Path:
@@ -23,7 +29,7 @@ def write_synthetic(cfg: MmmConfig, raw_dir: Path, truth_dir: Path) -> Path:
     data, truth = generate(MmmSpec(seed=cfg.seed, digital_noise=cfg.digital_noise, cpm=dict(cfg.cpm)))
     raw = raw_dir / "mmm_weekly.csv"
     with atomic_path(raw) as tmp:
-        to_kaggle_csv(data, tmp)
+        to_kaggle_layout(data).to_csv(tmp, index=False)
     with atomic_path(truth_dir / "contributions.parquet") as tmp:
         truth.contributions.to_parquet(tmp, index=False)
     with atomic_path(truth_dir / "roi.csv") as tmp:
@@ -65,18 +71,18 @@ def run_ingest(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[s
     elif source == "local":
         raw = Path(cfg.local_path).expanduser().resolve()
         if not raw.is_file():
-            raise InputDataError(f"source=local: {raw} does not exist or is not a file")
+            raise BadInputError(f"source=local: {raw} does not exist or is not a file")
     else:
         truth_dir = ctx.run_dir / "truth"
         raw = write_synthetic(cfg, ctx.run_dir / "raw", truth_dir)
     try:
         df = read_weekly(raw)
     except SchemaError as exc:
-        raise InputDataError(str(exc)) from exc
+        raise BadInputError(str(exc)) from exc
     if cfg.geos:
         unknown = sorted(set(cfg.geos) - set(df["Geo"]))
         if unknown:
-            raise InputDataError(f"geos {unknown} are not in {raw}; it has {sorted(df['Geo'].unique())}")
+            raise BadInputError(f"geos {unknown} are not in {raw}; it has {sorted(df['Geo'].unique())}")
         df = df[df["Geo"].isin(cfg.geos)].reset_index(drop=True)
     path = ctx.run_dir / "data" / "weekly.parquet"
     with atomic_path(path) as tmp:
@@ -98,8 +104,8 @@ def run_validate(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict
     gaps = panel_gaps(df)
     mlflow.set_tag("validation.panel", "failed" if gaps else "passed")
     if gaps:
-        raise InputDataError(f"weekly data {state['data_path']}: " + "; ".join(gaps))
+        raise BadInputError(f"weekly data {state['data_path']}: " + "; ".join(gaps))
     if df["week"].nunique() < cfg.holdout_weeks + 52:
-        raise InputDataError(f"weekly data {state['data_path']}: {df['week'].nunique()} weeks; the fit needs at "
+        raise BadInputError(f"weekly data {state['data_path']}: {df['week'].nunique()} weeks; the fit needs at "
                              f"least a year plus the {cfg.holdout_weeks} holdout weeks")
     return {**state, "validate": report}

@@ -18,20 +18,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.common import RunContext, atomic_path
 from jobs.mmm import plots
 from jobs.mmm.config import MODEL_NAME, MmmConfig
+from jobs.mmm.store import load_fit, save_fit, save_posterior
+from jobs.paths import RunContext, atomic_path
 from jobs.progress import Progress
-from models.mmm_evaluate import collinear_groups, level_metrics, recovery, recovery_summary, roi_table
-from models.mmm_model import MmmData, channel_spend, contributions, fit, load_fit, panel, roi_samples, save_fit
-from models.mmm_response import build_posterior
-from models.mmm_schema import CHANNELS, MEDIA
+from models.common.errors import GateError
+from models.mmm.evaluate import collinear_groups, level_metrics, recovery, recovery_summary, roi_table
+from models.mmm.model import MmmData, channel_spend, contributions, fit, panel, roi_samples
+from models.mmm.response import build_posterior
+from models.mmm.schema import CHANNELS, MEDIA
 
 log = logging.getLogger(__name__)
-
-
-class GateError(RuntimeError):
-    """The model missed the holdout gate: not registered, nothing downstream runs."""
 
 
 def load_panel(state: dict[str, Any]) -> MmmData:
@@ -65,12 +63,23 @@ def run_fit(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
     with atomic_path(out / "fit.npz") as tmp:
         save_fit(fitted, tmp)
     with atomic_path(out / "posterior.npz") as tmp:
-        post.save(tmp)
+        save_posterior(post, tmp)
     sigma = float(np.exp(fitted.theta[fitted.net.offsets[-2]]))  # log_sigma is the last parameter
     log.info("fit: %d series x %d weeks (%d for training), %d parameters in %.1f s; sigma %.3f",
              S, W, train_weeks, fitted.net.n, fit_s, sigma)
-    mlflow.log_params({"series": S, "weeks": W, "train_weeks": train_weeks, "parameters": fitted.net.n,
-                       "adstock": cfg.adstock, "saturation": cfg.saturation, "adam_steps": cfg.adam_steps, "learning_rate": cfg.learning_rate, "n_draws": cfg.n_draws})
+    mlflow.log_params(
+        {
+            "series": S,
+            "weeks": W,
+            "train_weeks": train_weeks,
+            "parameters": fitted.net.n,
+            "adstock": cfg.adstock,
+            "saturation": cfg.saturation,
+            "adam_steps": cfg.adam_steps,
+            "learning_rate": cfg.learning_rate,
+            "n_draws": cfg.n_draws,
+        }
+    )
     mlflow.log_metrics({"fit_seconds": fit_s, "noise_sigma": sigma})
     return {**state, "fit_path": str(out / "fit.npz"), "posterior_path": str(out / "posterior.npz"),
             "fit_seconds": round(fit_s, 1)}
@@ -131,8 +140,13 @@ def run_evaluate(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict
 
     gate = metrics[(metrics["level"] == "brand_national") & (metrics["period"] == "holdout")].iloc[0]
     holdout = {"r2": float(gate["r2"]), "mape": float(gate["mape"]), "wmape": float(gate["wmape"])}
-    log.info("holdout (brand x national): R2 %.3f, MAPE %.1f%%, wMAPE %.1f%%; recovery %s", holdout["r2"],
-             100 * holdout["mape"], 100 * holdout["wmape"], {k: round(v, 1) for k, v in summary.items()} or "n/a (no truth)")
+    log.info(
+        "holdout (brand x national): R2 %.3f, MAPE %.1f%%, wMAPE %.1f%%; recovery %s",
+        holdout["r2"],
+        100 * holdout["mape"],
+        100 * holdout["wmape"],
+        {k: round(v, 1) for k, v in summary.items()} or "n/a (no truth)",
+    )
     if holdout["r2"] < cfg.gate_r2 or holdout["mape"] > cfg.gate_mape:
         mlflow.set_tag("gate", "failed")
         raise GateError(f"brand-national holdout R2 {holdout['r2']:.3f} (needs >= {cfg.gate_r2}) / MAPE "

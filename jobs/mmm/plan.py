@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from jobs.common import RunContext
 from jobs.mmm import plots
 from jobs.mmm.config import MmmConfig
 from jobs.mmm.serving import scenarios_from_config
-from models.mmm_optimise import frontier, optimise
-from models.mmm_response import Posterior, response_curves, whatif
+from jobs.mmm.store import load_posterior
+from jobs.paths import RunContext
+from models.mmm.optimise import frontier, optimise
+from models.mmm.response import response_curves, whatif
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def run_curves(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[s
     """Incremental value and marginal ROI against spend per channel, nationally and per brand and geo."""
     import mlflow
 
-    post = Posterior.load(Path(state["posterior_path"]))
+    post = load_posterior(Path(state["posterior_path"]))
     grid = np.unique(np.r_[np.linspace(0.0, cfg.curve_max, cfg.curve_points), 1.0])  # today's spend is on the grid
     curves = response_curves(post, grid, cfg.interval)
     out = ctx.run_dir / "curves"
@@ -53,7 +53,7 @@ def run_optimise(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict
     """The optimal split of the budget with its uplift interval, the efficiency frontier, the what-if table."""
     import mlflow
 
-    post = Posterior.load(Path(state["posterior_path"]))
+    post = load_posterior(Path(state["posterior_path"]))
     bounds = {"channel_share": {ch: tuple(v) for ch, v in cfg.channel_share.items()},
               "cell_bounds": tuple(cfg.cell_bounds),
               "channel_cell_bounds": {ch: tuple(v) for ch, v in cfg.channel_cell_bounds.items()}}

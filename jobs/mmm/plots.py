@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.plots import _plt
-from models.mmm_schema import CHANNELS
+from models.mmm.schema import CHANNELS
 
 COLORS = dict(zip(CHANNELS, ["#3b6ea5", "#c0392b", "#2e86c1", "#8e44ad", "#7f8c8d", "#d68910"]))
 
@@ -86,7 +86,9 @@ def curves_png(curves: pd.DataFrame, level: str, path: Path) -> Path:
         for name, g in sub[sub["channel"] == ch].groupby("group"):
             line = ax.plot(g["spend"], g["incremental_value"], label=str(name))[0]
             if level == "national":
-                ax.fill_between(g["spend"], g["incremental_lo"], g["incremental_hi"], alpha=0.25, color=line.get_color())
+                ax.fill_between(
+                    g["spend"], g["incremental_lo"], g["incremental_hi"], alpha=0.25, color=line.get_color()
+                )
             today = g[np.isclose(g["multiplier"], 1.0)]
             ax.scatter(today["spend"], today["incremental_value"], color=line.get_color(), s=18)
         ax.set_title(ch)
@@ -125,8 +127,12 @@ def whatif_png(table: pd.DataFrame, path: Path) -> Path:
     t = table[table["scenario"] != "current"]
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(t) + 1.5))
     y = np.arange(len(t))[::-1]
-    ax.errorbar(t["delta_value"], y, xerr=[t["delta_value"] - t["delta_value_lo"], t["delta_value_hi"] - t["delta_value"]],
-                fmt="o")
+    ax.errorbar(
+        t["delta_value"],
+        y,
+        xerr=[t["delta_value"] - t["delta_value_lo"], t["delta_value_hi"] - t["delta_value"]],
+        fmt="o",
+    )
     ax.axvline(0, color="grey", ls=":")
     ax.set_yticks(y, t["scenario"])
     ax.set(xlabel="change in sales value vs today", title="What-if scenarios")

@@ -16,10 +16,11 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from jobs.common import RunContext
 from jobs.mmm.config import MODEL_NAME
+from jobs.mmm.store import load_posterior
+from jobs.paths import RunContext
 from jobs.registry import champion_version, register
-from models.mmm_response import Posterior, whatif
+from models.mmm.response import whatif
 
 EXAMPLE_PLAN = pd.DataFrame({
     "scenario": ["TV +20%", "Radio to BrandA only", "Radio to BrandA only"],
@@ -44,10 +45,10 @@ def scenarios_from_config(scenarios: dict[str, list[dict[str, Any]]]) -> dict[st
 
 
 class MmmModel(mlflow.pyfunc.PythonModel):
-    """pyfunc: artifact ``posterior`` (models.mmm_response.Posterior as .npz)."""
+    """pyfunc: artifact ``posterior`` (models.mmm.response.Posterior as .npz)."""
 
     def load_context(self, context: Any) -> None:
-        self.post = Posterior.load(Path(context.artifacts["posterior"]))
+        self.post = load_posterior(Path(context.artifacts["posterior"]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """The what-if table for the plan rows (see the module docstring)."""
@@ -61,7 +62,7 @@ def register_model(posterior_path: str, score: float, ctx: RunContext) -> dict[s
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types import ColSpec, Schema
 
-    post = Posterior.load(Path(posterior_path))
+    post = load_posterior(Path(posterior_path))
     example = EXAMPLE_PLAN
     inferred = infer_signature(example, whatif(post, scenarios_from_frame(example)), params={"interval": 0.9})
     optional = {"scenario", "brand", "geo", "spend", "scale"}  # only the channel is needed in every row

@@ -1,4 +1,5 @@
-"""report: register the ``mmm`` model, then one Markdown page with the run's figures (holdout, ROI recovery, optimiser, what-if), logged to MLflow."""
+"""report: register the ``mmm`` model, then one Markdown page with the run's figures (holdout, ROI recovery,
+optimiser, what-if), logged to MLflow."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from jobs.common import RunContext, atomic_path
 from jobs.mmm.config import MmmConfig
 from jobs.mmm.serving import register_model
+from jobs.paths import RunContext, atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +29,24 @@ def markdown(state: dict[str, Any], cfg: MmmConfig) -> str:
     shares = pd.read_csv(run_dir / "optimise" / "channel_shares.csv")
     u = state["uplift"]
     reg = state.get("registered") or {}
-    lines = [f"# Marketing mix model, run {run_dir.name}", "",
-             f"Source: {state['source']}; fit {state['fit_seconds']} s; model `{reg.get('model')}` v{reg.get('version')} "
-             f"@{reg.get('alias')}. Intervals: {cfg.interval:.0%} (Laplace, {cfg.n_draws} draws).", "",
-             f"## Fit: last {cfg.holdout_weeks} weeks held out", "", _table(metrics), "",
-             "## ROI per channel" + (" against the known truth" if "true_roi" in roi.columns else ""), "",
-             "Rows joined by `+` are channels whose impressions move together (median within-series correlation > 0.95): "
-             "the data identify their sum, not the split.", "", _table(roi), ""]
+    lines = [
+        f"# Marketing mix model, run {run_dir.name}",
+        "",
+        f"Source: {state['source']}; fit {state['fit_seconds']} s; model `{reg.get('model')}` v{reg.get('version')} "
+        f"@{reg.get('alias')}. Intervals: {cfg.interval:.0%} (Laplace, {cfg.n_draws} draws).",
+        "",
+        f"## Fit: last {cfg.holdout_weeks} weeks held out",
+        "",
+        _table(metrics),
+        "",
+        "## ROI per channel" + (" against the known truth" if "true_roi" in roi.columns else ""),
+        "",
+        "Rows joined by `+` are channels whose impressions move together (median within-series correlation > 0.95): "
+        "the data identify their sum, not the split.",
+        "",
+        _table(roi),
+        "",
+    ]
     if state.get("recovery"):
         lines += ["Recovery: " + ", ".join(f"{k} {v:.1f}" if "pct" in k else f"{k} {v:.2f}"
                                           for k, v in state["recovery"].items()), ""]

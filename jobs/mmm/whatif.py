@@ -16,7 +16,7 @@ import sys
 
 import pandas as pd
 
-from models.mmm_response import PlanError
+from models.mmm.response import PlanError
 
 
 def _row(spec: str, kind: str) -> dict[str, object]:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
-    from jobs.common import mlflow_setup
+    from jobs.tracking import mlflow_setup
 
     mlflow_setup("mmm")
     model = mlflow.pyfunc.load_model(args.model)

@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.common import RunContext, atomic_path
+from jobs.paths import RunContext, atomic_path
 from jobs.plots import bar_png, roc_calibration_png
 from jobs.pricing_models.config import PricingConfig
-from models.agent_classifier import binary_report, operating_threshold, predict, shap_importance, train_booster
-from models.session_features import FEATURES
+from models.common.streams import stream
+from models.pricing.agent_classifier import binary_report, operating_threshold, predict, shap_importance, train_booster
+from models.pricing.session_features import FEATURES
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def load_sessions(state: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | N
 
 
 def validation_mask(n: int, seed: int, share: float = 0.15) -> np.ndarray:
-    return np.random.default_rng([seed, 5]).random(n) < share
+    return stream(seed, "pricing.split").random(n) < share
 
 
 def shap_png(imp: pd.DataFrame, path: Path) -> Path:
@@ -72,9 +73,19 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
     train = (df["split"] == "train").to_numpy()
     val = validation_mask(len(df), cfg.seed) & train
     fit, hold = train & ~val, (df["split"] == "holdout").to_numpy()
-    booster = train_booster(df.loc[fit, FEATURES], df.loc[fit, "label"].to_numpy(), df.loc[val, FEATURES],
-                            df.loc[val, "label"].to_numpy(), cfg.xgb_rounds, cfg.xgb_depth, cfg.xgb_learning_rate, cfg.seed)
-    thr = operating_threshold(df.loc[val, "label"].to_numpy(), predict(booster, df.loc[val, FEATURES]), cfg.gate_precision)
+    booster = train_booster(
+        df.loc[fit, FEATURES],
+        df.loc[fit, "label"].to_numpy(),
+        df.loc[val, FEATURES],
+        df.loc[val, "label"].to_numpy(),
+        cfg.xgb_rounds,
+        cfg.xgb_depth,
+        cfg.xgb_learning_rate,
+        cfg.seed,
+    )
+    thr = operating_threshold(
+        df.loc[val, "label"].to_numpy(), predict(booster, df.loc[val, FEATURES]), cfg.gate_precision
+    )
     p_hold = predict(booster, df.loc[hold, FEATURES])
     y_hold = df.loc[hold, "label"].to_numpy()
     rep = binary_report(y_hold, p_hold, thr)
@@ -90,12 +101,16 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
         metrics.update({f"loko_auc.{k}": v for k, v in leave_one_kind_out(df, truth, cfg).items()})
         for kind in sorted(set(truth["kind"]) - {"human"}):
             m = hold & truth["kind"].isin(["human", kind]).to_numpy()
-            metrics[f"holdout_auc.{kind}"] = float(roc_auc_score(truth.loc[m, "is_agent"], predict(booster, df.loc[m, FEATURES])))
+            metrics[f"holdout_auc.{kind}"] = float(
+                roc_auc_score(truth.loc[m, "is_agent"], predict(booster, df.loc[m, FEATURES]))
+            )
         curves["oracle (true P(agent))"] = truth.loc[hold, "p_agent"].to_numpy()
     gate = rep["roc_auc"] >= cfg.gate_auc and rep["precision"] >= cfg.gate_precision
     metrics["gate_passed"] = float(gate)
     mlflow.log_metrics(metrics)
-    mlflow.log_params({"xgb_rounds": cfg.xgb_rounds, "xgb_depth": cfg.xgb_depth, "xgb_learning_rate": cfg.xgb_learning_rate})
+    mlflow.log_params(
+        {"xgb_rounds": cfg.xgb_rounds, "xgb_depth": cfg.xgb_depth, "xgb_learning_rate": cfg.xgb_learning_rate}
+    )
     imp = shap_importance(booster, df.loc[hold, FEATURES].head(5000))
     with tempfile.TemporaryDirectory() as tmp:
         mlflow.log_artifact(str(roc_calibration_png(y_hold, curves, Path(tmp) / "roc_calibration.png")), "classifier")
@@ -108,7 +123,9 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
                                     signature=infer_signature(df.loc[hold, FEATURES].head(100), p_hold[:100]))
     pred_path = ctx.run_dir / "classifier" / "holdout_predictions.parquet"
     with atomic_path(pred_path) as tmp:
-        pd.DataFrame({"sessionId": df.loc[hold, "sessionId"].to_numpy(), "p_agent": p_hold}).to_parquet(tmp, index=False)
+        pd.DataFrame({"sessionId": df.loc[hold, "sessionId"].to_numpy(), "p_agent": p_hold}).to_parquet(
+            tmp, index=False
+        )
     log.info("agent classifier: %s", {k: round(v, 4) for k, v in metrics.items()})
     return {**state, "classifier_uri": info.model_uri, "classifier_threshold": thr, "classifier_auc": rep["roc_auc"],
             "classifier_precision": rep["precision"], "classifier_gate": gate,

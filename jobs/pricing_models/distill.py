@@ -16,13 +16,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.common import RunContext, atomic_path
+from jobs.paths import RunContext, atomic_path
 from jobs.plots import _plt
 from jobs.pricing_models.classifier import load_sessions
 from jobs.pricing_models.config import PricingConfig
-from jobs.pricing_models.multitask import OFFER_COLUMNS
-from models.pricing import evaluate_policy, fit_tree, grid, rules_text, teacher_multipliers, tree_multipliers, true_buy
-from models.session_features import FEATURES
+from models.pricing.multitask import OFFER_FEATURES
+from models.pricing.rules import (
+    evaluate_policy,
+    fit_tree,
+    grid,
+    rules_text,
+    teacher_multipliers,
+    tree_multipliers,
+    true_buy,
+)
+from models.pricing.session_features import FEATURES
 
 log = logging.getLogger(__name__)
 TREE_FEATURES = FEATURES + ["log_list_price"]
@@ -35,7 +43,7 @@ def tree_inputs(df: pd.DataFrame) -> pd.DataFrame:
 def teacher(model: Any, df: pd.DataFrame, mult: np.ndarray, uplift: float) -> tuple[np.ndarray, np.ndarray]:
     """(teacher multipliers, P(agent)) from the multi-task pyfunc scored on every grid price."""
     g = len(mult)
-    rows = df.loc[df.index.repeat(g), FEATURES + OFFER_COLUMNS].reset_index(drop=True)
+    rows = df.loc[df.index.repeat(g), FEATURES + OFFER_FEATURES].reset_index(drop=True)
     rows["offer_price"] = rows["list_price"].to_numpy() * np.tile(mult, len(df))
     out = model.predict(rows)
     p_buy = out["p_purchase"].to_numpy().reshape(len(df), g)
@@ -46,8 +54,11 @@ def teacher(model: Any, df: pd.DataFrame, mult: np.ndarray, uplift: float) -> tu
 def policies_png(table: pd.DataFrame, path: Path) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(1, 3, figsize=(13, 4))
-    for a, col, title in zip(ax, ("revenue_per_1000", "human_conversion", "margin_leakage_per_1000"),
-                             ("expected revenue per 1,000 sessions", "human conversion", "agent margin leakage per 1,000")):
+    for a, col, title in zip(
+        ax,
+        ("revenue_per_1000", "human_conversion", "margin_leakage_per_1000"),
+        ("expected revenue per 1,000 sessions", "human conversion", "agent margin leakage per 1,000"),
+    ):
         a.barh(table["policy"], table[col], color="#3b6ea5")
         a.set_title(title, fontsize=10)
     fig.tight_layout()
@@ -77,14 +88,29 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
     table = None
     if truth is not None:
         h, t = df[hold], truth[hold]
-        lp, a, b, agent = h["list_price"].to_numpy(), t["alpha"].to_numpy(), t["beta"].to_numpy(), t["is_agent"].to_numpy()
-        p_xgb = pd.read_parquet(state["classifier_predictions"]).set_index("sessionId").loc[h["sessionId"], "p_agent"].to_numpy()
+        lp, a, b, agent = (
+            h["list_price"].to_numpy(),
+            t["alpha"].to_numpy(),
+            t["beta"].to_numpy(),
+            t["is_agent"].to_numpy(),
+        )
+        p_xgb = (
+            pd.read_parquet(state["classifier_predictions"])
+            .set_index("sessionId")
+            .loc[h["sessionId"], "p_agent"]
+            .to_numpy()
+        )
         oracle = mult[np.argmax(mult[None, :] * true_buy(a[:, None], b[:, None], mult[None, :]), axis=1)]
         policies = {  # key: (label, multipliers)
             "fixed": ("fixed list price", np.ones(len(h))),
-            "velocity_rule": (f"velocity > {cfg.velocity_threshold:g}/min -> x{cfg.markup}",
-                              np.where(h["velocity"] > cfg.velocity_threshold, cfg.markup, 1.0)),
-            "agent_rule": (f"P(agent) > {cfg.markup_threshold} -> x{cfg.markup}", np.where(p_xgb > cfg.markup_threshold, cfg.markup, 1.0)),
+            "velocity_rule": (
+                f"velocity > {cfg.velocity_threshold:g}/min -> x{cfg.markup}",
+                np.where(h["velocity"] > cfg.velocity_threshold, cfg.markup, 1.0),
+            ),
+            "agent_rule": (
+                f"P(agent) > {cfg.markup_threshold} -> x{cfg.markup}",
+                np.where(p_xgb > cfg.markup_threshold, cfg.markup, 1.0),
+            ),
             "teacher": ("multi-task teacher", m_teacher[hold]),
             "tree": (f"distilled tree (depth {cfg.tree_depth})", m_tree),
             "oracle": ("oracle (true demand)", oracle),
@@ -112,6 +138,11 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
     info = mlflow.sklearn.log_model(tree, name="pricing_rules", input_example=X[hold].head(5),
                                     skops_trusted_types=["sklearn.tree._tree.Tree"],
                                     signature=infer_signature(X[hold].head(100), m_tree[:100].astype(str)))
-    log.info("distill: %s\nrules:\n%s%s", metrics, rules, "" if table is None else "\n" + table.round(4).to_string(index=False))
+    log.info(
+        "distill: %s\nrules:\n%s%s",
+        metrics,
+        rules,
+        "" if table is None else "\n" + table.round(4).to_string(index=False),
+    )
     return {**state, "rules_uri": info.model_uri, "tree_fidelity": metrics["tree_fidelity"],
             "tree_revenue": metrics.get("tree_revenue_per_1000"), "pricing_path": str(out)}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from jobs.common import RunContext, atomic_path
+from jobs.paths import RunContext, atomic_path
 from jobs.pricing_models.config import PricingConfig
 from jobs.spark import get_spark
-from models.clickstream_synth import COHORT_AGENT, COHORT_HUMAN
+from models.pricing.synth import COHORT_AGENT, COHORT_HUMAN
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
     import mlflow
     from pyspark.sql import functions as F
 
-    from models.session_features import session_features
+    from jobs.pricing_models.session_features import session_features
 
     spark = get_spark("pricing_models.features")
     events = spark.read.parquet(state["clean_events_path"])

@@ -15,16 +15,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jobs.common import InputDataError, RunContext, atomic_path, sha256_file
+from jobs.paths import RunContext, atomic_path, sha256_file
 from jobs.pricing_models.config import PricingConfig
 from jobs.progress import Progress
-from models.clickstream_synth import ClickstreamSpec, generate
+from models.common.errors import BadInputError
+from models.pricing.synth import ClickstreamSpec, generate
 
 log = logging.getLogger(__name__)
 
 EVENT_COLUMNS = ["sessionId", "userId", "experimentId", "eventType", "productId", "category", "price", "timestamp",
                  "userAgent", "referrer", "pageDepth", "scrollDepth"]
-OFFER_COLUMNS = ["sessionId", "productId", "category", "rating", "list_price", "offer_price", "purchased"]
+OFFERS_FILE_COLUMNS = ["sessionId", "productId", "category", "rating", "list_price", "offer_price", "purchased"]
 
 
 def spec_of(cfg: PricingConfig) -> ClickstreamSpec:
@@ -61,29 +62,29 @@ def _read_any(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_json(path, lines=True)
     except Exception as exc:  # parser errors: name the file
-        raise InputDataError(f"cannot read {path}: {exc}") from exc
+        raise BadInputError(f"cannot read {path}: {exc}") from exc
 
 
 def _require(df: pd.DataFrame, cols: list[str], what: str) -> pd.DataFrame:
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise InputDataError(f"{what} lacks column(s) {missing}; expected {cols}")
+        raise BadInputError(f"{what} lacks column(s) {missing}; expected {cols}")
     return df[cols]
 
 
 def read_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Events (every *.jsonl / *.parquet but offers.*) and offers.(jsonl|parquet) of ``folder``."""
     if not folder.is_dir():
-        raise InputDataError(f"events_path {folder} is not a folder")
+        raise BadInputError(f"events_path {folder} is not a folder")
     files = sorted(p for p in folder.iterdir() if p.suffix in (".jsonl", ".parquet"))
     offer_files = [p for p in files if p.stem == "offers"]
     event_files = [p for p in files if p.stem != "offers"]
     if not event_files or not offer_files:
-        raise InputDataError(f"{folder} needs event files (*.jsonl or *.parquet) and offers.jsonl|parquet; "
+        raise BadInputError(f"{folder} needs event files (*.jsonl or *.parquet) and offers.jsonl|parquet; "
                              f"found {[p.name for p in files]}")
     events = pd.concat([_require(_read_any(p), EVENT_COLUMNS, f"events file {p}") for p in event_files],
                        ignore_index=True)
-    return events, _require(_read_any(offer_files[0]), OFFER_COLUMNS, f"offers file {offer_files[0]}")
+    return events, _require(_read_any(offer_files[0]), OFFERS_FILE_COLUMNS, f"offers file {offer_files[0]}")
 
 
 def consume_kafka(cfg: PricingConfig, dest: Path) -> Path:
@@ -95,7 +96,7 @@ def consume_kafka(cfg: PricingConfig, dest: Path) -> Path:
     try:
         from kafka import KafkaConsumer
     except ImportError as exc:
-        raise InputDataError("source=kafka needs the kafka-python package (pip install kafka-python)") from exc
+        raise BadInputError("source=kafka needs the kafka-python package (pip install kafka-python)") from exc
     consumer = KafkaConsumer(cfg.kafka_topic, bootstrap_servers=cfg.kafka_bootstrap.split(","),
                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=10_000,
                              group_id=None, value_deserializer=lambda b: json.loads(b.decode("utf-8")))
@@ -111,7 +112,7 @@ def consume_kafka(cfg: PricingConfig, dest: Path) -> Path:
     consumer.close()
     progress.done()
     if n == 0:
-        raise InputDataError(f"no messages on topic {cfg.kafka_topic!r} at {cfg.kafka_bootstrap}")
+        raise BadInputError(f"no messages on topic {cfg.kafka_topic!r} at {cfg.kafka_bootstrap}")
     return dest
 
 
@@ -128,7 +129,10 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
             folder = Path(cfg.events_path)
             if cfg.source == "kafka":
                 staged = consume_kafka(cfg, tmp / "kafka_events.jsonl")
-                events, offers = _require(_read_any(staged), EVENT_COLUMNS, f"topic {cfg.kafka_topic}"), read_folder(folder)[1]
+                events, offers = (
+                    _require(_read_any(staged), EVENT_COLUMNS, f"topic {cfg.kafka_topic}"),
+                    read_folder(folder)[1],
+                )
                 staged.unlink()
             else:
                 events, offers = read_folder(folder)

@@ -16,15 +16,14 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from jobs.common import RunContext
+from jobs.paths import RunContext
 from jobs.plots import _plt
 from jobs.pricing_models.classifier import load_sessions, validation_mask
 from jobs.pricing_models.config import PricingConfig
-from models.multitask import Scaler, build_net, predict, product_matrix, session_matrix, train
-from models.session_features import FEATURES
+from models.pricing.multitask import OFFER_FEATURES, Scaler, build_net, predict, product_matrix, session_matrix, train
+from models.pricing.session_features import FEATURES
 
 log = logging.getLogger(__name__)
-OFFER_COLUMNS = ["offer_price", "list_price", "offer_category", "offer_rating"]
 
 
 def offer_matrix(df: pd.DataFrame) -> np.ndarray:
@@ -77,13 +76,31 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
     valid = validation_mask(len(df), cfg.seed)
     S, P = session_matrix(df), offer_matrix(df)
     fit = train_rows
-    res = train(S[fit], P[fit], df.loc[fit, "label"].to_numpy(), df.loc[fit, "purchased"].to_numpy(), valid[fit],
-                cfg.mt_epochs, cfg.mt_batch, cfg.mt_lr, cfg.mt_alpha, cfg.mt_beta, cfg.mt_patience, cfg.seed,
-                log=lambda row: (mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"])),
-                                 log.info("epoch %d: %s", row["epoch"], {k: round(v, 4) for k, v in row.items() if k != "epoch"})))
+    res = train(
+        S[fit],
+        P[fit],
+        df.loc[fit, "label"].to_numpy(),
+        df.loc[fit, "purchased"].to_numpy(),
+        valid[fit],
+        cfg.mt_epochs,
+        cfg.mt_batch,
+        cfg.mt_lr,
+        cfg.mt_alpha,
+        cfg.mt_beta,
+        cfg.mt_patience,
+        cfg.seed,
+        log=lambda row: (
+            mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"])),
+            log.info("epoch %d: %s", row["epoch"], {k: round(v, 4) for k, v in row.items() if k != "epoch"}),
+        ),
+    )
     hold = (df["split"] == "holdout").to_numpy()
     pa, pb = predict(res.net, res.scaler, S[hold], P[hold])
-    xgb_p = pd.read_parquet(state["classifier_predictions"]).set_index("sessionId").loc[df.loc[hold, "sessionId"], "p_agent"]
+    xgb_p = (
+        pd.read_parquet(state["classifier_predictions"])
+        .set_index("sessionId")
+        .loc[df.loc[hold, "sessionId"], "p_agent"]
+    )
     metrics = {"holdout_agent_auc": float(roc_auc_score(df.loc[hold, "label"], pa)),
                "holdout_purchase_auc": float(roc_auc_score(df.loc[hold, "purchased"], pb)),
                "xgboost_agent_auc": float(roc_auc_score(df.loc[hold, "label"], xgb_p)),
@@ -93,11 +110,13 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
     mlflow.log_metrics(metrics)
     mlflow.log_params({"mt_epochs": cfg.mt_epochs, "mt_batch": cfg.mt_batch, "mt_lr": cfg.mt_lr,
                        "mt_alpha": cfg.mt_alpha, "mt_beta": cfg.mt_beta})
-    example = df.loc[hold, FEATURES + OFFER_COLUMNS].head(100).reset_index(drop=True)
+    example = df.loc[hold, FEATURES + OFFER_FEATURES].head(100).reset_index(drop=True)
     with tempfile.TemporaryDirectory() as tmp:
         torch.save(res.net.state_dict(), Path(tmp) / "weights.pt")
         (Path(tmp) / "scaler.json").write_text(json.dumps(res.scaler.to_dict()))
-        mlflow.log_artifact(str(curves_png(res.history, res.best_epoch, Path(tmp) / "learning_curves.png")), "multitask")
+        mlflow.log_artifact(
+            str(curves_png(res.history, res.best_epoch, Path(tmp) / "learning_curves.png")), "multitask"
+        )
         out = pd.DataFrame({"p_agent": pa[:100], "p_purchase": pb[:100]})
         info = mlflow.pyfunc.log_model(
             name="pricing_multitask", python_model=MultiTaskModel(),

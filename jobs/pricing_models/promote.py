@@ -15,20 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.common import RunContext
+from jobs.paths import RunContext
 from jobs.pricing_models.classifier import load_sessions
 from jobs.pricing_models.config import MODEL_NAMES, PricingConfig
 from jobs.pricing_models.distill import TREE_FEATURES, teacher, tree_inputs
-from jobs.pricing_models.multitask import OFFER_COLUMNS
 from jobs.registry import champion_version, register
-from models.pricing import evaluate_policy, grid
-from models.session_features import FEATURES
+from models.common.errors import GateError
+from models.pricing.multitask import OFFER_FEATURES
+from models.pricing.rules import evaluate_policy, grid
+from models.pricing.session_features import FEATURES
 
 log = logging.getLogger(__name__)
-
-
-class GateError(RuntimeError):
-    """The agent classifier failed its quality gate; nothing was registered."""
 
 
 def _scores(kind: str, uri: str, h: pd.DataFrame, t: pd.DataFrame | None, cfg: PricingConfig,
@@ -40,7 +37,7 @@ def _scores(kind: str, uri: str, h: pd.DataFrame, t: pd.DataFrame | None, cfg: P
     if kind == "classifier":
         return float(roc_auc_score(h["label"], np.asarray(model.predict(h[FEATURES])).ravel()))
     if kind == "multitask":
-        return float(roc_auc_score(h["purchased"], model.predict(h[FEATURES + OFFER_COLUMNS])["p_purchase"]))
+        return float(roc_auc_score(h["purchased"], model.predict(h[FEATURES + OFFER_FEATURES])["p_purchase"]))
     m = np.asarray(model.predict(tree_inputs(h)[TREE_FEATURES])).astype(float).ravel()
     if t is None:
         return float(np.mean(np.isclose(m, teacher_m)))
@@ -55,8 +52,10 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
 
     if not state["classifier_gate"]:
         raise GateError(
-            f"agent_classifier failed the gate: holdout ROC-AUC {state['classifier_auc']:.4f} (needs >= {cfg.gate_auc}), "
-            f"precision {state['classifier_precision']:.4f} (needs >= {cfg.gate_precision}); nothing registered")
+            f"agent_classifier failed the gate: holdout ROC-AUC {state['classifier_auc']:.4f} "
+            f"(needs >= {cfg.gate_auc}), "
+            f"precision {state['classifier_precision']:.4f} (needs >= {cfg.gate_precision}); nothing registered"
+        )
     df, truth = load_sessions(state)
     hold = (df["split"] == "holdout").to_numpy()
     h = df[hold].reset_index(drop=True)
@@ -69,7 +68,11 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
     for kind, uri in uris.items():
         name = MODEL_NAMES[kind]
         new = _scores(kind, uri, h, t, cfg, teacher_m)
-        champ = None if champion_version(client, name) is None else _scores(kind, f"models:/{name}@champion", h, t, cfg, teacher_m)
+        champ = (
+            None
+            if champion_version(client, name) is None
+            else _scores(kind, f"models:/{name}@champion", h, t, cfg, teacher_m)
+        )
         scores[kind] = (new, champ)
     registered = {}
     for kind, (new, champ) in scores.items():

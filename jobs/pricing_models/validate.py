@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.common import InputDataError, RunContext, atomic_path, data_root, publish_link, write_json
+from jobs.paths import RunContext, atomic_path, data_root, publish_link, write_json
 from jobs.pricing_models.config import PricingConfig
 from jobs.validation import validate_and_log
+from models.common.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def run_events(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> di
     reports.append(validate_and_log(offers, "price_offers", f"offers {state['offers_path']}", vdir))
     orphans = ~offers["sessionId"].isin(events["sessionId"].unique())
     if orphans.any():
-        raise InputDataError(f"{int(orphans.sum())} offers in {state['offers_path']} belong to sessions without events, "
+        raise BadInputError(f"{int(orphans.sum())} offers in {state['offers_path']} belong to sessions without events, "
                              f"e.g. {offers.loc[orphans, 'sessionId'].head(3).tolist()}")
     mlflow.log_metrics({k: float(v) for k, v in repairs.items()})
     out = ctx.run_dir / "events_clean" / "events.parquet"

@@ -1,0 +1,58 @@
+"""The registered learned policies: ``bidder_<agent>`` (market observation in, bid action out) and
+``pricing_policy`` (pricing state in, price multiplier out), as MLflow pyfuncs around saved RLModules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+OBS_COLUMNS = [f"obs_{i}" for i in range(20)]
+PRICING_COLUMNS = ["demand", "inventory", "hour", "agent_fraction", "velocity"]
+
+
+def load_module(path: str) -> Any:
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    return RLModule.from_checkpoint(path)
+
+
+class BidderModel(mlflow.pyfunc.PythonModel):
+    """pyfunc: artifact ``module`` (an RLModule checkpoint); rows of 20 observation floats -> bid, stage, intensity."""
+
+    def load_context(self, context: Any) -> None:
+        self.module = load_module(context.artifacts["module"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        from jobs.market.rllib import act
+
+        a = act(self.module, model_input[OBS_COLUMNS].to_numpy(np.float32), self.module.action_space)
+        return pd.DataFrame(a, columns=["bid", "target_stage", "intensity"])
+
+
+class PricingPolicyModel(mlflow.pyfunc.PythonModel):
+    """pyfunc: artifact ``module``; rows of the pricing state -> price multiplier."""
+
+    def load_context(self, context: Any) -> None:
+        self.module = load_module(context.artifacts["module"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        from jobs.market.rllib import act
+
+        a = act(self.module, model_input[PRICING_COLUMNS].to_numpy(np.float32), self.module.action_space)
+        return pd.DataFrame({"multiplier": np.asarray(a).reshape(len(model_input), -1)[:, 0]})
+
+
+def log_policy(kind: str, name: str, module_dir: str, example: pd.DataFrame) -> str:
+    """Log a policy pyfunc in the active run; returns its model URI."""
+    from mlflow.models import infer_signature
+
+    root = Path(__file__).resolve().parents[2]
+    model = BidderModel() if kind == "bidder" else PricingPolicyModel()
+    info = mlflow.pyfunc.log_model(name=name, python_model=model, artifacts={"module": module_dir},
+                                   code_paths=[str(root / "jobs"), str(root / "models")], input_example=example,
+                                   signature=infer_signature(example))
+    return info.model_uri

@@ -1,0 +1,282 @@
+"""train_bidders / evaluate_bidders / train_pricing: RLlib training with the curriculum, and the honest
+comparison of each learned policy with what it replaces, on fixed seeds at equal budget."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jobs.market_rl_training.config import RlConfig, multi_agent
+from jobs.paths import RunContext, atomic_path, write_json
+from jobs.plots import _plt
+from models.common.intervals import t_interval
+from models.market.curriculum import Curriculum
+
+log = logging.getLogger(__name__)
+
+
+def curves_png(history: pd.DataFrame, path: Path) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for (family, agent), g in history.groupby(["family", "agent"], sort=False):
+        ax.plot(g["iteration"], g["episode_return_mean"], marker="o", ms=3, label=f"{agent} ({family})")
+    for it in history.loc[history["promoted"] & (history["family"] == history["family"].iloc[0]), "iteration"]:
+        ax.axvline(it + 0.5, color="grey", ls=":")
+    ax.set(
+        xlabel="training iteration (dotted: next curriculum stage)",
+        ylabel="mean episode return (all learners of the family)",
+        title="Learning curves",
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Each algorithm family through the curriculum; checkpoints, learning curves, TensorBoard logs; every
+    ``eval_every`` iterations (and at the last) the learners are evaluated and the best one per agent is kept."""
+    import mlflow
+    import ray
+    from tensorboardX import SummaryWriter
+
+    from jobs.market.rllib import build, start_ray, train_curriculum
+    from models.market.policies import families
+
+    agents, hyper, stages = multi_agent(cfg.profile)
+    out = ctx.run_dir / "bidders"
+    start_ray()
+    rows, policies, stage_seconds = [], {}, {}
+    writer = SummaryWriter(str(out / "tensorboard"))
+    step = 0
+    try:
+        for fam in families(agents, hyper):
+            t0 = time.monotonic()
+            algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner)
+            log.info("%s: built for %s in %.1f s", fam.algorithm, list(fam.learners), time.monotonic() - t0)
+
+            best: dict[str, float] = {}
+
+            def on_iteration(row: dict[str, Any], fam=fam, algo=algo, best=best) -> None:
+                nonlocal step
+                step += 1
+                tag = f"{fam.algorithm}_{'_'.join(fam.learners)}"
+                if row["iteration"] % cfg.eval_every == 0 or row.get("checkpoint"):
+                    keep_best(algo, fam, row["iteration"], best, policies, out, cfg)
+                writer.add_scalar(f"{tag}/episode_return_mean", row["episode_return_mean"], row["iteration"])
+                mlflow.log_metrics(
+                    {
+                        f"{tag}.episode_return_mean": np.nan_to_num(row["episode_return_mean"]),
+                        f"{tag}.env_steps_per_s": cfg.batch / max(row["seconds"], 1e-9),
+                    },
+                    step=row["iteration"],
+                )
+                log.info(
+                    "%s iteration %d (%s): mean return %.3f, %.1f s, %.0f env steps/s",
+                    tag,
+                    row["iteration"],
+                    row["stage"],
+                    row["episode_return_mean"],
+                    row["seconds"],
+                    cfg.batch / max(row["seconds"], 1e-9),
+                )
+
+            history = train_curriculum(algo, Curriculum(tuple(stages)), on_iteration, cfg.checkpoint_every,
+                                       out / "checkpoints" / fam.algorithm)
+            for r in history:
+                rows.extend({**r, "family": fam.algorithm, "agent": a} for a in fam.learners)
+                if "stage_seconds" in r:
+                    stage_seconds[f"{fam.algorithm}.{r['stage']}"] = round(r["stage_seconds"], 1)
+            algo.stop()
+    finally:
+        writer.close()
+        ray.shutdown()
+    hist = pd.DataFrame(rows)
+    with atomic_path(out / "history.csv") as tmp:
+        hist.drop(columns=["checkpoint"], errors="ignore").to_csv(tmp, index=False)
+    png = curves_png(hist, out / "learning_curves.png")
+    for p in (out / "history.csv", png):
+        mlflow.log_artifact(str(p), "training")
+    mlflow.log_artifacts(str(out / "tensorboard"), "tensorboard")
+    steps_per_s = float(cfg.batch / hist.drop_duplicates(["family", "iteration"])["seconds"].mean())
+    mlflow.log_metrics({"env_steps_per_s": steps_per_s, **{f"stage_seconds.{k}": v for k, v in stage_seconds.items()}})
+    write_json(out / "policies.json", policies)
+    return {"policies": policies, "stage_seconds": stage_seconds, "env_steps_per_s": round(steps_per_s, 1),
+            "bidders_dir": str(out)}
+
+
+def keep_best(algo: Any, fam: Any, iteration: int, best: dict[str, float], policies: dict[str, Any], out: Path,
+              cfg: RlConfig) -> None:
+    """Evaluate every learner of the family on the selection seeds (learned side only) and keep the best
+    module so far per agent: that is the policy that gets judged on the verdict seeds and registered."""
+    import mlflow
+
+    from jobs.market.rllib import act
+    from models.market.policies import evaluate_bidder
+
+    seeds = cfg.eval_seed_list("select")
+    for agent in fam.learners:
+        module = algo.get_module(agent)
+        df = evaluate_bidder(agent, lambda obs, m=module: act(m, obs, m.action_space), cfg.env(), seeds, cfg.eval_steps,
+                             scripted_too=False)
+        roas = float(df["roas"].mean())
+        mlflow.log_metric(f"{agent}.eval_roas", roas, step=iteration)
+        if agent not in best or roas > best[agent]:
+            best[agent] = roas
+            path = out / "policies" / agent
+            module.save_to_path(str(path))
+            policies[agent] = {"algorithm": fam.algorithm, "module": str(path), "best_iteration": iteration,
+                               "eval_roas": roas}
+        log.info("%s: evaluation ROAS %.3f at iteration %d (best %.3f at %d)", agent, roas, iteration, best[agent],
+                 policies[agent]["best_iteration"])
+
+
+def verdict(diff: pd.Series) -> dict[str, Any]:
+    """Paired learned - scripted ROAS over seeds: mean, 95% interval, and what it says."""
+    ci = t_interval(diff)
+    says = "beats" if ci["lo"] > 0 else ("loses to" if ci["hi"] < 0 else "is not distinguishable from")
+    return {
+        "roas_diff": float(ci["mean"]),
+        "roas_diff_lo": float(ci["lo"]),
+        "roas_diff_hi": float(ci["hi"]),
+        "verdict": says,
+    }
+
+
+def run_evaluate_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Each learned bidder against the scripted strategy it replaces: same seeds, same daily budget."""
+    import mlflow
+
+    from jobs.market.policy_models import load_module
+    from jobs.market.rllib import act
+    from models.market.policies import evaluate_bidder
+
+    seeds = cfg.eval_seed_list("verdict")
+    frames, summary = [], []
+    for agent, p in state["policies"].items():
+        module = load_module(p["module"])
+        df = evaluate_bidder(agent, lambda obs, m=module: act(m, obs, m.action_space), cfg.env(), seeds, cfg.eval_steps)
+        frames.append(df)
+        wide = df.pivot(index="seed", columns="policy", values="roas")
+        v = verdict(wide["learned"] - wide["scripted"])
+        means = df.groupby("policy")[["spend", "revenue"]].mean()
+        row = {
+            "agent": agent,
+            "algorithm": p["algorithm"],
+            "learned_roas": float(wide["learned"].mean()),
+            "scripted_roas": float(wide["scripted"].mean()),
+            **v,
+            "learned_spend": float(means.loc["learned", "spend"]),
+            "scripted_spend": float(means.loc["scripted", "spend"]),
+            "learned_revenue": float(means.loc["learned", "revenue"]),
+            "scripted_revenue": float(means.loc["scripted", "revenue"]),
+        }
+        summary.append(row)
+        mlflow.log_metrics(
+            {
+                f"{agent}.learned_roas": row["learned_roas"],
+                f"{agent}.scripted_roas": row["scripted_roas"],
+                f"{agent}.roas_diff": v["roas_diff"],
+            }
+        )
+        log.info("%s (%s): learned ROAS %.2f vs scripted %.2f: difference %.2f [%.2f, %.2f], it %s its script",
+                 agent, p["algorithm"], row["learned_roas"], row["scripted_roas"], v["roas_diff"], v["roas_diff_lo"],
+                 v["roas_diff_hi"], v["verdict"])
+    out = ctx.run_dir / "evaluation"
+    out.mkdir(parents=True, exist_ok=True)
+    pd.concat(frames).to_csv(out / "bidders_by_seed.csv", index=False)
+    table = pd.DataFrame(summary)
+    table.to_csv(out / "bidders.csv", index=False)
+    for name in ("bidders_by_seed.csv", "bidders.csv"):
+        mlflow.log_artifact(str(out / name), "evaluation")
+    return {**state, "bidder_eval": table.to_dict(orient="records")}
+
+
+def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
+    """PPO on the pricing env (the agent fraction in its state estimated by the pricing_multitask champion, or
+    the agent_classifier's, when there is one), then the baselines and PPO on the same evaluation seeds."""
+    import mlflow
+    import ray
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    from jobs.market.agent_scores import agent_scores
+    from jobs.market.rllib import PRICING_ENV, act, start_ray
+    from jobs.registry import champion_version
+    from models.market.pricing_env import BASELINES, PricingConfig, run_episode
+
+    # The state's agent fraction: the multi-task model's P(agent) (else the classifier's) over the hour's sessions.
+    scores, variant = None, "true agent mix in the state"
+    client = mlflow.MlflowClient()
+    version = champion_version(client, "pricing_multitask") or champion_version(client, "agent_classifier")
+    if version is not None:
+        path = agent_scores(version, ctx.run_dir / "pricing" / "agent_scores.parquet")
+        if path:
+            s = pd.read_parquet(path)
+            scores = (s.loc[s["label"] == 0, "p_agent"].tolist(), s.loc[s["label"] == 1, "p_agent"].tolist())
+            variant = f"agent mix estimated by {version.name} v{version.version}"
+    else:
+        log.info("no pricing_multitask or agent_classifier champion: the pricing PPO sees the true agent mix")
+    pcfg = PricingConfig()
+    start_ray()
+    try:
+        algo = (
+            PPOConfig()
+            .environment(PRICING_ENV, env_config={"steps": pcfg.steps, "agent_scores": scores})
+            .env_runners(num_env_runners=0)
+            .learners(num_learners=0)
+            .training(
+                lr=3e-4,
+                gamma=0.99,
+                clip_param=0.2,
+                train_batch_size_per_learner=min(2000, cfg.pricing_timesteps),
+                minibatch_size=128,
+                num_epochs=4,
+            )
+            .debugging(seed=cfg.seed)
+        ).build_algo()
+        done, t0 = 0, time.monotonic()
+        while done < cfg.pricing_timesteps:  # a loop over training iterations
+            r = algo.train()
+            done = int(r["env_runners"]["num_env_steps_sampled_lifetime"])
+            mlflow.log_metric(
+                "pricing.episode_return_mean",
+                float(np.nan_to_num(r["env_runners"].get("episode_return_mean", 0.0))),
+                step=done,
+            )
+            log.info(
+                "pricing PPO: %d/%d steps, %.0f steps/s", done, cfg.pricing_timesteps, done / (time.monotonic() - t0)
+            )
+        module_dir = ctx.run_dir / "pricing" / "policy"
+        algo.get_module().save_to_path(str(module_dir))
+        module = algo.get_module()
+        algo.stop()
+    finally:
+        ray.shutdown()
+    est = None if scores is None else (np.asarray(scores[0]), np.asarray(scores[1]))
+    policies = {**BASELINES, "ppo": lambda obs, c, m=module: float(act(m, obs[None], m.action_space).reshape(-1)[0])}
+    rows = [{"policy": name, "seed": seed, **run_episode(pcfg, pol, cfg.seed + 2000 + seed, est)}
+            for name, pol in policies.items() for seed in range(cfg.pricing_eval_seeds)]
+    df = pd.DataFrame(rows)
+    table = pd.concat(
+        {m: df.groupby("policy")[m].apply(t_interval).unstack() for m in ("revenue", "human_conversion", "leakage")},
+        axis=1,
+    )
+    table.columns = [f"{m}_{k}" for m, k in table.columns]
+    table = table.reset_index()
+    out = ctx.run_dir / "pricing"
+    table.to_csv(out / "pricing_eval.csv", index=False)
+    mlflow.log_artifact(str(out / "pricing_eval.csv"), "pricing")
+    ppo = table.set_index("policy").loc["ppo"]
+    mlflow.log_metrics({"pricing.ppo_revenue": float(ppo["revenue_mean"]),
+                        "pricing.fixed_revenue": float(table.set_index("policy").loc["fixed", "revenue_mean"])})
+    log.info("pricing PPO (%s): revenue %.0f [%.0f, %.0f]; fixed %.0f, elasticity %.0f", variant, ppo["revenue_mean"],
+             ppo["revenue_lo"], ppo["revenue_hi"], table.set_index("policy").loc["fixed", "revenue_mean"],
+             table.set_index("policy").loc["elasticity", "revenue_mean"])
+    return {**state, "pricing_module": str(module_dir), "pricing_variant": variant,
+            "pricing_eval": table.to_dict(orient="records")}

@@ -1,0 +1,1 @@
+"""What several domains share: intervals over seeds and named random streams."""

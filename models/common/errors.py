@@ -1,0 +1,34 @@
+"""The platform's one error hierarchy: bad input, a failed gate, or (anything else) a bug.
+
+``BadInputError``: the data or a setting is unusable; the message says what and where, and the
+user fixes the input. ``GateError``: the inputs were fine but a result did not pass a quality or
+regression gate, so nothing was promoted. Any other exception is a defect of the platform.
+Failure callbacks and users tell the three apart by class (``error_kind``).
+"""
+
+from __future__ import annotations
+
+
+class PlatformError(Exception):
+    """Base of the errors the platform raises on purpose."""
+
+
+class BadInputError(PlatformError, ValueError):
+    """Input data or a setting is unusable; the message names what is wrong and where."""
+
+
+class GateError(PlatformError, RuntimeError):
+    """A result failed a gate (quality, finiteness, regression): nothing was promoted."""
+
+
+class CredentialsError(BadInputError):
+    """Credentials for an external source are missing or rejected."""
+
+
+def error_kind(exc: BaseException) -> str:
+    """``bad_input``, ``gate`` or ``bug``: what kind of failure ``exc`` is."""
+    if isinstance(exc, BadInputError):
+        return "bad_input"
+    if isinstance(exc, GateError):
+        return "gate"
+    return "bug"

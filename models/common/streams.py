@@ -1,0 +1,43 @@
+"""Named random streams: every seeded generator of the platform, derived from a config seed and a name.
+
+A stream is ``numpy.random.default_rng([seed, key, *extra])`` (a few older streams put the key after
+``extra``, or have none: their layout is kept so that their draws stay the same). Names make the purpose of each
+draw readable and keep two purposes from sharing a stream by accident; the keys are the ones the
+pipelines have always used, so the figures they produce are unchanged. ``extra`` splits a stream
+further (a chunk, a day, a row offset) without colliding with another name.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+STREAMS: dict[str, int | tuple[int | None, str]] = {
+    "avazu.impressions": 1,          # + row offset of the chunk
+    "avazu.tail_ip": 2,              # + row offset
+    "avazu.busy_ips": 3,
+    "avazu.device_ids": 4,           # + row offset
+    "avazu.calibration": 10**6,
+    "clickstream.world": 999,
+    "pricing.split": 5,
+    "budget.plan": 1,
+    "budget.outcomes": (7, "last"),  # + day, before the key
+    "budget.policy": (None, "none"),  # + policy index
+    "clickstream.chunk": (None, "none"),  # + chunk index
+    "market.inventory": 11,
+    "market.ctr_noise": 12,
+    "market.clicks": 13,
+    "market.share": 99,
+    "rllib.replay_buffer": 7,
+}
+
+
+def stream(seed: int, name: str, *extra: int) -> np.random.Generator:
+    """The generator of stream ``name`` for config ``seed`` (``extra``: a further split, e.g. a chunk index)."""
+    if name not in STREAMS:
+        raise KeyError(f"unknown random stream {name!r}; known: {sorted(STREAMS)}")
+    key, extra_ints = STREAMS[name], [int(e) for e in extra]
+    if isinstance(key, int):
+        return np.random.default_rng([int(seed), key, *extra_ints])
+    first, where = key
+    tail = [first] if where == "last" else []
+    return np.random.default_rng([int(seed), *extra_ints, *tail])

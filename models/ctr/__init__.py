@@ -1,0 +1,1 @@
+"""Click-through rate: the synthetic Avazu world with its true click probabilities, the features, LightGBM."""

@@ -1,0 +1,137 @@
+"""Customers of the retargeting market: features and lifecycle stages, updated as arrays.
+
+Stages: AWARENESS -> INTEREST -> CONSIDERATION -> PURCHASE -> RETENTION -> CHURN_RISK.
+One timestep is one hour. Transitions follow behaviour and recency:
+
+- a visit moves AWARENESS to INTEREST; a cart action moves INTEREST (or AWARENESS) to
+  CONSIDERATION; a purchase moves anyone to PURCHASE, and PURCHASE becomes RETENTION at the
+  next step;
+- without activity for ``cool_after`` steps, INTEREST and CONSIDERATION fall back one stage
+  (and again after each further ``cool_after`` idle steps);
+  RETENTION becomes CHURN_RISK after ``churn_after`` steps; a visit brings CHURN_RISK back to
+  RETENTION (win-back); a churn-risk customer idle for ``lost_after`` steps starts over at
+  AWARENESS.
+
+No Python loop touches a customer: every update is a masked array assignment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STAGES = ("AWARENESS", "INTEREST", "CONSIDERATION", "PURCHASE", "RETENTION", "CHURN_RISK")
+AWARENESS, INTEREST, CONSIDERATION, PURCHASE, RETENTION, CHURN_RISK = range(6)
+CATEGORIES = ("electronics", "fashion", "home", "beauty", "sports")
+ORDER_VALUE = np.array([180.0, 60.0, 90.0, 35.0, 70.0])  # mean order value per preferred category
+# Per stage: chance a click turns into a cart action, and a cart into a purchase.
+CART_RATE = np.array([0.05, 0.15, 0.30, 0.10, 0.20, 0.12])
+BUY_RATE = np.array([0.05, 0.10, 0.25, 0.15, 0.30, 0.15])
+
+
+@dataclass(frozen=True)
+class LifecycleRules:
+    """Recency thresholds in timesteps (hours) and the organic (non-ad) activity rate."""
+
+    cool_after: int = 24 * 7
+    churn_after: int = 24 * 30
+    lost_after: int = 24 * 60
+    organic_visit_rate: float = 0.002  # per customer per step
+    check_every: int = 24              # recency transitions are checked once a day (the thresholds are days)
+
+
+@dataclass
+class Customers:
+    """One array per feature, one element per customer."""
+
+    stage: np.ndarray         # int8
+    visits: np.ndarray        # int32
+    purchases: np.ndarray     # int32
+    spent: np.ndarray         # float64, total revenue from the customer
+    cart_value: np.ndarray    # float64, value in the cart now
+    last_active: np.ndarray   # int64, timestep of the last visit or purchase
+    category: np.ndarray      # int8, preferred category
+    clicks_by: np.ndarray     # (n, advertisers) int32, the customer's response history per advertiser
+    last_cooled: np.ndarray   # int64, when idleness last moved the customer back a stage
+    pending_retention: np.ndarray  # indices that bought in the previous step (PURCHASE -> RETENTION next)
+
+    @property
+    def n(self) -> int:
+        return len(self.stage)
+
+    def conversion_probability(self) -> np.ndarray:
+        """P(a click ends in a purchase) at the current stage."""
+        return CART_RATE[self.stage] * BUY_RATE[self.stage]
+
+    def churn_probability(self, t: int, rules: LifecycleRules) -> np.ndarray:
+        """A logistic score of recency against the churn threshold (0.5 at ``churn_after``)."""
+        idle = t - self.last_active
+        return 1.0 / (1.0 + np.exp(-(idle - rules.churn_after) / (rules.churn_after / 6)))
+
+    def lifetime_value(self, t: int, rules: LifecycleRules) -> np.ndarray:
+        """Revenue so far plus the expected next order while the customer is not lost."""
+        return self.spent + ORDER_VALUE[self.category] * (1 - self.churn_probability(t, rules)) * np.minimum(
+            self.purchases + 1, 5) * 0.2
+
+    def subset(self, idx: np.ndarray) -> Customers:
+        """The customers at ``idx`` (copies), e.g. the hour's opportunities."""
+        return Customers(**{k: v[idx] for k, v in vars(self).items() if k != "pending_retention"},
+                         pending_retention=np.zeros(0, dtype=np.int64))
+
+    def features(self, t: int, rules: LifecycleRules) -> np.ndarray:
+        """The 10 normalised customer features of the RL observation, shape (n, 10)."""
+        recency = np.minimum((t - self.last_active) / rules.lost_after, 1.0)
+        return np.column_stack([
+            np.tanh(self.visits / 20), np.tanh(self.purchases / 5), np.tanh(self.spent / 1000), recency,
+            np.tanh(self.cart_value / 200), np.tanh(self.lifetime_value(t, rules) / 1000),
+            self.churn_probability(t, rules), self.conversion_probability() / 0.1,
+            self.stage / (len(STAGES) - 1), self.category / (len(CATEGORIES) - 1)]).astype(np.float32)
+
+
+def make_customers(n: int, n_advertisers: int, rng: np.random.Generator) -> Customers:
+    """A fresh population: most at AWARENESS, some further along, with a spread of past activity."""
+    stage = rng.choice(len(STAGES), size=n, p=[0.55, 0.2, 0.1, 0.0, 0.1, 0.05]).astype(np.int8)
+    purchases = np.where(stage >= RETENTION, rng.integers(1, 6, n), 0).astype(np.int32)
+    category = rng.integers(0, len(CATEGORIES), n).astype(np.int8)
+    return Customers(
+        stage=stage, visits=(purchases * 3 + rng.integers(0, 4, n)).astype(np.int32), purchases=purchases,
+        spent=purchases * ORDER_VALUE[category] * rng.uniform(0.7, 1.3, n), cart_value=np.zeros(n),
+        last_active=-rng.integers(0, 24 * 20, n).astype(np.int64), category=category,
+        clicks_by=np.zeros((n, n_advertisers), dtype=np.int32), last_cooled=np.full(n, -(2**40), dtype=np.int64),
+        pending_retention=np.zeros(0, dtype=np.int64))
+
+
+def advance(c: Customers, t: int, visited: np.ndarray, carted: np.ndarray, bought: np.ndarray,
+            revenue: np.ndarray, rules: LifecycleRules) -> None:
+    """Apply one timestep's behaviour, given as customer indices (``revenue`` aligned with ``bought``;
+    repeats allowed), then, every ``rules.check_every`` steps, recency over the whole population.
+
+    Only the touched customers are written each step, so a step costs what happened in it,
+    not the population's size; the recency pass is the one full-array sweep.
+    """
+    s = c.stage
+    s_prev = s[c.pending_retention]
+    s[c.pending_retention[s_prev == PURCHASE]] = RETENTION  # the step after a purchase
+    np.add.at(c.visits, visited, 1)
+    active = np.concatenate([visited, carted, bought])
+    c.last_active[active] = t
+    np.add.at(c.cart_value, carted, ORDER_VALUE[c.category[carted]])
+    c.cart_value[bought] = 0.0
+    np.add.at(c.purchases, bought, 1)
+    np.add.at(c.spent, bought, revenue)
+    v = s[visited]
+    s[visited] = np.where(v == AWARENESS, INTEREST, np.where(v == CHURN_RISK, RETENTION, v))
+    k = s[carted]
+    s[carted] = np.where((k == AWARENESS) | (k == INTEREST), CONSIDERATION, k)
+    s[bought] = PURCHASE
+    c.pending_retention = np.unique(bought)
+    if t % rules.check_every:
+        return
+    idle = t - np.maximum(c.last_active, c.last_cooled)
+    cool = (idle > rules.cool_after) & ((s == INTEREST) | (s == CONSIDERATION))
+    s[cool] -= 1
+    c.last_cooled[cool] = t
+    idle = t - c.last_active
+    s[(idle > rules.churn_after) & (s == RETENTION)] = CHURN_RISK
+    s[(idle > rules.lost_after) & (s == CHURN_RISK)] = AWARENESS

@@ -1,0 +1,197 @@
+"""The RL interface to the retargeting market: a PettingZoo Parallel env (one or several learners
+against scripted rivals), and the environment of each curriculum complexity.
+
+One env step is one market timestep (an hour). Each learner's action is
+``[bid, target stage, intensity]`` in ``[0.01, 20] x [0, 5] x [1, 10]``: it bids on the hour's
+opportunities whose customer sits in the target stage, ``bid x pCTR x intensity / 5`` per
+impression (a bid per click, scaled by how hard it pushes), and on a share ``intensity / 10``
+of them (seeded). Observation (20 floats): the mean customer features of the hour's
+opportunities (10: visits, purchases, spend, recency, cart value, LTV, churn and conversion
+probability, stage, preferred category), market features (5: total spend, mean clearing
+price, competition level, share of customers in consideration or churn risk, time of day)
+and own state (5: spend, budget left today, win rate, ROAS, ROAS trend). Reward:
+``(revenue - spend) / reward_scale + conversion_weight x conversions - cac_weight x CAC / 100
++ share_weight x market share`` of the step, where revenue is by default the expected revenue of
+the step's wins (true P(click) x P(cart) x P(buy) x order value): the realised purchases are rare
+and noisy, and against a certain spend term they taught policy-gradient learners to stop bidding.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from models.common.streams import stream
+from models.market.customers import CHURN_RISK, CONSIDERATION, STAGES
+from models.market.simulator import Market, MarketConfig, Strategy, make_market, step
+
+OBS_SIZE = 20
+ACTION_LOW = np.array([0.01, 0.0, 1.0], dtype=np.float32)
+ACTION_HIGH = np.array([20.0, 5.0, 10.0], dtype=np.float32)
+# The discrete actions (for DQN): every (bid, target stage, intensity) of a coarse grid.
+BID_GRID = np.array([(b, s, i) for b in (0.5, 1.0, 2.0, 4.0, 8.0) for s in range(6) for i in (2.0, 5.0, 10.0)],
+                    dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """A market episode: its length, the reward's terms and the learners' daily budget."""
+
+    market: MarketConfig = MarketConfig(customers=2000, arrival_rate=0.02, pool_size=5000)
+    episode_steps: int = 168            # a week of hours
+    reward_scale: float = 100.0
+    conversion_weight: float = 0.1
+    cac_weight: float = 0.01
+    share_weight: float = 0.0           # > 0 rewards market share (cooperation / competition studies)
+    expected_revenue: bool = True       # reward the expected value of the hour's wins, not the realised purchases
+    learner_budget: float = 300.0
+
+
+DEFAULT_ENV = EnvConfig()
+
+
+def env_config(complexity: float, base: EnvConfig = DEFAULT_ENV) -> EnvConfig:
+    """The environment of a curriculum stage: longer episodes, more customers and a living lifecycle as
+    complexity grows from 0 to 1 (1 = ``base`` itself)."""
+    if not 0 < complexity <= 1:
+        raise ValueError(f"complexity must be in (0, 1], got {complexity}")
+    m = base.market
+    frozen = complexity < 0.5  # stage 1: customers keep their stage; bidding is the only lesson
+    life = m.lifecycle if not frozen else replace(m.lifecycle, cool_after=10**9, churn_after=10**9, lost_after=10**9,
+                                                  organic_visit_rate=0.0)
+    market = replace(m, customers=max(100, int(m.customers * complexity)), lifecycle=life)
+    return replace(base, market=market, episode_steps=max(24, int(base.episode_steps * complexity)))
+
+
+def observation_space() -> gym.spaces.Box:
+    return gym.spaces.Box(-1.0, 1.0, shape=(OBS_SIZE,), dtype=np.float32)
+
+
+def action_space() -> gym.spaces.Box:
+    return gym.spaces.Box(ACTION_LOW, ACTION_HIGH, dtype=np.float32)
+
+
+class _Learners:
+    """The market side shared by both envs: learners' bids in, observations and rewards out."""
+
+    def __init__(self, cfg: EnvConfig, rivals: list[Strategy], learners: list[str]) -> None:
+        self.cfg, self.rivals, self.names = cfg, rivals, learners
+        self.market: Market | None = None
+        self.complexity = 1.0
+
+    def reset(self, seed: int) -> None:
+        cfg = env_config(self.complexity, self.cfg) if self.complexity < 1 else self.cfg
+        self.episode_steps = cfg.episode_steps
+        learners = [Strategy(name=n, multiplier=1.0, stages=tuple(s.lower() for s in STAGES),
+                             daily_budget=self.cfg.learner_budget) for n in self.names]
+        self.market = make_market(replace(cfg.market, seed=seed), [*learners, *self.rivals])
+        self.prev_roas = np.zeros(len(self.names))
+        self.share_rng = stream(seed, "market.share")
+
+    def _policy(self, action: np.ndarray) -> Any:
+        a = np.asarray(action)
+        a = BID_GRID[int(a)] if a.ndim == 0 else a  # a discrete action indexes the grid
+        a = np.clip(a.astype(np.float64), ACTION_LOW, ACTION_HIGH)
+        bid, stage, intensity = float(a[0]), int(round(a[1])), float(a[2])
+        m = self.market
+
+        def bids(cust: np.ndarray, pctr: np.ndarray) -> np.ndarray:
+            on = (m.customers.stage[cust] == stage) & (self.share_rng.random(len(cust)) < intensity / 10)
+            return np.where(on, bid * pctr * intensity / 5, 0.0)
+
+        return bids
+
+    def step(self, actions: list[np.ndarray]) -> tuple[list[np.ndarray], list[float]]:
+        m = self.market
+        row = step(m, self.cfg.episode_steps, {i: self._policy(a) for i, a in enumerate(actions)})
+        rewards = []
+        total_wins = max(float(row["wins"].sum()), 1.0)
+        for i in range(len(self.names)):
+            spend, conv = row["spend"][i], row["conversions"][i]
+            revenue = row["expected_revenue" if self.cfg.expected_revenue else "revenue"][i]
+            cac = spend / conv if conv > 0 else (spend if spend > 0 else 0.0)
+            rewards.append(
+                float(
+                    (revenue - spend) / self.cfg.reward_scale
+                    + self.cfg.conversion_weight * conv
+                    - self.cfg.cac_weight * cac / 100
+                    + self.cfg.share_weight * row["wins"][i] / total_wins
+                )
+            )
+        return [self.observe(i) for i in range(len(self.names))], rewards
+
+    def observe(self, i: int) -> np.ndarray:
+        m = self.market
+        t = m.totals
+        cust = m.last_opportunities
+        rules = m.cfg.lifecycle
+        cust_feats = (
+            m.customers.subset(cust).features(m.t, rules).mean(axis=0) if len(cust) else np.zeros(10, np.float32)
+        )
+        last = m.history[-1] if m.history else None
+        mix = m.customers.stage
+        market = np.array([
+            np.tanh(float(t["spend"].sum()) / 10_000),
+            np.tanh((last["mean_price"] if last else 0.0) / 2),
+            (float(last["bids"].sum() / max(last["auctions"][0], 1.0)) / m.k) if last else 0.0,
+            float(((mix == CONSIDERATION) | (mix == CHURN_RISK)).mean()),
+            (m.t % 24) / 23])
+        spend, revenue = float(t["spend"][i]), float(t["revenue"][i])
+        roas = revenue / spend if spend > 0 else 0.0
+        day_spend = float(t.get("_day_spend", np.zeros(m.k))[i]) / 100
+        own = np.array([
+            np.tanh(spend / 10_000), 1 - min(day_spend / self.cfg.learner_budget, 1.0),
+            float(t["wins"][i] / t["bids"][i]) if t["bids"][i] > 0 else 0.0, np.tanh(roas / 4),
+            np.tanh(roas - self.prev_roas[i])])
+        self.prev_roas[i] = roas
+        return np.clip(np.concatenate([cust_feats, market, own]), -1.0, 1.0).astype(np.float32)
+
+
+class RetargetingParallelEnv(ParallelEnv):
+    """PettingZoo Parallel API: every name in ``learners`` is an agent; ``rivals`` stay scripted."""
+
+    metadata = {"render_modes": [], "name": "retargeting_market_v0"}
+
+    def __init__(self, learners: list[str], rivals: list[Strategy], cfg: EnvConfig = DEFAULT_ENV,
+                 discrete: bool = False) -> None:
+        self.cfg = cfg
+        self.discrete = discrete
+        self.possible_agents = list(learners)
+        self.core = _Learners(cfg, rivals, list(learners))
+        self.agents: list[str] = []
+        self.steps = 0
+
+    def set_complexity(self, complexity: float) -> None:
+        """Curriculum: the next episodes run at this complexity (env_config)."""
+        self.core.complexity = float(complexity)
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one space object per agent, as PettingZoo expects
+    def observation_space(self, agent: str) -> gym.spaces.Box:
+        return observation_space()
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019
+    def action_space(self, agent: str) -> gym.spaces.Space:
+        return gym.spaces.Discrete(len(BID_GRID)) if self.discrete else action_space()
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        self.core.reset(0 if seed is None else int(seed))
+        self.agents = list(self.possible_agents)
+        self.steps = 0
+        return {a: self.core.observe(i) for i, a in enumerate(self.agents)}, {a: {} for a in self.agents}
+
+    def step(self, actions: dict[str, np.ndarray]) -> tuple[dict, dict, dict, dict, dict]:
+        acts = [actions.get(a, np.array([0.01, 0.0, 1.0], dtype=np.float32)) for a in self.possible_agents]
+        obs, rewards = self.core.step(acts)
+        self.steps += 1
+        done = self.steps >= self.core.episode_steps
+        agents = self.agents
+        out = ({a: obs[i] for i, a in enumerate(agents)}, {a: rewards[i] for i, a in enumerate(agents)},
+               {a: False for a in agents}, {a: done for a in agents}, {a: {} for a in agents})
+        if done:
+            self.agents = []
+        return out

@@ -1,0 +1,302 @@
+"""The retargeting market: scripted advertisers bidding for ad opportunities on a customer population.
+
+Each timestep (an hour): Poisson(arrival_rate x customers) opportunities arrive, each a
+customer and an impression context drawn from an inventory pool in Avazu's feature space.
+The pool carries each impression's true click probability (the synthetic Avazu
+generator's click model) and the bidders' estimate of it (the registered CTR champion
+when one is given, else a noisy oracle), so a better CTR model is worth money here.
+Advertisers bid pCTR x value per click x their strategy's multiplier on the stages they
+target (retargeting bonus for customers who clicked them before); the auctions of the
+step are resolved at once (models.market.auction: second price, reserve, increment, budgets with
+even pacing); the winner's impression may be clicked, the click may lead to a cart and a
+purchase (likelier further down the funnel, less likely for a dearer basket) whose revenue is
+credited to the winner; customers then move through their
+lifecycle (models.market.customers).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.common.streams import stream
+from models.market.auction import CENT, AuctionRules, even_pacing, priorities, run_auctions, to_cents
+from models.market.customers import (
+    BUY_RATE,
+    CART_RATE,
+    CATEGORIES,
+    CHURN_RISK,
+    CONSIDERATION,
+    ORDER_VALUE,
+    STAGES,
+    Customers,
+    LifecycleRules,
+    advance,
+    make_customers,
+)
+
+# Clicks are likelier further down the funnel: a stage multiplier on the impression's true CTR.
+STAGE_CTR_LIFT = np.array([0.6, 0.9, 1.3, 0.8, 1.1, 1.2])
+STAGE_INDEX = {name.lower(): i for i, name in enumerate(STAGES)}
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One scripted advertiser (see jobs/profiles/market_advertisers.yaml)."""
+
+    name: str
+    multiplier: float
+    stages: tuple[str, ...]
+    retarget_bonus: float = 1.0
+    adapt_rate: float = 0.0          # > 0: the multiplier follows the advertiser's own ROAS
+    target_roas: float = 2.0
+    value_per_click: float = 1.0
+    daily_budget: float = 300.0
+
+    def __post_init__(self) -> None:
+        self.stage_mask()  # an unknown stage fails when the config is read, not mid-simulation
+
+    def stage_mask(self) -> np.ndarray:
+        mask = np.zeros(len(STAGES), dtype=bool)
+        for s in self.stages:
+            if s.lower() not in STAGE_INDEX:
+                raise ValueError(f"advertiser {self.name!r}: unknown stage {s!r}; stages: {list(STAGE_INDEX)}")
+            mask[STAGE_INDEX[s.lower()]] = True
+        return mask
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    customers: int = 10_000
+    arrival_rate: float = 0.01          # opportunities per customer per step
+    pool_size: int = 50_000             # distinct impression contexts
+    world_seed: int = 42                # the synthetic Avazu world (avazu_ctr's seed)
+    ctr_noise: float = 0.3              # log-sd of the noisy-oracle pCTR when no CTR model is given
+    price_sensitivity: float = 1.0      # purchase probability x exp(-s x (basket price / usual - 1))
+    seed: int = 0
+    rules: AuctionRules = field(default_factory=AuctionRules)
+    lifecycle: LifecycleRules = field(default_factory=LifecycleRules)
+
+
+METRICS = ("auctions", "bids", "wins", "clicks", "carts", "conversions", "spend", "revenue")
+
+
+@dataclass
+class Market:
+    """State of one simulation: customers, advertisers' multipliers and budgets, cumulative counters."""
+
+    cfg: MarketConfig
+    strategies: list[Strategy]
+    customers: Customers
+    pool_p: np.ndarray          # true CTR of each pool impression
+    pool_pctr: np.ndarray       # the bidders' estimate: (pool,) shared, or (advertisers, pool) one per advertiser
+    pool_hour: np.ndarray       # hour of day of the context (for plots)
+    rng: np.random.Generator
+    multipliers: np.ndarray
+    affinity: np.ndarray        # (advertisers, categories): how much each advertiser values each category
+    t: int = 0
+    totals: dict[str, np.ndarray] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    last_auctions: dict[str, np.ndarray] = field(default_factory=dict)  # the last step's auction inputs and outcome
+    last_opportunities: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # their customers
+
+    @property
+    def k(self) -> int:
+        return len(self.strategies)
+
+
+@functools.lru_cache(maxsize=4)
+def _world(world_seed: int) -> Any:
+    """The synthetic Avazu world of ``world_seed``, built once per process: building it (a 200k-row
+    calibration draw) took 80% of an RL env's reset, and every episode draws from the same world."""
+    from models.ctr.synth import SynthConfig, build_world
+
+    return build_world(SynthConfig(seed=world_seed))
+
+
+def inventory(n: int, seed: int, ctr_model: Any = None, ctr_noise: float = 0.3,
+              world_seed: int = 42) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(true CTR, estimated CTR, hour of day) of ``n`` synthetic Avazu impressions.
+
+    ``world_seed``: the synthetic Avazu world (avazu_ctr's ``seed``).
+    ``ctr_model``: a pyfunc (e.g. ``models:/ctr_lightgbm@champion``) scored once on the raw
+    rows, or a float (the same estimate everywhere: no model); without one, the estimate is
+    the truth with log-normal noise (``ctr_noise``).
+    """
+    from models.ctr.synth import draw_impressions
+
+    # The world (sites, apps, ads and their true effects) is the one avazu_ctr's synthetic source draws with
+    # its seed (42 by default), so a CTR model trained there knows these ids; ``seed`` picks the impressions.
+    world = _world(world_seed)
+    table, p = draw_impressions(world, n, stream(seed, "market.inventory"), row_offset=0)
+    hour = (table.column("hour").to_numpy() % 100).astype(np.int8)
+    if isinstance(ctr_model, float):  # one number for every impression: a market without a CTR model
+        pctr = np.full(n, ctr_model)
+    elif ctr_model is not None:
+        pctr = np.asarray(ctr_model.predict(table.drop(["click"]).to_pandas()), dtype=np.float64).ravel()
+    else:
+        noise = stream(seed, "market.ctr_noise").normal(0, ctr_noise, n)
+        pctr = np.clip(p * np.exp(noise - ctr_noise ** 2 / 2), 1e-4, 0.99)
+    return p, pctr, hour
+
+
+def make_market(cfg: MarketConfig, strategies: list[Strategy], ctr_model: Any = None,
+                pool: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Market:
+    """A seeded market; the same config and strategies give the same run. ``pool``: an inventory from
+    :func:`inventory` shared by several runs (else one is drawn with ``cfg.seed``)."""
+    if not strategies:
+        raise ValueError("a market needs at least one advertiser")
+    rng = np.random.default_rng(cfg.seed)
+    p, pctr, hour = pool if pool is not None else inventory(cfg.pool_size, cfg.seed, ctr_model, cfg.ctr_noise,
+                                                            cfg.world_seed)
+    customers = make_customers(cfg.customers, len(strategies), rng)
+    # Advertisers sell different assortments: a seeded log-normal affinity per category spreads their values.
+    affinity = rng.lognormal(0.0, 0.5, (len(strategies), len(CATEGORIES)))
+    return Market(cfg, list(strategies), customers, p, pctr, hour, rng,
+                  multipliers=np.array([s.multiplier for s in strategies]), affinity=affinity,
+                  totals={m: np.zeros(len(strategies)) for m in METRICS})
+
+
+def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray) -> np.ndarray:
+    """(opportunities, advertisers) bids in currency: pCTR (stage-adjusted) x value x multiplier, 0 off-target.
+
+    ``pctr``: (opportunities,) when every bidder uses the same estimate, or (opportunities, advertisers)."""
+    stage = m.customers.stage[cust]
+    targets = np.stack([s.stage_mask() for s in m.strategies])           # (k, stages)
+    on = targets[:, stage].T                                              # (n, k)
+    bonus = np.array([s.retarget_bonus for s in m.strategies])
+    retarget = (m.customers.clicks_by[cust] > 0) | ((stage == CONSIDERATION) | (stage == CHURN_RISK))[:, None]
+    value = np.array([s.value_per_click for s in m.strategies])[None, :] * m.affinity[:, m.customers.category[cust]].T
+    est = (pctr if pctr.ndim == 2 else pctr[:, None]) * STAGE_CTR_LIFT[stage][:, None]
+    return np.where(on, est * value * m.multipliers[None, :] * np.where(retarget, bonus[None, :], 1.0), 0.0)
+
+
+def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None) -> dict[str, Any]:
+    """One timestep; returns its per-advertiser counters and market figures (also appended to ``history``).
+
+    ``policy_bids``: advertiser index -> f(customer indices, pCTR) -> bids in currency, replacing the
+    scripted strategy's bids for that advertiser (learning agents, models.market.envs).
+    """
+    cfg, c, rng, k = m.cfg, m.customers, m.rng, m.k
+    n = rng.poisson(cfg.arrival_rate * c.n)
+    cust = rng.integers(0, c.n, n)
+    imp = rng.integers(0, len(m.pool_p), n)
+    pctr = m.pool_pctr[imp] if m.pool_pctr.ndim == 1 else m.pool_pctr[:, imp].T  # one estimate, or one per advertiser
+    raw = bids_for(m, cust, pctr)
+    for i, policy in (policy_bids or {}).items():
+        raw[:, i] = policy(cust, pctr if pctr.ndim == 1 else pctr[:, i])
+    m.last_opportunities = cust
+    bids = np.where(raw > 0, to_cents(raw, cfg.rules), 0)  # no bid stays 0; a bid is clipped to [min, max]
+    budget = np.array([s.daily_budget * CENT for s in m.strategies], dtype=np.int64)
+    hour = m.t % 24
+    if hour == 0:
+        m.totals["_day_spend"] = np.zeros(k)
+    day_left = budget - m.totals.get("_day_spend", np.zeros(k)).astype(np.int64)
+    allowed = even_pacing(np.maximum(day_left, 0), 24 - hour)
+    prio = priorities(n, k, cfg.rules, rng)
+    res = run_auctions(bids, allowed, cfg.rules, prio)  # bids under the reserve sit out
+    m.last_auctions = {"bids": bids, "allowed": allowed, "prio": prio, "winner": res.winner, "price": res.price}
+    won = res.winner >= 0
+    w, wc = res.winner[won], cust[won]
+    p_true = np.clip(m.pool_p[imp[won]] * STAGE_CTR_LIFT[c.stage[wc]], 0, 1)
+    clicked = rng.random(len(w)) < p_true
+    carted = clicked & (rng.random(len(w)) < CART_RATE[c.stage[wc]])
+    # The basket's price relative to the category's usual order: dearer baskets are bought less often.
+    ratio = rng.uniform(0.6, 1.4, len(w))
+    order = ORDER_VALUE[c.category[wc]] * ratio
+    bought = carted & (rng.random(len(w)) < BUY_RATE[c.stage[wc]] * np.exp(-cfg.price_sensitivity * (ratio - 1.0)))
+    revenue = np.where(bought, order, 0.0)
+    # What a win is worth before the dice: P(click) x P(cart) x P(buy) x order value, averaged over the
+    # basket's price ratio. A lower-variance learning signal than the rare realised purchases.
+    grid = np.linspace(0.6, 1.4, 81)
+    buy_given_cart = BUY_RATE[c.stage[wc]] * float(np.mean(grid * np.exp(-cfg.price_sensitivity * (grid - 1.0))))
+    expected = p_true * CART_RATE[c.stage[wc]] * buy_given_cart * ORDER_VALUE[c.category[wc]]
+    # Customer-level behaviour as indices: ad clicks plus organic visits (a binomial count of random customers).
+    organic = rng.integers(0, c.n, rng.binomial(c.n, cfg.lifecycle.organic_visit_rate))
+    np.add.at(c.clicks_by, (wc[clicked], w[clicked]), 1)
+    advance(c, m.t, np.concatenate([wc[clicked], organic]), wc[carted], wc[bought], revenue[bought], cfg.lifecycle)
+    row = {
+        "auctions": np.full(k, float(n)), "bids": (bids > 0).sum(axis=0).astype(float),
+        "wins": np.bincount(w, minlength=k).astype(float), "clicks": np.bincount(w[clicked], minlength=k).astype(float),
+        "carts": np.bincount(w[carted], minlength=k).astype(float),
+        "conversions": np.bincount(w[bought], minlength=k).astype(float),
+        "spend": res.spend / CENT, "revenue": np.bincount(w, weights=revenue, minlength=k),
+        "expected_revenue": np.bincount(w, weights=expected, minlength=k)}
+    for key in METRICS:
+        m.totals[key] += row[key]
+    m.totals["_day_spend"] = m.totals.get("_day_spend", np.zeros(k)) + res.spend
+    _adapt(m, row)
+    out = {"t": m.t, "hour": hour, "stage_mix": np.bincount(c.stage, minlength=len(STAGES)) / c.n,
+           "mean_price": float(res.price[won].mean() / CENT) if won.any() else 0.0,
+           "bid_by_stage": _mean_bid_by_stage(bids, c.stage[cust]), **row, "multipliers": m.multipliers.copy()}
+    m.history.append(out)
+    m.t += 1
+    return out
+
+
+def _mean_bid_by_stage(bids: np.ndarray, stage: np.ndarray) -> np.ndarray:
+    total = np.zeros(len(STAGES))
+    count = np.bincount(stage, minlength=len(STAGES)).astype(float)
+    np.add.at(total, stage, bids.sum(axis=1) / max(bids.shape[1], 1) / CENT)
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+def _adapt(m: Market, row: dict[str, np.ndarray]) -> None:
+    """Adaptive advertisers move their multiplier toward their target ROAS once a day."""
+    if m.t % 24 != 23:
+        return
+    for i, s in enumerate(m.strategies):
+        if s.adapt_rate <= 0:
+            continue
+        if m.totals["spend"][i] > 0:
+            roas = m.totals["revenue"][i] / m.totals["spend"][i]
+            change = s.adapt_rate * np.tanh(roas / s.target_roas - 1)
+        else:
+            change = s.adapt_rate  # winning nothing: bid up until it learns its ROAS
+        m.multipliers[i] = float(np.clip(m.multipliers[i] * (1 + change), 0.2, 5.0))
+
+
+def summary(m: Market) -> pd.DataFrame:
+    """Per-advertiser metrics so far: impressions, clicks, conversions, spend, revenue, CLV, ROAS, CTR, CVR, CPC,
+    CAC, win rate, market share."""
+    t = m.totals
+    df = pd.DataFrame({"advertiser": [s.name for s in m.strategies], "impressions": t["wins"], "clicks": t["clicks"],
+                       "conversions": t["conversions"], "spend": t["spend"], "revenue": t["revenue"]})
+    # CLV: mean lifetime value of the customers who clicked the advertiser's ads (its reached customers).
+    reached = m.customers.clicks_by > 0
+    ltv = m.customers.lifetime_value(m.t, m.cfg.lifecycle)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df["clv"] = (reached * ltv[:, None]).sum(axis=0) / reached.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["roas"] = df["revenue"] / df["spend"]
+        df["ctr"] = df["clicks"] / df["impressions"]
+        df["cvr"] = df["conversions"] / df["clicks"]
+        df["cpc"] = df["spend"] / df["clicks"]
+        df["cac"] = df["spend"] / df["conversions"]
+        df["win_rate"] = t["wins"] / t["bids"]
+        df["market_share"] = t["wins"] / max(t["wins"].sum(), 1.0)
+    return df
+
+
+def strategies_from_config(doc: dict[str, dict[str, Any]], names: list[str] | None = None) -> list[Strategy]:
+    """Strategies from the YAML mapping name -> settings, optionally only ``names`` (in that order)."""
+    chosen = list(doc) if not names else names
+    unknown = [n for n in chosen if n not in doc]
+    if unknown:
+        raise ValueError(f"unknown advertiser(s) {unknown}; configured: {list(doc)}")
+    return [Strategy(name=n, **{**doc[n], "stages": tuple(doc[n]["stages"])}) for n in chosen]
+
+
+def simulate(cfg: MarketConfig, strategies: list[Strategy], steps: int, ctr_model: Any = None,
+             on_step: Any = None, pool: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Market:
+    """Run ``steps`` timesteps; ``on_step(market, row)`` after each (progress, live tables)."""
+    m = make_market(cfg, strategies, ctr_model, pool)
+    for _ in range(steps):  # a loop over timesteps; each step is vectorised over its auctions and customers
+        row = step(m, steps)
+        if on_step is not None:
+            on_step(m, row)
+    return m
