@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pandas as pd
 
 from jobs.avazu_ctr.config import AvazuConfig
 from jobs.paths import REPO_ROOT, RunContext
+from jobs.resources import cpu_count
 from models.ctr.features import RAW_INPUTS, transform
 from models.ctr.model import LgbmParams, TrainResult, binary_metrics, train_lgbm
 
@@ -30,7 +30,7 @@ def params_from(cfg: AvazuConfig) -> LgbmParams:
     return LgbmParams(
         learning_rate=cfg.learning_rate, num_leaves=cfg.num_leaves, min_data_in_leaf=cfg.min_data_in_leaf,
         num_boost_round=cfg.num_boost_round, early_stopping_rounds=cfg.early_stopping_rounds, seed=cfg.seed,
-        num_threads=os.cpu_count() or 1,
+        num_threads=cpu_count(),
     )
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from jobs.paths import RunContext, atomic_path
 from jobs.plots import bar_png, roc_calibration_png
 from jobs.pricing_models.config import PricingConfig
+from jobs.resources import cpu_count
 from models.common.streams import stream
 from models.pricing.agent_classifier import binary_report, operating_threshold, predict, shap_importance, train_booster
 from models.pricing.session_features import FEATURES
@@ -58,7 +59,7 @@ def leave_one_kind_out(df: pd.DataFrame, truth: pd.DataFrame, cfg: PricingConfig
         fit = keep & ~val
         booster = train_booster(df.loc[fit, FEATURES], df.loc[fit, "label"].to_numpy(), df.loc[val, FEATURES],
                                 df.loc[val, "label"].to_numpy(), cfg.xgb_rounds, cfg.xgb_depth, cfg.xgb_learning_rate,
-                                cfg.seed)
+                                cfg.seed, threads=cpu_count())
         test = hold & np.isin(kinds, ["human", kind])
         out[kind] = float(roc_auc_score(truth.loc[test, "is_agent"], predict(booster, df.loc[test, FEATURES])))
     return out
@@ -82,6 +83,7 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
         cfg.xgb_depth,
         cfg.xgb_learning_rate,
         cfg.seed,
+        threads=cpu_count(),
     )
     thr = operating_threshold(
         df.loc[val, "label"].to_numpy(), predict(booster, df.loc[val, FEATURES]), cfg.gate_precision

@@ -9,7 +9,7 @@ import pandas as pd
 
 
 def train_booster(X: pd.DataFrame, y: np.ndarray, Xv: pd.DataFrame, yv: np.ndarray, rounds: int, depth: int,
-                  learning_rate: float, seed: int) -> Any:
+                  learning_rate: float, seed: int, threads: int = 1) -> Any:
     """A binary:logistic Booster with early stopping (30 rounds) on the validation AUC."""
     import xgboost as xgb
 
@@ -22,7 +22,7 @@ def train_booster(X: pd.DataFrame, y: np.ndarray, Xv: pd.DataFrame, yv: np.ndarr
         "colsample_bytree": 0.9,
         "min_child_weight": 2,
         "seed": seed,
-        "nthread": 2,
+        "nthread": threads,
         "tree_method": "hist",
     }
     dtrain, dvalid = xgb.DMatrix(X, label=y), xgb.DMatrix(Xv, label=yv)

@@ -95,12 +95,12 @@ class TrainResult:
 
 def train(S: np.ndarray, P: np.ndarray, y_agent: np.ndarray, y_buy: np.ndarray, valid: np.ndarray, epochs: int,
           batch: int, lr: float, alpha: float, beta: float, patience: int, seed: int,
-          log: Any = None) -> TrainResult:
+          log: Any = None, threads: int = 1) -> TrainResult:
     """Adam with early stopping on the validation loss; the best epoch's weights are kept."""
     import torch
 
     torch.manual_seed(seed)
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     scaler = Scaler.fit(S[~valid], P[~valid])
     s, p = scaler.transform(S, P)
     lr_ = np.log(P[:, 2]).astype(np.float32)  # log(price / list price)
