@@ -28,13 +28,13 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="rl_bench_"))
     os.environ.update({"PLATFORM_DATA_DIR": str(root / "data"), "PLATFORM_MLFLOW_DIR": str(root / "mlflow"),
                        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
-    from jobs.market_rl_training.config import load, multi_agent
+    from jobs.market_rl_training.config import load
     from jobs.runner import run_pipeline
 
     t0 = time.perf_counter()
     state = run_pipeline("market_rl_training", args.profile, {})
     cfg = load(args.profile)
-    _, _, stages = multi_agent(args.profile)
+    stages = cfg.stages()
     write_result(
         "rl_training",
         {

@@ -85,6 +85,7 @@ def mark_mlflow_failed(pipeline: str) -> Callable[[Any], None]:
         from jobs.tracking import end_parent_run
 
         experiment = pipeline_module(pipeline).EXPERIMENT
-        end_parent_run(experiment, RunContext(context["dag"].dag_id, context["run_id"]), status="FAILED")
+        end_parent_run(experiment, RunContext(context["dag"].dag_id, context["run_id"]), status="FAILED",
+                       error=context.get("exception"))
 
     return callback

@@ -1,4 +1,9 @@
-"""Profiles (smoke / demo / full) merged with user overrides into frozen config dataclasses."""
+"""Profiles (smoke / demo / full) merged with user overrides into deeply immutable config dataclasses.
+
+The profile YAML (``profiles/<pipeline>.yaml``) is the one source of every value: its ``defaults``
+hold each knob once, a profile overrides some. The dataclass is the schema: names, types, checks
+and the documentation of each knob; it has no defaults of its own.
+"""
 
 from __future__ import annotations
 
@@ -29,10 +34,38 @@ def load_profile(pipeline: str, profile: str) -> dict[str, Any]:
     return {**doc.get("defaults", {}), **doc.get(profile, {})}
 
 
-def build_config(cls: type[T], pipeline: str, profile: str, overrides: dict[str, Any] | None = None) -> T:
-    """``cls`` from the profile, with non-None ``overrides`` (DAG Params, CLI ``--set``) on top.
+class FrozenDict(dict):
+    """A dict that refuses changes: a config's mappings (channel CPMs, scenarios...) cannot drift at run time."""
 
-    An unknown key raises ``ValueError`` naming it, so a typo in a Param is not ignored.
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a config value is immutable; build a new config with overrides instead")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items(), key=repr)))
+
+    def __deepcopy__(self, memo: dict) -> FrozenDict:
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (FrozenDict, (dict(self),))
+
+
+def freeze(value: Any) -> Any:
+    """``value`` with every dict made a :class:`FrozenDict` and every list a tuple, all the way down."""
+    if isinstance(value, dict):
+        return FrozenDict({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def build_config(cls: type[T], pipeline: str, profile: str, overrides: dict[str, Any] | None = None) -> T:
+    """``cls`` from the profile, with non-None ``overrides`` (DAG Params, CLI ``--set``) on top, deeply frozen.
+
+    An unknown key raises ``ValueError`` naming it, so a typo in a Param is not ignored; a knob the
+    profile file does not set raises too, naming it.
     """
     names = {f.name: f for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {**load_profile(pipeline, profile), "profile": profile}
@@ -44,15 +77,18 @@ def build_config(cls: type[T], pipeline: str, profile: str, overrides: dict[str,
     unknown = set(values) - set(names)
     if unknown:
         raise ValueError(f"profiles/{pipeline}.yaml has unknown keys {sorted(unknown)}")
+    missing = set(names) - set(values)
+    if missing:
+        raise ValueError(f"profiles/{pipeline}.yaml sets no value for {sorted(missing)} (add them under defaults)")
     for key, val in values.items():  # CLI --set gives strings; coerce to the field's type
         typ = str(names[key].type)
         if isinstance(val, str) and typ in _COERCE:
             values[key] = _COERCE[typ](val)
-        elif isinstance(val, str) and typ.startswith(("list", "dict")):  # --set geos='[CENTRAL]' or a JSON object
+        elif isinstance(val, str) and typ.startswith(("tuple", "Mapping")):  # --set geos='[CENTRAL]' or JSON
             values[key] = yaml.safe_load(val)
         elif typ == "float" and isinstance(val, int) and not isinstance(val, bool):
             values[key] = float(val)
-    return cls(**values)
+    return cls(**{k: freeze(v) for k, v in values.items()})
 
 
 _COERCE = {"int": int, "float": float, "bool": lambda v: v.strip().lower() in ("1", "true", "yes")}

@@ -42,6 +42,10 @@ def kaggle_credentials() -> str | None:
     return None
 
 
+# Where an ingest step takes its file from: auto resolves to kaggle (credentials found) or synthetic.
+SOURCES = ("auto", "kaggle", "local", "synthetic")
+
+
 def resolve_source(source: str) -> str:
     """The concrete source for ``source`` (``auto`` -> kaggle or synthetic), logged."""
     if source != "auto":
@@ -87,19 +91,14 @@ def _unzipped(dest: Path, file_name: str) -> Path:
     return path
 
 
-def download_competition_file(competition: str, file_name: str, dest: Path) -> Path:
-    """Download one competition file with the official client into ``dest``."""
+def download_file(kind: str, ref: str, file_name: str, dest: Path) -> Path:
+    """Download one file of a Kaggle ``competition`` (its name) or ``dataset`` (``owner/name``) into ``dest``
+    with the official client."""
+    if kind not in ("competition", "dataset"):
+        raise ValueError(f"kind must be competition or dataset, got {kind!r}")
     api = _api()
     dest.mkdir(parents=True, exist_ok=True)
-    log.info("downloading competition %s/%s from Kaggle into %s", competition, file_name, dest)
-    api.competition_download_file(competition, file_name, path=str(dest), quiet=False)
-    return _unzipped(dest, file_name)
-
-
-def download_dataset_file(dataset: str, file_name: str, dest: Path) -> Path:
-    """Download one file of dataset ``owner/name`` with the official client into ``dest``."""
-    api = _api()
-    dest.mkdir(parents=True, exist_ok=True)
-    log.info("downloading dataset %s/%s from Kaggle into %s", dataset, file_name, dest)
-    api.dataset_download_file(dataset, file_name, path=str(dest), quiet=False)
+    log.info("downloading %s %s/%s from Kaggle into %s", kind, ref, file_name, dest)
+    fetch = api.competition_download_file if kind == "competition" else api.dataset_download_file
+    fetch(ref, file_name, path=str(dest), quiet=False)
     return _unzipped(dest, file_name)

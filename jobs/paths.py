@@ -110,3 +110,23 @@ def publish_link(target: Path, link: Path) -> None:
     tmp = link.with_name(f".{link.name}.tmp-{uuid.uuid4().hex[:8]}")
     os.symlink(target, tmp)
     os.replace(tmp, link)
+
+
+def write_table(df: Any, path: Path, index: bool = False) -> Path:
+    """Write a data frame atomically as CSV or Parquet, chosen by ``path``'s suffix."""
+    path = Path(path)
+    if path.suffix not in (".csv", ".parquet"):
+        raise ValueError(f"{path}: write_table writes .csv or .parquet")
+    with atomic_path(path) as tmp:
+        if path.suffix == ".csv":
+            df.to_csv(tmp, index=index)
+        else:
+            df.to_parquet(tmp, index=index)
+    return path
+
+
+def save_directory(save: Any, final: Path) -> Path:
+    """Build a directory atomically: ``save(tmp_dir)`` writes it (e.g. an RLlib checkpoint), then it moves in."""
+    with atomic_path(Path(final), is_dir=True) as tmp:
+        save(str(tmp))
+    return Path(final)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from jobs.paths import atomic_path
 
-def _plt():  # type: ignore[no-untyped-def]
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the headless Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,16 +21,24 @@ def _plt():  # type: ignore[no-untyped-def]
     return plt
 
 
+def save_png(fig: Any, path: Path, dpi: int = 110, tight: bool = True) -> Path:
+    """Lay out, write ``fig`` to ``path`` atomically (a killed task leaves no half PNG) and close it."""
+    if tight:
+        fig.tight_layout()
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    pyplot().close(fig)
+    return Path(path)
+
+
 def bar_png(labels: pd.Series, values: pd.Series, path: Path, xlabel: str, title: str, color: str = "#3b6ea5") -> Path:
     """Horizontal bar chart, first row on top."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, max(3, 0.28 * len(labels))))
     ax.barh(labels.iloc[::-1], values.iloc[::-1], color=color)
     ax.set_xlabel(xlabel)
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
     return path
 
 
@@ -40,7 +52,7 @@ def roc_calibration_png(y: np.ndarray, curves: dict[str, np.ndarray], path: Path
     """ROC curves and a reliability diagram for each named score vector on the same labels."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    plt = _plt()
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.6))
     for name, p in curves.items():
         fpr, tpr, _ = roc_curve(y, p)
@@ -57,7 +69,5 @@ def roc_calibration_png(y: np.ndarray, curves: dict[str, np.ndarray], path: Path
     a2.set(xlabel="mean predicted P(click)", ylabel="observed click rate", title="Reliability (quantile bins)")
     a1.legend(loc="lower right", fontsize=8)
     a2.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
     return path

@@ -38,8 +38,12 @@ def run_step(name: str, step: str, profile: str, overrides: dict[str, Any] | Non
     cfg = mod.load(profile, overrides)
     ctx = ctx.for_task(step)
     t0 = time.time()
+    contract = mod.STEPS[step]
+    state = dict(state or {})
+    contract.check_input(name, step, state)
     with task_run(mod.EXPERIMENT, ctx, cfg) as run:
-        out = mod.STEPS[step](cfg, ctx, dict(state or {}))
+        out = contract.run(cfg, ctx, state)
+        contract.check_output(name, step, out)
         out["mlflow_run_id"] = run.info.run_id
         out["mlflow_experiment_id"] = run.info.experiment_id
         out.setdefault("mlflow_parent_run_id", run.data.tags.get("mlflow.parentRunId"))
@@ -58,8 +62,8 @@ def run_pipeline(name: str, profile: str, overrides: dict[str, Any] | None = Non
     for step in mod.STEPS:
         try:
             state = run_step(name, step, profile, overrides, ctx, state)
-        except BaseException:
-            end_parent_run(mod.EXPERIMENT, ctx, status="FAILED")
+        except BaseException as exc:
+            end_parent_run(mod.EXPERIMENT, ctx, status="FAILED", error=exc)
             raise
         if step == until:
             break

@@ -101,11 +101,22 @@ def task_run(experiment: str, ctx: RunContext, cfg: Any) -> Iterator[Any]:
         yield run
 
 
-def end_parent_run(experiment: str, ctx: RunContext, status: str = "FINISHED") -> str:
-    """Mark the DAG run's parent MLflow run as ended; returns its id."""
+def end_parent_run(experiment: str, ctx: RunContext, status: str = "FINISHED",
+                   error: BaseException | None = None) -> str:
+    """Mark the DAG run's parent MLflow run as ended; returns its id.
+
+    With ``error``, the run is tagged with what kind of failure it was (``failure.kind``: bad_input,
+    gate or bug) and its message, so the MLflow UI tells a rejected file from a defect.
+    """
     import mlflow
+
+    from models.common.errors import error_kind
 
     exp_id = mlflow_setup(experiment)
     parent = _parent_run_id(exp_id, ctx, {"airflow.dag_id": ctx.dag_id, "airflow.run_id": ctx.run_id})
-    mlflow.MlflowClient().set_terminated(parent, status=status)
+    client = mlflow.MlflowClient()
+    if error is not None:
+        client.set_tag(parent, "failure.kind", error_kind(error))
+        client.set_tag(parent, "failure.message", f"{type(error).__name__}: {error}"[:4000])
+    client.set_terminated(parent, status=status)
     return parent

@@ -95,6 +95,11 @@ def test_bad_facts_fail_before_any_plan(published: dict, platform_env: Path, cas
     assert os.readlink(current_plan_link()) == link_before
     run_dir = Path(published["plan_path"]).parent.parent / "bad"
     assert not (run_dir / "plan").exists() and not (run_dir / "simulation").exists()
+    import mlflow
+
+    (failed,) = mlflow.search_runs(experiment_names=["budget_bandits"], output_format="list",
+                                   filter_string="tags.`airflow.run_id` = 'bad' and tags.`platform.role` = 'dag_run'")
+    assert failed.info.status == "FAILED" and failed.data.tags["failure.kind"] == "bad_input"
 
 
 def test_missing_column_and_bad_day_name_the_file(published: dict, platform_env: Path) -> None:

@@ -39,8 +39,30 @@ def test_unknown_setting_and_profile_are_refused() -> None:
 
 
 def test_config_hash_tracks_values() -> None:
-    assert config_hash(AvazuConfig()) == config_hash(AvazuConfig())
-    assert config_hash(AvazuConfig()) != config_hash(AvazuConfig(seed=1))
+    assert config_hash(load("demo")) == config_hash(load("demo"))
+    assert config_hash(load("demo")) != config_hash(load("demo", {"seed": 1}))
+
+
+def test_every_knob_has_one_value_in_its_profile_file() -> None:
+    """The YAML is the one source: the dataclass has no defaults, and a knob missing from the file is named."""
+    import dataclasses
+
+    from jobs.config import build_config
+    from jobs.runner import pipeline
+
+    assert all(f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+               for f in dataclasses.fields(AvazuConfig))
+
+    @dataclasses.dataclass(frozen=True)
+    class Wider(AvazuConfig):
+        brand_new_knob: int
+
+    with pytest.raises(ValueError, match="sets no value for \\['brand_new_knob'\\]"):
+        build_config(Wider, "avazu_ctr", "demo")
+    for name in ("avazu_ctr", "pricing_models", "budget_bandits", "banner_bandit_eval", "mmm", "market_nightly",
+                 "market_rl_training"):
+        for profile in ("smoke", "demo", "full"):
+            pipeline(name).load(profile)  # every profile of every pipeline builds
 
 
 def test_atomic_path_keeps_the_old_result_on_failure(tmp_path: Path) -> None:

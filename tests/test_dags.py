@@ -99,10 +99,32 @@ def mlflow_client(root: Path):
     return mlflow.MlflowClient()
 
 
+@pytest.fixture(scope="module")
+def ctr_champion(stack: tuple[dict[str, str], Path]) -> subprocess.CompletedProcess:
+    """`airflow dags test avazu_ctr` (smoke) once: the champion the later DAG tests build on."""
+    env, _ = stack
+    return dags_test(env, {"profile": "smoke"})
+
+
+@pytest.fixture(scope="module")
+def pricing_champions(stack: tuple[dict[str, str], Path]) -> subprocess.CompletedProcess:
+    """`airflow dags test pricing_models` (smoke, small) once: agent_classifier and the pricing models."""
+    env, _ = stack
+    return dags_test(env, {"profile": "smoke", "n_sessions": 2500, "xgb_rounds": 150, "mt_epochs": 5},
+                     "pricing_models")
+
+
+@pytest.fixture(scope="module")
+def learned_policies(stack: tuple[dict[str, str], Path]) -> subprocess.CompletedProcess:
+    """`airflow dags test market_rl_training` (smoke: one iteration per curriculum stage) once."""
+    env, _ = stack
+    return dags_test(env, {"profile": "smoke"}, "market_rl_training")
+
+
 @pytest.mark.slow
-def test_dags_test_registers_a_champion(stack: tuple[dict[str, str], Path]) -> None:
+def test_dags_test_registers_a_champion(stack: tuple[dict[str, str], Path], ctr_champion) -> None:
     env, root = stack
-    res = dags_test(env, {"profile": "smoke"})
+    res = ctr_champion
     assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
     client = mlflow_client(root)
     versions = client.search_model_versions("name = 'ctr_lightgbm'")
@@ -125,11 +147,11 @@ def test_dags_test_registers_a_champion(stack: tuple[dict[str, str], Path]) -> N
 
 
 @pytest.mark.slow
-def test_bad_input_fails_the_run_and_keeps_the_champion(stack: tuple[dict[str, str], Path], synthetic_csv) -> None:
+def test_bad_input_fails_the_run_and_keeps_the_champion(stack: tuple[dict[str, str], Path], synthetic_csv,
+                                                        ctr_champion) -> None:
     env, root = stack
+    assert ctr_champion.returncode == 0, (ctr_champion.stdout + ctr_champion.stderr)[-3000:]
     link = root / "data" / "avazu_ctr" / "features" / "current"
-    if not link.exists():
-        pytest.skip("needs the champion of test_dags_test_registers_a_champion")
     published = os.readlink(link)
     lines = Path(synthetic_csv[0]).read_text().splitlines()[:3001]
     lines[7] = lines[7].replace(",0,14", ",3,14", 1).replace(",1,14", ",3,14", 1)  # click = 3
@@ -147,6 +169,9 @@ def test_bad_input_fails_the_run_and_keeps_the_champion(stack: tuple[dict[str, s
         [exp.experiment_id], "tags.`platform.role` = 'dag_run' and attributes.status = 'FAILED'"
     )
     assert len(failed) == 1
+    # The failure callback says what kind of failure it was: a rejected file, not a defect.
+    assert failed[0].data.tags["failure.kind"] == "bad_input"
+    assert "click" in failed[0].data.tags["failure.message"]
 
 
 def _dag_runs(root: Path, experiment: str, status: str) -> list:
@@ -201,10 +226,9 @@ def test_banner_bandit_eval_dags_test(stack: tuple[dict[str, str], Path]) -> Non
 
 
 @pytest.mark.slow
-def test_pricing_models_dags_test(stack: tuple[dict[str, str], Path]) -> None:
+def test_pricing_models_dags_test(stack: tuple[dict[str, str], Path], pricing_champions) -> None:
     env, root = stack
-    conf = {"profile": "smoke", "n_sessions": 2500, "xgb_rounds": 150, "mt_epochs": 5}
-    res = dags_test(env, conf, "pricing_models")
+    res = pricing_champions
     assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
     (parent,) = _dag_runs(root, "pricing_models", "FINISHED")
     client = mlflow_client(root)
@@ -245,10 +269,10 @@ def test_mmm_dags_test_then_bad_data_keeps_the_champion(stack: tuple[dict[str, s
 
 
 @pytest.mark.slow
-def test_market_rl_training_dags_test(stack: tuple[dict[str, str], Path]) -> None:
-    """Smoke curriculum (one iteration per stage); runs before the nightly test, which then finds the policies."""
+def test_market_rl_training_dags_test(stack: tuple[dict[str, str], Path], learned_policies) -> None:
+    """Smoke curriculum (one iteration per stage); the nightly test then finds the policies."""
     env, root = stack
-    res = dags_test(env, {"profile": "smoke"}, "market_rl_training")
+    res = learned_policies
     assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
     (parent,) = _dag_runs(root, "market_rl_training", "FINISHED")
     client = mlflow_client(root)
@@ -263,14 +287,15 @@ def test_market_rl_training_dags_test(stack: tuple[dict[str, str], Path]) -> Non
 
 
 @pytest.mark.slow
-def test_market_nightly_dags_test_with_the_champions(stack: tuple[dict[str, str], Path]) -> None:
-    """After the avazu_ctr and pricing_models DAG tests above, the nightly finds both champions."""
+def test_market_nightly_dags_test_with_the_champions(stack: tuple[dict[str, str], Path], ctr_champion,
+                                                     pricing_champions, learned_policies) -> None:
+    """With the CTR, pricing and learned-bidder champions registered, the nightly evaluates all of them."""
     import pandas as pd
 
     env, root = stack
+    for upstream in (ctr_champion, pricing_champions, learned_policies):
+        assert upstream.returncode == 0, (upstream.stdout + upstream.stderr)[-3000:]
     client = mlflow_client(root)
-    if not client.search_model_versions("name = 'ctr_lightgbm'"):
-        pytest.skip("needs the ctr_lightgbm champion of test_dags_test_registers_a_champion")
     res = dags_test(env, {"profile": "smoke"}, "market_nightly")
     assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
     (parent,) = _dag_runs(root, "market_nightly", "FINISHED")
@@ -286,8 +311,10 @@ def test_market_nightly_dags_test_with_the_champions(stack: tuple[dict[str, str]
     market = pd.read_csv(run_dir / "market.csv")
     assert "champion" in set(market["source"])  # the focal advertiser bid with the registered CTR model
     pricing = pd.read_csv(run_dir / "pricing.csv")
-    if client.search_model_versions("name = 'agent_classifier'"):
-        assert "elasticity (classifier mix)" in set(pricing["policy"])
+    assert "elasticity (classifier mix)" in set(pricing["policy"])  # the agent_classifier champion's mix
+    learned = pd.read_csv(run_dir / "learned_bidders.csv")
+    assert set(learned["agent"]) == {"aggressive", "conservative", "adaptive", "retargeting"}
+    assert set(learned["policy"]) == {"learned", "scripted"}
     if client.search_model_versions(
         "name = 'pricing_policy'"
     ):  # market_rl_training ran before: learned next to scripted

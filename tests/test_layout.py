@@ -75,3 +75,28 @@ def test_the_checks_see_a_cycle_and_an_impure_import(tmp_path: Path) -> None:
     planted = tmp_path / "m.py"
     planted.write_text("def f():\n    import mlflow\n    from jobs.paths import data_root\n")
     assert {"mlflow", "jobs.paths", "jobs.paths.data_root"} <= imports(planted)
+
+
+def test_every_pipeline_declares_a_consistent_step_contract() -> None:
+    from jobs.runner import pipeline
+    from jobs.steps import Step
+
+    for name in PIPELINES:
+        steps = pipeline(name).STEPS
+        assert steps and all(isinstance(s, Step) and s.writes for s in steps.values()), name
+
+
+def test_a_missing_key_fails_at_the_step_that_needs_it(platform_env: Path) -> None:
+    import pytest
+
+    from jobs.paths import RunContext
+    from jobs.runner import run_step
+    from jobs.steps import ContractError, Step, check_chain
+
+    with pytest.raises(ContractError, match=r"budget_bandits.allocate reads \['facts_path'\]"):
+        run_step("budget_bandits", "allocate", "smoke", None, RunContext.cli("budget_bandits"), {"plan_day": "x"})
+    with pytest.raises(ContractError, match=r"p.b reads \['y'\], which no earlier step writes"):
+        check_chain("p", {"a": Step(dict, writes=("x",)), "b": Step(dict, reads=("x", "y"), writes=("z",))})
+    step = Step(lambda cfg, ctx, state: {**state, "x": 1}, reads=(), writes=("x", "forgotten"))
+    with pytest.raises(ContractError, match=r"p.a declares it writes \['forgotten'\]"):
+        step.check_output("p", "a", step.run(None, None, {}))

@@ -79,10 +79,11 @@ def test_intervals_skip_seeds_where_a_ratio_is_undefined() -> None:
     """A seed where an advertiser spent nothing has no ROAS: it must not turn the whole row into NaN."""
     import numpy as np
 
-    from jobs.market_nightly.compare import interval, summarise
+    from jobs.market_nightly.compare import summarise
+    from models.common.intervals import t_interval
 
     df = pd.DataFrame({"advertiser": ["a"] * 4 + ["b"] * 2, "roas": [2.0, np.nan, 4.0, 3.0, np.nan, np.nan]})
     out = summarise(df, ["advertiser"], ["roas"]).set_index("advertiser")
     assert out.loc["a", "roas"] == pytest.approx(3.0)
-    assert out.loc["a", "roas_lo"] == pytest.approx(interval(pd.Series([2.0, 4.0, 3.0]))["lo"])
+    assert out.loc["a", "roas_lo"] == pytest.approx(t_interval(pd.Series([2.0, 4.0, 3.0]))["lo"])
     assert out.loc["b"].isna().all()  # no seed defines it: still NaN, not 0

@@ -68,12 +68,11 @@ def test_dqn_training_is_deterministic() -> None:
     import ray
 
     from jobs.market.rllib import build, start_ray
-    from jobs.market_rl_training.config import load, multi_agent
+    from jobs.market_rl_training.config import load
     from models.market.policies import families
 
-    agents, hyper, _ = multi_agent("smoke")
-    dqn = next(f for f in families(agents, hyper) if f.algorithm == "DQN")
     cfg = load("smoke")
+    dqn = next(f for f in families(cfg.agents, cfg.hyperparameters) if f.algorithm == "DQN")
     start_ray()
     try:
         weights = []

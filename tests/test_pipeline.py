@@ -19,7 +19,8 @@ def test_pipeline_on_real_avazu_rows(platform_env: Path) -> None:
     assert sum(state["feature_rows"].values()) == 999 and 190 <= state["feature_rows"]["holdout"] <= 210
     assert state["model_version"] == 1 and state["alias"] == "champion"
     assert state["oracle_auc"] is None  # real data has no ground truth
-    assert 0.0 <= state["holdout_auc"] <= 1.0
+    # 999 real rows: a weak model, but one that ranks clicks better than chance on 200 held-out rows.
+    assert state["holdout_auc"] > 0.55
 
 
 def test_same_config_same_numbers_then_worse_model_becomes_challenger(platform_env: Path) -> None:

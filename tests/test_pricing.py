@@ -65,8 +65,20 @@ def test_operating_threshold_meets_the_precision_target() -> None:
     assert precision_score(y, p >= thr) >= 0.9
 
 
+def purchase_curves(net: object, scaler: object, S: np.ndarray, list_price: np.ndarray, category: np.ndarray,
+                    rating: np.ndarray, multipliers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P(agent) (n,) and P(purchase | list_price * m) for every grid multiplier m, shape (n, grid)."""
+    from models.pricing.multitask import predict, product_matrix
+
+    n, g = len(S), len(multipliers)
+    price = (list_price[:, None] * multipliers[None, :]).ravel()
+    P = product_matrix(price, np.repeat(list_price, g), np.repeat(category, g), np.repeat(rating, g))
+    p_agent, p_buy = predict(net, scaler, np.repeat(S, g, axis=0), P)
+    return p_agent.reshape(n, g)[:, 0], p_buy.reshape(n, g)
+
+
 def test_multitask_learns_a_falling_demand_curve() -> None:
-    from models.pricing.multitask import product_matrix, purchase_curves, train
+    from models.pricing.multitask import product_matrix, train
     from models.pricing.session_features import FEATURES
     from models.pricing.synth import ClickstreamSpec, generate
     from tests.session_features_pandas import session_features_pandas

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from jobs.market.advertisers import load_advertisers
-from models.market.curriculum import STAGES, Curriculum, Stage
+from models.market.curriculum import Curriculum, Stage
 from models.market.envs import BID_GRID, EnvConfig, RetargetingParallelEnv, env_config
 from models.market.simulator import MarketConfig, strategies_from_config
 
@@ -19,7 +18,7 @@ ADVERTISERS = load_advertisers()
 
 def test_stage_environments_grow_with_complexity() -> None:
     base = EnvConfig(market=MarketConfig(customers=10_000), episode_steps=168)
-    easy, mid, full = (env_config(s.complexity, base) for s in STAGES)
+    easy, mid, full = (env_config(c, base) for c in (0.3, 0.6, 1.0))
     assert (easy.market.customers, mid.market.customers, full.market.customers) == (3000, 6000, 10_000)
     assert easy.episode_steps < mid.episode_steps < full.episode_steps == 168
     assert easy.market.lifecycle.organic_visit_rate == 0 and full.market.lifecycle == base.market.lifecycle
@@ -51,14 +50,24 @@ def test_a_discrete_action_indexes_the_bid_grid_for_dqn() -> None:
     assert spend(np.int64(top)) == spend(BID_GRID[top])  # an index acts exactly as its grid row
 
 
-def test_the_yaml_maps_every_learner_to_an_rllib_algorithm() -> None:
-    doc = yaml.safe_load((ROOT / "jobs/profiles/multi_agent_config.yaml").read_text())
-    assert {a: v["algorithm"] for a, v in doc["agents"].items()} == {
-        "aggressive": "PPO", "conservative": "DQN", "adaptive": "PPO", "retargeting": "APPO"}
-    assert set(doc["agents"]) <= set(ADVERTISERS)  # each learner replaces a scripted strategy
-    assert [s["complexity"] for s in doc["curriculum"]] == [s.complexity for s in STAGES]
-    assert {k: doc["hyperparameters"]["PPO"][k] for k in ("lr", "gamma", "clip_param")} == {
-        "lr": 3.0e-4,
-        "gamma": 0.99,
-        "clip_param": 0.2,
-    }
+def test_the_config_validates_who_learns_and_hashes_every_knob() -> None:
+    from jobs.market_rl_training.config import load
+    from jobs.provenance import config_hash
+
+    cfg = load("demo")
+    assert [s.iterations for s in cfg.stages()] == [3, 3, 4]
+    assert [s.iterations for s in load("smoke").stages()] == [1] * 3
+    with pytest.raises(ValueError, match="not scripted advertisers"):
+        load("smoke", {"agents": {"tiktok": {"algorithm": "PPO"}}})
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        load("smoke", {"agents": {"aggressive": {"algorithm": "A3C"}}})
+    with pytest.raises(ValueError, match="hyperparameters must set"):
+        load("smoke", {"hyperparameters": {"PPO": {"lr": 1e-3}}})
+    with pytest.raises(ValueError, match="complexity in"):
+        load("smoke", {"curriculum": [{"name": "x", "complexity": 1.5, "iterations": {"smoke": 1}}]})
+    # The hash covers the nested knobs: a different learning rate is a different config.
+    hyper = {**cfg.hyperparameters, "PPO": {**cfg.hyperparameters["PPO"], "lr": 1e-3}}
+    assert config_hash(load("demo", {"hyperparameters": hyper})) != config_hash(cfg)
+    assert config_hash(load("demo")) == config_hash(cfg)
+    with pytest.raises(TypeError, match="immutable"):
+        cfg.hyperparameters["PPO"]["lr"] = 1.0  # type: ignore[index]

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.config import build_config, require
+from jobs.kaggle import SOURCES
 
 PIPELINE = "avazu_ctr"
 EXPERIMENT = "avazu_ctr"
-SOURCES = ("auto", "kaggle", "local", "synthetic")
 
 
 @dataclass(frozen=True)
@@ -35,25 +35,25 @@ class AvazuConfig:
         model_name: registered model name in MLflow.
     """
 
-    profile: str = "demo"
-    source: str = "auto"
-    local_path: str = ""
-    kaggle_competition: str = "avazu-ctr-prediction"
-    kaggle_file: str = "train.gz"
-    synthetic_rows: int = 1_000_000
-    sample_rows: int = 1_000_000
-    sample_mode: str = "first"
-    seed: int = 42
-    split: str = "stratified"
-    holdout_fraction: float = 0.2
-    use_id_encodings: bool = True
-    encoding_smoothing: float = 20.0
-    learning_rate: float = 0.1
-    num_leaves: int = 64
-    early_stopping_rounds: int = 50
-    num_boost_round: int = 1000
-    min_data_in_leaf: int = 100
-    model_name: str = "ctr_lightgbm"
+    profile: str
+    source: str
+    local_path: str
+    kaggle_competition: str
+    kaggle_file: str
+    synthetic_rows: int
+    sample_rows: int
+    sample_mode: str
+    seed: int
+    split: str
+    holdout_fraction: float
+    use_id_encodings: bool
+    encoding_smoothing: float
+    learning_rate: float
+    num_leaves: int
+    early_stopping_rounds: int
+    num_boost_round: int
+    min_data_in_leaf: int
+    model_name: str
 
     def __post_init__(self) -> None:
         checks = [

@@ -13,7 +13,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from jobs.avazu_ctr.config import AvazuConfig
-from jobs.kaggle import download_competition_file, resolve_source
+from jobs.kaggle import download_file, resolve_source
 from jobs.paths import RunContext, atomic_path
 from jobs.progress import Progress
 from models.common.errors import BadInputError
@@ -59,7 +59,7 @@ def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any] | None = None) 
     raw_dir = ctx.run_dir / "raw"
     truth: Path | None = None
     if source == "kaggle":
-        raw = download_competition_file(cfg.kaggle_competition, cfg.kaggle_file, raw_dir)
+        raw = download_file("competition", cfg.kaggle_competition, cfg.kaggle_file, raw_dir)
     elif source == "local":
         raw = Path(cfg.local_path).expanduser().resolve()
         if not raw.is_file():

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from jobs.avazu_ctr.config import AvazuConfig
-from jobs.paths import REPO_ROOT, RunContext
+from jobs.paths import REPO_ROOT, RunContext, write_table
 from jobs.resources import cpu_count
 from models.ctr.features import RAW_INPUTS, transform
 from models.ctr.model import LgbmParams, TrainResult, binary_metrics, train_lgbm
@@ -87,9 +87,7 @@ def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, A
     log.info("train: holdout AUC %.4f, logloss %.4f, best iteration %d, %.1f s",
              metrics["auc"], metrics["logloss"], result.best_iteration, result.seconds)
     run_dir = ctx.run_dir / "train"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    preds_path = run_dir / "holdout_predictions.parquet"
-    preds.to_parquet(preds_path, index=False)
+    preds_path = write_table(preds, run_dir / "holdout_predictions.parquet")
 
     mlflow.log_params({**params_from(cfg).booster_params(), "num_boost_round": cfg.num_boost_round,
                        "early_stopping_rounds": cfg.early_stopping_rounds, "split": cfg.split,

@@ -33,23 +33,23 @@ class BannerConfig:
         synthetic_rows, synthetic_creatives, synthetic_positions: the synthetic logs.
     """
 
-    profile: str = "demo"
-    obd_dir: str = ""
-    campaign: str = "all"
-    platform: str = "zozotown"
-    seed: int = 11
-    prior_days: int = 3
-    prior_alpha: float = 1.0
-    prior_beta: float = 250.0
-    prior_weight: float = 1.0
-    n_draws: int = 10000
-    n_boot: int = 2000
-    dr_folds: int = 2
-    dr_prior_strength: float = 200.0
-    replay_batch: int = 500
-    synthetic_rows: int = 100000
-    synthetic_creatives: int = 20
-    synthetic_positions: int = 3
+    profile: str
+    obd_dir: str
+    campaign: str
+    platform: str
+    seed: int
+    prior_days: int
+    prior_alpha: float
+    prior_beta: float
+    prior_weight: float
+    n_draws: int
+    n_boot: int
+    dr_folds: int
+    dr_prior_strength: float
+    replay_batch: int
+    synthetic_rows: int
+    synthetic_creatives: int
+    synthetic_positions: int
 
     def __post_init__(self) -> None:
         checks = [

@@ -17,7 +17,7 @@ import pandas as pd
 from jobs.banner_bandit_eval.config import BannerConfig
 from jobs.banner_bandit_eval.logs import to_bandit_log
 from jobs.paths import RunContext, atomic_path
-from jobs.plots import _plt
+from jobs.plots import pyplot, save_png
 from models.bandits.banner import KEY, BannerTS
 from models.bandits.banner_synth import BannerWorld, uniform_policy
 from models.bandits.ope import (
@@ -175,7 +175,7 @@ def power_notes(table: pd.DataFrame) -> list[str]:
 
 def forest_png(table: pd.DataFrame, path: Any, title: str) -> None:
     """Estimates with 95% intervals, one line per (policy, log, estimator); references as red marks."""
-    plt = _plt()
+    plt = pyplot()
     t = table.iloc[::-1].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.5))
     y = np.arange(len(t))
@@ -186,9 +186,7 @@ def forest_png(table: pd.DataFrame, path: Any, title: str) -> None:
     ax.set_xlabel("CTR")
     ax.set_title(title)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 def run(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:

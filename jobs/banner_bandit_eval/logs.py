@@ -19,6 +19,7 @@ from jobs.validation import validate_and_log
 from models.bandits.banner_synth import log_policy, make_banner_world, softmax_policy, uniform_policy
 from models.bandits.ope import BanditLog
 from models.common.errors import BadInputError
+from models.common.streams import derived_seed
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +58,13 @@ def read_obd(path: Path, logger: str, cfg: BannerConfig) -> pd.DataFrame:
 def synthetic_logs(cfg: BannerConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A uniform-random and a production (softmax) log of the same world, and the world's truth."""
     world = make_banner_world(cfg.synthetic_positions, cfg.synthetic_creatives, cfg.seed)
-    prod = softmax_policy(world, temperature=0.5, seed=cfg.seed + 1)
+    prod = softmax_policy(world, temperature=0.5, seed=derived_seed(cfg.seed, "banner.production_policy"))
     frames = []
     start = pd.Timestamp("2026-01-01", tz="UTC")
     for i, (name, pi) in enumerate(
         (("synthetic_uniform", uniform_policy(*world.shape)), ("synthetic_production", prod))
     ):
-        lg = log_policy(world, pi, cfg.synthetic_rows, cfg.seed + 10 + i)
+        lg = log_policy(world, pi, cfg.synthetic_rows, derived_seed(cfg.seed, "banner.logs", i))
         frames.append(pd.DataFrame({
             "log": name, "timestamp": start + pd.to_timedelta(np.arange(lg.n) * (7 * 86400 / lg.n), unit="s"),
             "platform": "synthetic", "slot": lg.context + 1, "location": "demo", "creative": lg.action,

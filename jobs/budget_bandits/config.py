@@ -37,28 +37,28 @@ class BudgetConfig:
         llm_model: model name sent to the LLM endpoint.
     """
 
-    profile: str = "demo"
-    source: str = "synthetic"
-    local_path: str = ""
-    seed: int = 7
-    n_segments: int = 50
-    history_days: int = 28
-    horizon_days: int = 60
-    daily_budget: float = 2000.0
-    cvr_drift: float = 0.05
-    cpc_drift: float = 0.015
-    prior_alpha: float = 1.0
-    prior_beta: float = 30.0
-    discount: float = 0.97
-    mode: str = "best"
-    n_draws: int = 10000
-    floor: float = 0.002
-    cap: float = 0.05
-    epsilon: float = 0.1
-    sim_seeds: int = 20
-    sim_draws: int = 2000
-    insights_backend: str = "template"
-    llm_model: str = "gpt-4o-mini"
+    profile: str
+    source: str
+    local_path: str
+    seed: int
+    n_segments: int
+    history_days: int
+    horizon_days: int
+    daily_budget: float
+    cvr_drift: float
+    cpc_drift: float
+    prior_alpha: float
+    prior_beta: float
+    discount: float
+    mode: str
+    n_draws: int
+    floor: float
+    cap: float
+    epsilon: float
+    sim_seeds: int
+    sim_draws: int
+    insights_backend: str
+    llm_model: str
 
     def __post_init__(self) -> None:
         checks = [

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jobs.plots import _plt
+from jobs.plots import pyplot, save_png
 from models.bandits.simulation import SegmentPosterior
 from models.common.intervals import t_half_width
 
@@ -16,7 +16,7 @@ def posterior_png(post: SegmentPosterior, p_best: np.ndarray, path: Path, top: i
     """Posterior densities of conversions per 100 spent for the ``top`` segments by P(best)."""
     from scipy.stats import beta as beta_dist
 
-    plt = _plt()
+    plt = pyplot()
     idx = np.argsort(-p_best)[:top]
     scale = 100 * post.clicks_per_unit()
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -29,15 +29,13 @@ def posterior_png(post: SegmentPosterior, p_best: np.ndarray, path: Path, top: i
     ax.set_ylabel("posterior density")
     ax.set_title(f"Posteriors of the top {len(idx)} segments")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
     return path
 
 
 def allocation_png(plans: pd.DataFrame, path: Path, top: int = 8) -> Path:
     """Thompson sampling's simulated shares over days, the ``top`` segments by their largest share."""
-    plt = _plt()
+    plt = pyplot()
     wide = plans.pivot_table(index="day", columns="segment_key", values="share", aggfunc="sum")
     keep = wide.max().sort_values(ascending=False).index[:top]
     shown = wide[keep].assign(other=wide.drop(columns=keep).sum(axis=1))
@@ -48,15 +46,13 @@ def allocation_png(plans: pd.DataFrame, path: Path, top: int = 8) -> Path:
     ax.set_title("Thompson sampling allocation over simulated days (seed 1 of the simulation)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
     return path
 
 
 def regret_png(daily: pd.DataFrame, path: Path) -> Path:
     """Cumulative regret per policy: mean over seeds with a 95% band (t-interval)."""
-    plt = _plt()
+    plt = pyplot()
     d = daily.sort_values("step").assign(cum=lambda x: x.groupby(["policy", "seed"])["regret"].cumsum())
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for policy, g in d.groupby("policy"):
@@ -68,7 +64,5 @@ def regret_png(daily: pd.DataFrame, path: Path) -> Path:
     ax.set_ylabel("cumulative regret (expected conversions)")
     ax.set_title(f"Regret against the oracle over {d['seed'].nunique()} seeds")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
     return path

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from jobs.paths import save_directory
 from jobs.resources import cpu_count
 from models.common.streams import stream
 from models.market.curriculum import Curriculum
@@ -57,21 +58,21 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
     h = dict(family.hyper)
     if family.algorithm == "PPO":
         config = PPOConfig().training(
-            lr=h.get("lr", 3e-4),
-            gamma=h.get("gamma", 0.99),
-            clip_param=h.get("clip_param", 0.2),
+            lr=h["lr"],
+            gamma=h["gamma"],
+            clip_param=h["clip_param"],
             train_batch_size_per_learner=batch,
             minibatch_size=max(batch // 4, 16),
-            num_epochs=h.get("num_epochs", 8),
+            num_epochs=h["num_epochs"],
         )
     elif family.algorithm == "APPO":
         # APPO's default keeps sampling for 10 s per iteration; here an iteration is ``batch`` steps, as for PPO.
         config = (
             APPOConfig()
             .training(
-                lr=h.get("lr", 3e-4),
-                gamma=h.get("gamma", 0.99),
-                clip_param=h.get("clip_param", 0.2),
+                lr=h["lr"],
+                gamma=h["gamma"],
+                clip_param=h["clip_param"],
                 train_batch_size_per_learner=batch,
             )
             .reporting(min_time_s_per_iteration=0, min_sample_timesteps_per_iteration=batch)
@@ -81,9 +82,9 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
         config = (
             DQNConfig()
             .training(
-                lr=h.get("lr", 1e-4),
-                gamma=h.get("gamma", 0.99),
-                epsilon=h.get("epsilon", [[0, 1.0], [50_000, 0.02]]),
+                lr=h["lr"],
+                gamma=h["gamma"],
+                epsilon=[list(point) for point in h["epsilon"]],  # RLlib's schedule wants lists
                 train_batch_size_per_learner=32,
                 num_steps_sampled_before_learning_starts=int(env_cfg["episode_steps"]),
                 replay_buffer_config={"type": "MultiAgentEpisodeReplayBuffer", "capacity": 50_000},
@@ -138,7 +139,7 @@ def train_curriculum(algo: Any, curriculum: Curriculum, on_iteration: Any, check
             if not curriculum.finished:
                 set_complexity(algo, curriculum.stage.complexity)
         if checkpoint_every and (it + 1) % checkpoint_every == 0 or curriculum.finished:
-            row["checkpoint"] = algo.save_to_path(str(ckpt_dir / f"iter_{it + 1:05d}"))
+            row["checkpoint"] = str(save_directory(algo.save_to_path, ckpt_dir / f"iter_{it + 1:05d}"))
         rows.append(row)
         on_iteration(row)
     return rows

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from jobs.market_nightly.config import EXPERIMENT, HEADLINES, NightlyConfig
-from jobs.paths import RunContext
+from jobs.paths import RunContext, write_table
 from models.common.errors import GateError
 from models.common.intervals import t_interval
 
@@ -73,11 +73,9 @@ def run_compare(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> d
         learned = pd.read_parquet(state["learned_path"])
         learned_table = summarise(learned, ["agent", "policy"], ["roas", "revenue", "spend", "conversions"])
     out = ctx.run_dir / "compare"
-    out.mkdir(parents=True, exist_ok=True)
     for name, df in (("advertisers", adv_table), ("market", market_table), ("pricing", pricing_table),
                      ("ctr_value", value_table), ("learned_bidders", learned_table)):
-        df.to_csv(out / f"{name}.csv", index=False)
-        mlflow.log_artifact(str(out / f"{name}.csv"), "compare")
+        mlflow.log_artifact(str(write_table(df, out / f"{name}.csv")), "compare")
     first, source = next(iter(cfg.auction_scenarios)), best_source(state["ctr_sources"])
     head = market_table[(market_table["scenario"] == first) & (market_table["source"] == source)].iloc[0]
     base = pricing_table[pricing_table["scenario"] == next(iter(cfg.pricing_scenarios))]

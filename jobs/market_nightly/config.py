@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from jobs.config import build_config, require
-from models.market.pricing_env import PricingConfig
+from models.market.pricing_env import PricingEnvConfig
 
 PIPELINE = "market_nightly"
 EXPERIMENT = "market_nightly"
 CTR_ESTIMATES = ("champion", "noisy_oracle", "none")
-PRICING_KNOBS = set(PricingConfig.__dataclass_fields__) - {"steps"}
+PRICING_KNOBS = set(PricingEnvConfig.__dataclass_fields__) - {"steps"}
 HEADLINES = ("market_roas", "market_revenue", "market_ctr", "pricing_best_revenue")
 
 
@@ -36,25 +37,25 @@ class NightlyConfig:
         gate_fail_on: headline metrics whose drop below the previous night's interval fails the run.
     """
 
-    profile: str = "demo"
-    seed: int = 0
-    seeds: int = 5
-    customers: int = 10_000
-    steps: int = 720
-    arrival_rate: float = 0.01
-    pool_size: int = 50_000
-    world_seed: int = 42
-    ctr_noise: float = 0.3
-    advertisers: list[str] = field(default_factory=list)
-    auction_scenarios: dict[str, list[str]] = field(default_factory=dict)
-    ctr_estimates: list[str] = field(default_factory=lambda: list(CTR_ESTIMATES))
-    ctr_focal: str = "adaptive"
-    rival_ctr: str = "noisy_oracle"
-    tie_break: str = "random"
-    pricing_steps: int = 168
-    pricing_seeds: int = 20
-    pricing_scenarios: dict[str, dict[str, Any]] = field(default_factory=dict)
-    gate_fail_on: list[str] = field(default_factory=list)
+    profile: str
+    seed: int
+    seeds: int
+    customers: int
+    steps: int
+    arrival_rate: float
+    pool_size: int
+    world_seed: int
+    ctr_noise: float
+    advertisers: tuple[str, ...]
+    auction_scenarios: Mapping[str, tuple[str, ...]]
+    ctr_estimates: tuple[str, ...]
+    ctr_focal: str
+    rival_ctr: str
+    tie_break: str
+    pricing_steps: int
+    pricing_seeds: int
+    pricing_scenarios: Mapping[str, Mapping[str, Any]]
+    gate_fail_on: tuple[str, ...]
 
     def __post_init__(self) -> None:
         require(

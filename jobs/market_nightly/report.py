@@ -13,32 +13,24 @@ import pandas as pd
 
 from jobs.market_nightly.config import NightlyConfig
 from jobs.paths import RunContext, atomic_path
-from jobs.plots import _plt
+from jobs.plots import pyplot, save_png
 from models.market.customers import STAGES
 
 log = logging.getLogger(__name__)
 
 
-def _save(fig: Any, path: Path) -> Path:
-    plt = _plt()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
 def roas_over_time_png(ts: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 4))
     for name, g in ts.groupby("advertiser", sort=False):
         ax.plot(g["t"] / 24, g["revenue"] / g["spend"].where(g["spend"] > 0), label=name)
     ax.set(xlabel="day", ylabel="cumulative ROAS", title="ROAS over time per advertiser (seed 0)")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path, dpi=100)
 
 
 def revenue_vs_spend_png(adv: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
     for name, g in adv.groupby("advertiser", sort=False):
         ax.scatter(g["spend"], g["revenue"], label=name, s=20)
@@ -46,12 +38,12 @@ def revenue_vs_spend_png(adv: pd.DataFrame, path: Path) -> Path:
     ax.plot([0, top], [0, top], color="grey", ls=":", label="ROAS 1")
     ax.set(xlabel="spend", ylabel="revenue", title="Revenue vs spend (one dot per advertiser and seed)")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path, dpi=100)
 
 
 def comparison_png(table: pd.DataFrame, path: Path) -> Path:
     """ROAS per advertiser with 95% intervals, one bar per pCTR source."""
-    plt = _plt()
+    plt = pyplot()
     names = list(dict.fromkeys(table["advertiser"]))
     sources = list(dict.fromkeys(table["source"]))
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -64,21 +56,21 @@ def comparison_png(table: pd.DataFrame, path: Path) -> Path:
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
     ax.set(ylabel="ROAS (95% interval over seeds)", title="Advertiser comparison")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path, dpi=100)
 
 
 def funnel_png(market_ts: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 4))
     shares = np.vstack([market_ts[f"share_{s.lower()}"] for s in STAGES])
     ax.stackplot(market_ts["t"] / 24, shares, labels=[s.lower() for s in STAGES])
     ax.set(xlabel="day", ylabel="share of customers", title="Customer journey: stage mix over time", ylim=(0, 1))
     ax.legend(fontsize=7, loc="upper right")
-    return _save(fig, path)
+    return save_png(fig, path, dpi=100)
 
 
 def bid_heatmap_png(market_ts: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     grid = market_ts.groupby("hour")[[f"bid_{s.lower()}" for s in STAGES]].mean().T
     fig, ax = plt.subplots(figsize=(10, 3.5))
     im = ax.imshow(grid.to_numpy(), aspect="auto", cmap="viridis")
@@ -86,11 +78,11 @@ def bid_heatmap_png(market_ts: pd.DataFrame, path: Path) -> Path:
     ax.set_xticks(range(0, 24, 3), [str(h) for h in range(0, 24, 3)])
     ax.set(xlabel="hour of day", title="Mean bid per opportunity by stage and hour")
     fig.colorbar(im, ax=ax, label="currency")
-    return _save(fig, path)
+    return save_png(fig, path, dpi=100)
 
 
 def pricing_png(table: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     scenarios = list(dict.fromkeys(table["scenario"]))
     fig, axes = plt.subplots(1, len(scenarios), figsize=(4.5 * len(scenarios), 4), squeeze=False)
     for ax, sc in zip(axes[0], scenarios):
@@ -100,7 +92,7 @@ def pricing_png(table: pd.DataFrame, path: Path) -> Path:
         ax.set_yticks(y, t["policy"])
         ax.set(title=sc, xlabel="revenue per episode")
     fig.suptitle("Dynamic pricing: revenue per policy (95% intervals)")
-    return _save(fig, path)
+    return save_png(fig, path, dpi=100)
 
 
 def _img(path: Path) -> str:

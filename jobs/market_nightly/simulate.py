@@ -26,7 +26,7 @@ from jobs.paths import RunContext, atomic_path
 from models.common.streams import stream
 from models.market.auction import AuctionRules
 from models.market.customers import STAGES
-from models.market.pricing_env import BASELINES, PricingConfig, run_episode
+from models.market.pricing_env import BASELINES, PricingEnvConfig, run_episode
 from models.market.simulator import Market, MarketConfig, inventory, simulate, strategies_from_config, summary
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def pricing_policies(state: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
 
     model = mlflow.pyfunc.load_model(champ["uri"])
 
-    def learned(obs: np.ndarray, pcfg: PricingConfig) -> float:
+    def learned(obs: np.ndarray, pcfg: PricingEnvConfig) -> float:
         return float(model.predict(pd.DataFrame([obs], columns=PRICING_COLUMNS))["multiplier"].iloc[0])
 
     policies[f"learned ({champ['name']} v{champ['version']})"] = (learned, None)
@@ -202,7 +202,7 @@ def run_pricing(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> d
     rows = []
     policies = pricing_policies(state)
     for scenario, overrides in cfg.pricing_scenarios.items():
-        pcfg = replace(PricingConfig(steps=cfg.pricing_steps), **overrides)
+        pcfg = replace(PricingEnvConfig(steps=cfg.pricing_steps), **overrides)
         for name, (policy, scores) in policies.items():
             for i in range(cfg.pricing_seeds):
                 rows.append({"scenario": scenario, "policy": name, "seed": i,

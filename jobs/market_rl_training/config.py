@@ -1,20 +1,24 @@
-"""The run-invariant settings of the market_rl_training pipeline (plus multi_agent_config.yaml)."""
+"""The run-invariant settings of the market_rl_training pipeline: market, training, evaluation, and who learns
+with which algorithm, hyperparameters and curriculum (all in profiles/market_rl_training.yaml, all hashed)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from jobs.config import PROFILES_DIR, build_config, require
-from jobs.market.advertisers import load_advertisers
+from jobs.config import build_config, require
+from jobs.market.advertisers import advertiser_names, load_advertisers
+from models.common.streams import derived_seed
 from models.market.curriculum import Stage
+from models.market.policies import ALGORITHMS
 
 PIPELINE = "market_rl_training"
 EXPERIMENT = "market_rl_training"
-MULTI_AGENT = PROFILES_DIR / "multi_agent_config.yaml"
+# What each algorithm's RLlib config needs from the hyperparameters (no silent library defaults).
+HYPER_KEYS = {"PPO": {"lr", "gamma", "clip_param", "num_epochs"}, "APPO": {"lr", "gamma", "clip_param"},
+              "DQN": {"lr", "gamma", "epsilon"}}
+PRICING_KEYS = {"lr", "gamma", "clip_param", "batch", "minibatch_size", "num_epochs"}
 
 
 @dataclass(frozen=True)
@@ -30,22 +34,32 @@ class RlConfig:
             evaluated module per agent is the one kept and registered.
         eval_seeds, eval_steps: the fixed-seed evaluation of learned vs scripted bidders.
         pricing_timesteps, pricing_eval_seeds: PPO on the pricing env and its evaluation.
+        agents: learning advertiser -> ``{algorithm: PPO | DQN | APPO}``; each replaces the scripted
+            strategy of the same name.
+        hyperparameters: algorithm -> its RLlib training settings.
+        curriculum: stages in order: ``{name, complexity, iterations: {smoke, demo, full}}`` and an
+            optional ``reward_threshold`` that ends a stage early.
+        pricing_hyperparameters: PPO on the pricing env (``batch`` is capped by ``pricing_timesteps``).
     """
 
-    profile: str = "demo"
-    seed: int = 0
-    customers: int = 2000
-    arrival_rate: float = 0.02
-    pool_size: int = 5000
-    episode_steps: int = 48
-    batch: int = 480
-    envs_per_runner: int = 8
-    checkpoint_every: int = 5
-    eval_every: int = 5
-    eval_seeds: int = 5
-    eval_steps: int = 168
-    pricing_timesteps: int = 20_000
-    pricing_eval_seeds: int = 10
+    profile: str
+    seed: int
+    customers: int
+    arrival_rate: float
+    pool_size: int
+    episode_steps: int
+    batch: int
+    envs_per_runner: int
+    checkpoint_every: int
+    eval_every: int
+    eval_seeds: int
+    eval_steps: int
+    pricing_timesteps: int
+    pricing_eval_seeds: int
+    agents: Mapping[str, Mapping[str, Any]]
+    hyperparameters: Mapping[str, Mapping[str, Any]]
+    curriculum: tuple[Mapping[str, Any], ...]
+    pricing_hyperparameters: Mapping[str, Any]
 
     def __post_init__(self) -> None:
         require(
@@ -64,27 +78,40 @@ class RlConfig:
                 ),
                 (self.eval_seeds >= 2 and self.pricing_eval_seeds >= 2, "eval seeds >= 2 (intervals are over seeds)"),
                 (self.pricing_timesteps >= 200, f"pricing_timesteps must be >= 200, got {self.pricing_timesteps}"),
+                (bool(self.agents), "agents: at least one learning advertiser"),
+                (set(self.agents) <= set(advertiser_names()),
+                 f"agents {sorted(set(self.agents) - set(advertiser_names()))} are not scripted advertisers "
+                 f"(market_advertisers.yaml): a learner replaces a script of the same name"),
+                (all(a.get("algorithm") in ALGORITHMS for a in self.agents.values()),
+                 f"every agent's algorithm must be one of {ALGORITHMS}"),
+                (all(HYPER_KEYS[a["algorithm"]] <= set(self.hyperparameters.get(a["algorithm"], {}))
+                     for a in self.agents.values() if a.get("algorithm") in ALGORITHMS),
+                 f"hyperparameters must set {HYPER_KEYS} for each algorithm in use"),
+                (PRICING_KEYS <= set(self.pricing_hyperparameters),
+                 f"pricing_hyperparameters must set {sorted(PRICING_KEYS)}"),
+                (bool(self.curriculum) and all(0 < float(s["complexity"]) <= 1 for s in self.curriculum),
+                 "curriculum: at least one stage, each with complexity in (0, 1]"),
+                (all(int(s["iterations"][self.profile]) >= 1 for s in self.curriculum),
+                 f"curriculum: every stage needs iterations >= 1 for profile {self.profile!r}"),
             ],
         )
+
+    def stages(self) -> tuple[Stage, ...]:
+        """The curriculum of this profile."""
+        return tuple(Stage(s["name"], float(s["complexity"]), int(s["iterations"][self.profile]),
+                           s.get("reward_threshold")) for s in self.curriculum)
 
     def eval_seed_list(self, purpose: str) -> list[int]:
         """Fixed evaluation seeds, apart from the training seeds. ``select`` picks the best module per agent
         and ``verdict`` judges it: disjoint, so the verdict is not biased by the choice of the best."""
-        base = {"verdict": 1000, "select": 3000}[purpose]
-        return [self.seed + base + i for i in range(self.eval_seeds)]
+        if purpose not in ("verdict", "select"):
+            raise ValueError(f"purpose must be verdict or select, got {purpose!r}")
+        return [derived_seed(self.seed, f"rl.{purpose}", i) for i in range(self.eval_seeds)]
 
     def env(self) -> dict[str, Any]:
         """The training market as a plain dict (what RLlib hands its env creators), scripted advertisers included."""
         return {"customers": self.customers, "arrival_rate": self.arrival_rate, "pool_size": self.pool_size,
                 "episode_steps": self.episode_steps, "advertisers": load_advertisers()}
-
-
-def multi_agent(profile: str, path: Path = MULTI_AGENT) -> tuple[dict[str, Any], dict[str, Any], list[Stage]]:
-    """(agents, hyperparameters, curriculum stages for ``profile``) from multi_agent_config.yaml."""
-    doc = yaml.safe_load(path.read_text())
-    stages = [Stage(s["name"], float(s["complexity"]), int(s["iterations"][profile]), s.get("reward_threshold"))
-              for s in doc["curriculum"]]
-    return doc["agents"], doc["hyperparameters"], stages
 
 
 def load(profile: str = "demo", overrides: dict[str, Any] | None = None) -> RlConfig:

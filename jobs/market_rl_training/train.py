@@ -11,17 +11,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.market_rl_training.config import RlConfig, multi_agent
-from jobs.paths import RunContext, atomic_path, write_json
-from jobs.plots import _plt
+from jobs.market_rl_training.config import RlConfig
+from jobs.paths import RunContext, atomic_path, save_directory, write_json, write_table
+from jobs.plots import pyplot, save_png
 from models.common.intervals import t_interval
+from models.common.streams import derived_seed
 from models.market.curriculum import Curriculum
 
 log = logging.getLogger(__name__)
 
 
 def curves_png(history: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 4))
     for (family, agent), g in history.groupby(["family", "agent"], sort=False):
         ax.plot(g["iteration"], g["episode_return_mean"], marker="o", ms=3, label=f"{agent} ({family})")
@@ -33,9 +34,7 @@ def curves_png(history: pd.DataFrame, path: Path) -> Path:
         title="Learning curves",
     )
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_png(fig, path, dpi=100)
     return path
 
 
@@ -49,14 +48,13 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     from jobs.market.rllib import build, start_ray, train_curriculum
     from models.market.policies import families
 
-    agents, hyper, stages = multi_agent(cfg.profile)
     out = ctx.run_dir / "bidders"
     start_ray()
     rows, policies, stage_seconds = [], {}, {}
     writer = SummaryWriter(str(out / "tensorboard"))
     step = 0
     try:
-        for fam in families(agents, hyper):
+        for fam in families(cfg.agents, cfg.hyperparameters):
             t0 = time.monotonic()
             algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner)
             log.info("%s: built for %s in %.1f s", fam.algorithm, list(fam.learners), time.monotonic() - t0)
@@ -87,7 +85,7 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
                     cfg.batch / max(row["seconds"], 1e-9),
                 )
 
-            history = train_curriculum(algo, Curriculum(tuple(stages)), on_iteration, cfg.checkpoint_every,
+            history = train_curriculum(algo, Curriculum(cfg.stages()), on_iteration, cfg.checkpoint_every,
                                        out / "checkpoints" / fam.algorithm)
             for r in history:
                 rows.extend({**r, "family": fam.algorithm, "agent": a} for a in fam.learners)
@@ -130,7 +128,7 @@ def keep_best(algo: Any, fam: Any, iteration: int, best: dict[str, float], polic
         if agent not in best or roas > best[agent]:
             best[agent] = roas
             path = out / "policies" / agent
-            module.save_to_path(str(path))
+            save_directory(module.save_to_path, path)
             policies[agent] = {"algorithm": fam.algorithm, "module": str(path), "best_iteration": iteration,
                                "eval_roas": roas}
         log.info("%s: evaluation ROAS %.3f at iteration %d (best %.3f at %d)", agent, roas, iteration, best[agent],
@@ -189,10 +187,9 @@ def run_evaluate_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) 
                  agent, p["algorithm"], row["learned_roas"], row["scripted_roas"], v["roas_diff"], v["roas_diff_lo"],
                  v["roas_diff_hi"], v["verdict"])
     out = ctx.run_dir / "evaluation"
-    out.mkdir(parents=True, exist_ok=True)
-    pd.concat(frames).to_csv(out / "bidders_by_seed.csv", index=False)
+    write_table(pd.concat(frames), out / "bidders_by_seed.csv")
     table = pd.DataFrame(summary)
-    table.to_csv(out / "bidders.csv", index=False)
+    write_table(table, out / "bidders.csv")
     for name in ("bidders_by_seed.csv", "bidders.csv"):
         mlflow.log_artifact(str(out / name), "evaluation")
     return {**state, "bidder_eval": table.to_dict(orient="records")}
@@ -208,7 +205,7 @@ def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     from jobs.market.agent_scores import agent_scores
     from jobs.market.rllib import PRICING_ENV, act, start_ray
     from jobs.registry import champion_version
-    from models.market.pricing_env import BASELINES, PricingConfig, run_episode
+    from models.market.pricing_env import BASELINES, PricingEnvConfig, run_episode
 
     # The state's agent fraction: the multi-task model's P(agent) (else the classifier's) over the hour's sessions.
     scores, variant = None, "true agent mix in the state"
@@ -222,7 +219,8 @@ def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
             variant = f"agent mix estimated by {version.name} v{version.version}"
     else:
         log.info("no pricing_multitask or agent_classifier champion: the pricing PPO sees the true agent mix")
-    pcfg = PricingConfig()
+    pcfg = PricingEnvConfig()
+    ph = cfg.pricing_hyperparameters
     start_ray()
     try:
         algo = (
@@ -231,12 +229,12 @@ def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
             .env_runners(num_env_runners=0)
             .learners(num_learners=0)
             .training(
-                lr=3e-4,
-                gamma=0.99,
-                clip_param=0.2,
-                train_batch_size_per_learner=min(2000, cfg.pricing_timesteps),
-                minibatch_size=128,
-                num_epochs=4,
+                lr=ph["lr"],
+                gamma=ph["gamma"],
+                clip_param=ph["clip_param"],
+                train_batch_size_per_learner=min(int(ph["batch"]), cfg.pricing_timesteps),
+                minibatch_size=int(ph["minibatch_size"]),
+                num_epochs=int(ph["num_epochs"]),
             )
             .debugging(seed=cfg.seed)
         ).build_algo()
@@ -253,15 +251,16 @@ def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
                 "pricing PPO: %d/%d steps, %.0f steps/s", done, cfg.pricing_timesteps, done / (time.monotonic() - t0)
             )
         module_dir = ctx.run_dir / "pricing" / "policy"
-        algo.get_module().save_to_path(str(module_dir))
+        save_directory(algo.get_module().save_to_path, module_dir)
         module = algo.get_module()
         algo.stop()
     finally:
         ray.shutdown()
     est = None if scores is None else (np.asarray(scores[0]), np.asarray(scores[1]))
     policies = {**BASELINES, "ppo": lambda obs, c, m=module: float(act(m, obs[None], m.action_space).reshape(-1)[0])}
-    rows = [{"policy": name, "seed": seed, **run_episode(pcfg, pol, cfg.seed + 2000 + seed, est)}
-            for name, pol in policies.items() for seed in range(cfg.pricing_eval_seeds)]
+    seeds = [derived_seed(cfg.seed, "rl.pricing_eval", i) for i in range(cfg.pricing_eval_seeds)]
+    rows = [{"policy": name, "seed": i, **run_episode(pcfg, pol, seed, est)}
+            for name, pol in policies.items() for i, seed in enumerate(seeds)]
     df = pd.DataFrame(rows)
     table = pd.concat(
         {m: df.groupby("policy")[m].apply(t_interval).unstack() for m in ("revenue", "human_conversion", "leakage")},
@@ -270,7 +269,7 @@ def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     table.columns = [f"{m}_{k}" for m, k in table.columns]
     table = table.reset_index()
     out = ctx.run_dir / "pricing"
-    table.to_csv(out / "pricing_eval.csv", index=False)
+    write_table(table, out / "pricing_eval.csv")
     mlflow.log_artifact(str(out / "pricing_eval.csv"), "pricing")
     ppo = table.set_index("policy").loc["ppo"]
     mlflow.log_metrics({"pricing.ppo_revenue": float(ppo["revenue_mean"]),

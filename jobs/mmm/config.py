@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from jobs.config import build_config, require
+from jobs.kaggle import SOURCES
 from models.mmm.model import ADSTOCKS, SATURATIONS
 from models.mmm.schema import CHANNELS
 
 PIPELINE = "mmm"
 EXPERIMENT = "mmm"
 MODEL_NAME = "mmm"
-SOURCES = ("auto", "kaggle", "local", "synthetic")
 
 
 @dataclass(frozen=True)
@@ -42,32 +43,32 @@ class MmmConfig:
         scenarios: what-if plans: name -> rows {channel, brand?, geo?, spend | scale}.
     """
 
-    profile: str = "demo"
-    source: str = "auto"
-    local_path: str = ""
-    kaggle_dataset: str = "subhagatoadak/mmm-weekly-data-geoindia"
-    kaggle_file: str = "synthetic_mmm_weekly_india.csv"
-    seed: int = 42
-    geos: list[str] = field(default_factory=list)
-    digital_noise: float = 0.05
-    cpm: dict[str, float] = field(default_factory=dict)
-    adstock: str = "geometric"
-    saturation: str = "hill"
-    holdout_weeks: int = 13
-    adam_steps: int = 1500
-    learning_rate: float = 0.05
-    n_draws: int = 300
-    interval: float = 0.9
-    gate_r2: float = 0.85
-    gate_mape: float = 0.10
-    curve_max: float = 3.0
-    curve_points: int = 31
-    budget: float = 0.0
-    channel_share: dict[str, list[float]] = field(default_factory=dict)
-    cell_bounds: list[float] = field(default_factory=lambda: [0.5, 2.0])
-    channel_cell_bounds: dict[str, list[float]] = field(default_factory=dict)
-    frontier: list[float] = field(default_factory=list)
-    scenarios: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    profile: str
+    source: str
+    local_path: str
+    kaggle_dataset: str
+    kaggle_file: str
+    seed: int
+    geos: tuple[str, ...]
+    digital_noise: float
+    cpm: Mapping[str, float]
+    adstock: str
+    saturation: str
+    holdout_weeks: int
+    adam_steps: int
+    learning_rate: float
+    n_draws: int
+    interval: float
+    gate_r2: float
+    gate_mape: float
+    curve_max: float
+    curve_points: int
+    budget: float
+    channel_share: Mapping[str, tuple[float, ...]]
+    cell_bounds: tuple[float, ...]
+    channel_cell_bounds: Mapping[str, tuple[float, ...]]
+    frontier: tuple[float, ...]
+    scenarios: Mapping[str, tuple[Mapping[str, Any], ...]]
 
     def __post_init__(self) -> None:
         named = {**self.channel_share, **self.channel_cell_bounds}
@@ -88,7 +89,7 @@ class MmmConfig:
             (self.curve_max > 0 and self.curve_points >= 3, "curve_max > 0 and curve_points >= 3"),
             (self.budget >= 0, f"budget must be >= 0 (0 = today's total), got {self.budget}"),
             (all(b > 0 for b in self.frontier), "frontier budgets are positive multiples of today's"),
-            (all(isinstance(rows, list) and rows for rows in self.scenarios.values()),
+            (all(isinstance(rows, (list, tuple)) and rows for rows in self.scenarios.values()),
              "each scenario is a non-empty list of plan rows"),
         ]
         require("MmmConfig", checks)

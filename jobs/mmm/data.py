@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from jobs.kaggle import download_dataset_file, resolve_source
+from jobs.kaggle import download_file, resolve_source
 from jobs.mmm.config import MmmConfig
 from jobs.paths import RunContext, atomic_path, sha256_file, write_json
 from jobs.validation import validate_and_log
@@ -67,7 +67,7 @@ def run_ingest(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[s
     source = resolve_source(cfg.source)
     truth_dir = None
     if source == "kaggle":
-        raw = download_dataset_file(cfg.kaggle_dataset, cfg.kaggle_file, ctx.run_dir / "raw")
+        raw = download_file("dataset", cfg.kaggle_dataset, cfg.kaggle_file, ctx.run_dir / "raw")
     elif source == "local":
         raw = Path(cfg.local_path).expanduser().resolve()
         if not raw.is_file():

@@ -21,7 +21,7 @@ import pandas as pd
 from jobs.mmm import plots
 from jobs.mmm.config import MODEL_NAME, MmmConfig
 from jobs.mmm.store import load_fit, save_fit, save_posterior
-from jobs.paths import RunContext, atomic_path
+from jobs.paths import RunContext, atomic_path, write_table
 from jobs.progress import Progress
 from models.common.errors import GateError
 from models.mmm.evaluate import collinear_groups, level_metrics, recovery, recovery_summary, roi_table
@@ -105,8 +105,7 @@ def run_evaluate(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict
     pred = base + contrib.sum(axis=1)
     metrics = level_metrics(data.keys, data.y, pred, {"train": slice(0, train), "holdout": slice(train, W)})
     out = ctx.run_dir / "evaluate"
-    out.mkdir(parents=True, exist_ok=True)
-    metrics.to_csv(out / "holdout_metrics.csv", index=False)
+    write_table(metrics, out / "holdout_metrics.csv")
     for r in metrics.itertuples():
         mlflow.log_metrics({f"{r.period}_{r.level}_{k}": getattr(r, k) for k in ("r2", "mape", "wmape")})
 
@@ -121,7 +120,7 @@ def run_evaluate(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict
         table = recovery(table, true_roi, true_contrib, pd.Series(contrib.sum(axis=(0, 2)), index=CHANNELS))
         summary = recovery_summary(table)
         mlflow.log_metrics({f"recovery_{k}": v for k, v in summary.items()})
-    table.to_csv(out / "roi.csv", index=False)
+    write_table(table, out / "roi.csv")
     mlflow.log_metrics({f"roi_{r.channel.replace('+', '_')}": r.roi for r in table.itertuples()})
 
     value = contrib * data.price[:, None, :]
@@ -130,7 +129,7 @@ def run_evaluate(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict
                                   **{ch: value[:, c].sum(axis=1) for c, ch in enumerate(CHANNELS)}})
     decomposition = decomposition.groupby("Brand").sum()
     decomposition.loc["National"] = decomposition.sum()
-    decomposition.to_csv(out / "decomposition_value.csv")
+    write_table(decomposition, out / "decomposition_value.csv", index=True)
     pngs = [plots.fit_png(data, pred, train, out / "fit_national.png"),
             plots.waterfall_png(decomposition, out / "waterfall.png"),
             plots.roi_png(table, out / "roi.png"),

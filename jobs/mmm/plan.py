@@ -12,7 +12,7 @@ from jobs.mmm import plots
 from jobs.mmm.config import MmmConfig
 from jobs.mmm.serving import scenarios_from_config
 from jobs.mmm.store import load_posterior
-from jobs.paths import RunContext
+from jobs.paths import RunContext, write_table
 from models.mmm.optimise import frontier, optimise
 from models.mmm.response import response_curves, whatif
 
@@ -34,11 +34,10 @@ def run_curves(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[s
     grid = np.unique(np.r_[np.linspace(0.0, cfg.curve_max, cfg.curve_points), 1.0])  # today's spend is on the grid
     curves = response_curves(post, grid, cfg.interval)
     out = ctx.run_dir / "curves"
-    out.mkdir(parents=True, exist_ok=True)
-    curves.to_parquet(out / "response_curves.parquet", index=False)
+    write_table(curves, out / "response_curves.parquet")
     now = (curves[np.isclose(curves["multiplier"], 1.0) & (curves["level"] == "national")].set_index("channel")
            [["spend", "incremental_value", "marginal_roi", "marginal_roi_lo", "marginal_roi_hi"]])
-    now.to_csv(out / "marginal_roi_today.csv")
+    write_table(now, out / "marginal_roi_today.csv", index=True)
     pngs = [plots.curves_png(curves, "national", out / "curves_national.png"),
             plots.curves_png(curves, "Brand", out / "curves_brand.png"),
             plots.curves_png(curves, "Geo", out / "curves_geo.png")]
@@ -62,11 +61,10 @@ def run_optimise(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict
     front = frontier(post, today * np.asarray(cfg.frontier, dtype=float), **bounds)
     table = whatif(post, scenarios_from_config(cfg.scenarios), cfg.interval)
     out = ctx.run_dir / "optimise"
-    out.mkdir(parents=True, exist_ok=True)
-    opt.cells.to_csv(out / "optimal_plan.csv", index=False)
-    opt.channels.to_csv(out / "channel_shares.csv", index=False)
-    front.to_csv(out / "frontier.csv", index=False)
-    table.to_csv(out / "whatif.csv", index=False)
+    write_table(opt.cells, out / "optimal_plan.csv")
+    write_table(opt.channels, out / "channel_shares.csv")
+    write_table(front, out / "frontier.csv")
+    write_table(table, out / "whatif.csv")
     pngs = [plots.shares_png(opt.channels, out / "channel_shares.png"),
             plots.frontier_png(front, today, out / "frontier.png"),
             plots.whatif_png(table, out / "whatif.png")]

@@ -7,23 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jobs.plots import _plt
+from jobs.plots import pyplot, save_png
 from models.mmm.schema import CHANNELS
 
 COLORS = dict(zip(CHANNELS, ["#3b6ea5", "#c0392b", "#2e86c1", "#8e44ad", "#7f8c8d", "#d68910"]))
 
 
-def _save(fig: object, path: Path) -> Path:
-    plt = _plt()
-    fig.tight_layout()  # type: ignore[attr-defined]
-    fig.savefig(path, dpi=110)  # type: ignore[attr-defined]
-    plt.close(fig)
-    return path
-
-
 def fit_png(data: object, pred: np.ndarray, train_weeks: int, path: Path) -> Path:
     """National weekly sales, actual vs fitted, the holdout shaded."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 4))
     weeks = data.weeks  # type: ignore[attr-defined]
     ax.plot(weeks, data.y.sum(axis=0), label="actual", color="black", lw=1)  # type: ignore[attr-defined]
@@ -31,12 +23,12 @@ def fit_png(data: object, pred: np.ndarray, train_weeks: int, path: Path) -> Pat
     ax.axvspan(weeks[train_weeks], weeks[-1], color="grey", alpha=0.2, label="holdout (not fitted)")
     ax.set(ylabel="sales units per week", title="National sales: actual vs model")
     ax.legend()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def waterfall_png(decomposition: pd.DataFrame, path: Path) -> Path:
     """Sales value from the baseline then each channel, one waterfall per brand and nationally."""
-    plt = _plt()
+    plt = pyplot()
     n = len(decomposition)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4), squeeze=False)
     for ax, (name, row) in zip(axes[0], decomposition.iterrows()):
@@ -49,12 +41,12 @@ def waterfall_png(decomposition: pd.DataFrame, path: Path) -> Path:
         media = parts[CHANNELS].sum() / parts.sum()
         ax.set_title(f"{name}: media {media:.1%} of value", fontsize=10)
     axes[0][0].set_ylabel("sales value")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def roi_png(table: pd.DataFrame, path: Path) -> Path:
     """ROI per channel with its interval (and the true ROI when known)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.2))
     y = np.arange(len(table))[::-1]
     ax.errorbar(table["roi"], y, xerr=[table["roi"] - table["roi_lo"], table["roi_hi"] - table["roi"]], fmt="o",
@@ -65,21 +57,21 @@ def roi_png(table: pd.DataFrame, path: Path) -> Path:
     ax.axvline(1.0, color="grey", ls=":")
     ax.set(xlabel="ROI (sales value per unit of spend)", title="ROI per channel")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def loss_png(history: list[float], path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(np.arange(len(history)) * 100, history)
     ax.set(xlabel="Adam step (last point: after L-BFGS and Newton)", ylabel="negative log posterior",
            title="MAP fit")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def curves_png(curves: pd.DataFrame, level: str, path: Path) -> Path:
     """Incremental value vs spend per channel: bands nationally, one line per brand / geo otherwise."""
-    plt = _plt()
+    plt = pyplot()
     sub = curves[curves["level"] == level]
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     for ax, ch in zip(axes.ravel(), CHANNELS):
@@ -96,11 +88,11 @@ def curves_png(curves: pd.DataFrame, level: str, path: Path) -> Path:
     if level != "national":
         axes[0][0].legend(fontsize=7)
     fig.suptitle(f"Response curves ({level}; dots: today's spend)")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def shares_png(channels: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
     x = np.arange(len(channels))
     ax.bar(x - 0.2, channels["current_share"], 0.4, label="today")
@@ -108,22 +100,22 @@ def shares_png(channels: pd.DataFrame, path: Path) -> Path:
     ax.set_xticks(x, channels["channel"])
     ax.set(ylabel="share of budget", title="Budget split: today vs optimal")
     ax.legend()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def frontier_png(front: pd.DataFrame, today: float, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(front["budget"], front["optimal_value"], "o-", label="optimal split")
     ax.plot(front["budget"], front["current_mix_value"], "s--", label="today's split, scaled")
     ax.axvline(today, color="grey", ls=":", label="today's budget")
     ax.set(xlabel="budget over the quarter", ylabel="predicted sales value", title="Budget-efficiency frontier")
     ax.legend()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def whatif_png(table: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     t = table[table["scenario"] != "current"]
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(t) + 1.5))
     y = np.arange(len(t))[::-1]
@@ -136,4 +128,4 @@ def whatif_png(table: pd.DataFrame, path: Path) -> Path:
     ax.axvline(0, color="grey", ls=":")
     ax.set_yticks(y, t["scenario"])
     ax.set(xlabel="change in sales value vs today", title="What-if scenarios")
-    return _save(fig, path)
+    return save_png(fig, path)

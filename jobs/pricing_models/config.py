@@ -33,36 +33,36 @@ class PricingConfig:
         tree_depth: depth of the distilled decision tree (<= 5 keeps rules readable).
     """
 
-    profile: str = "demo"
-    source: str = "synthetic"
-    events_path: str = ""
-    kafka_bootstrap: str = ""
-    kafka_topic: str = "user-interactions"
-    kafka_max_messages: int = 1_000_000
-    n_sessions: int = 40_000
-    n_products: int = 2_000
-    label_noise: float = 0.02
-    seed: int = 42
-    holdout_fraction: float = 0.2
-    xgb_rounds: int = 600
-    xgb_depth: int = 6
-    xgb_learning_rate: float = 0.08
-    gate_auc: float = 0.90
-    gate_precision: float = 0.85
-    mt_epochs: int = 40
-    mt_batch: int = 512
-    mt_lr: float = 0.001
-    mt_alpha: float = 1.0
-    mt_beta: float = 2.0
-    mt_patience: int = 5
-    price_grid_min: float = 0.8
-    price_grid_max: float = 1.5
-    price_grid_steps: int = 15
-    agent_uplift: float = 0.5
-    markup_threshold: float = 0.7
-    markup: float = 1.3
-    velocity_threshold: float = 5.0
-    tree_depth: int = 5
+    profile: str
+    source: str
+    events_path: str
+    kafka_bootstrap: str
+    kafka_topic: str
+    kafka_max_messages: int
+    n_sessions: int
+    n_products: int
+    label_noise: float
+    seed: int
+    holdout_fraction: float
+    xgb_rounds: int
+    xgb_depth: int
+    xgb_learning_rate: float
+    gate_auc: float
+    gate_precision: float
+    mt_epochs: int
+    mt_batch: int
+    mt_lr: float
+    mt_alpha: float
+    mt_beta: float
+    mt_patience: int
+    price_grid_min: float
+    price_grid_max: float
+    price_grid_steps: int
+    agent_uplift: float
+    markup_threshold: float
+    markup: float
+    velocity_threshold: float
+    tree_depth: int
 
     def __post_init__(self) -> None:
         checks = [

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.paths import RunContext, atomic_path
-from jobs.plots import _plt
+from jobs.plots import pyplot, save_png
 from jobs.pricing_models.classifier import load_sessions
 from jobs.pricing_models.config import PricingConfig
 from models.pricing.multitask import OFFER_FEATURES
@@ -52,7 +52,7 @@ def teacher(model: Any, df: pd.DataFrame, mult: np.ndarray, uplift: float) -> tu
 
 
 def policies_png(table: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(1, 3, figsize=(13, 4))
     for a, col, title in zip(
         ax,
@@ -61,9 +61,7 @@ def policies_png(table: pd.DataFrame, path: Path) -> Path:
     ):
         a.barh(table["policy"], table[col], color="#3b6ea5")
         a.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
     return path
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.paths import RunContext
-from jobs.plots import _plt
+from jobs.plots import pyplot, save_png
 from jobs.pricing_models.classifier import load_sessions, validation_mask
 from jobs.pricing_models.config import PricingConfig
 from jobs.resources import cpu_count
@@ -50,7 +50,7 @@ class MultiTaskModel(mlflow.pyfunc.PythonModel):
 
 
 def curves_png(history: list[dict[str, float]], best_epoch: int, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     h = pd.DataFrame(history)
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
     for i, task in enumerate(("agent", "purchase")):
@@ -59,9 +59,7 @@ def curves_png(history: list[dict[str, float]], best_epoch: int, path: Path) -> 
         ax[i].axvline(best_epoch, ls=":", c="grey", label=f"best epoch {best_epoch}")
         ax[i].set(xlabel="epoch", ylabel="BCE", title=f"{task} head")
         ax[i].legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
     return path
 
 

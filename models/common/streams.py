@@ -41,3 +41,22 @@ def stream(seed: int, name: str, *extra: int) -> np.random.Generator:
     first, where = key
     tail = [first] if where == "last" else []
     return np.random.default_rng([int(seed), *extra_ints, *tail])
+
+
+# Integer seeds handed to code that takes a seed rather than a generator: the config seed plus a named offset.
+# Two names sharing an offset is harmless when their draws never meet (a split vs a logging policy).
+SEED_OFFSETS: dict[str, int] = {
+    "ctr.valid_split": 1,
+    "banner.production_policy": 1,
+    "banner.logs": 10,              # + index of the logged policy
+    "rl.verdict": 1000,             # + index of the evaluation seed
+    "rl.pricing_eval": 2000,        # + index of the evaluation seed
+    "rl.select": 3000,              # + index of the evaluation seed
+}
+
+
+def derived_seed(seed: int, name: str, index: int = 0) -> int:
+    """The integer seed ``name`` derives from config ``seed`` (``index``: the n-th of a series)."""
+    if name not in SEED_OFFSETS:
+        raise KeyError(f"unknown derived seed {name!r}; known: {sorted(SEED_OFFSETS)}")
+    return int(seed) + SEED_OFFSETS[name] + int(index)

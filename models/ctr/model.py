@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import log_loss, roc_auc_score
 
+from models.common.streams import derived_seed
 from models.ctr.features import CATEGORICAL
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def train_lgbm(X: pd.DataFrame, y: np.ndarray, params: LgbmParams, valid_fractio
     """
     lgb.register_logger(log)  # evaluation lines go to logging, not stdout
     cats = [c for c in CATEGORICAL if c in X.columns]
-    valid = stratified_holdout(y, valid_fraction, params.seed + 1)
+    valid = stratified_holdout(y, valid_fraction, derived_seed(params.seed, "ctr.valid_split"))
     dtrain = lgb.Dataset(X[~valid], y[~valid], categorical_feature=cats, free_raw_data=False)
     dvalid = lgb.Dataset(X[valid], y[valid], categorical_feature=cats, reference=dtrain)
     t0 = time.time()

@@ -20,14 +20,11 @@ class Stage:
     reward_threshold: float | None = None  # move on earlier once the mean episode reward reaches this
 
 
-STAGES = (Stage("basic_bidding", 0.3, 200), Stage("customer_lifecycle", 0.6, 300), Stage("full_retargeting", 1.0, 500))
-
-
 @dataclass
 class Curriculum:
     """Tracks the current stage and decides promotions from per-iteration mean episode rewards."""
 
-    stages: tuple[Stage, ...] = STAGES
+    stages: tuple[Stage, ...]
     index: int = 0
     iterations_in_stage: int = 0
     history: list[dict] = field(default_factory=list)

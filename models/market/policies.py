@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from models.market.envs import EnvConfig, RetargetingParallelEnv
-from models.market.pricing_env import PricingConfig, PricingEnv
+from models.market.pricing_env import PricingEnv, PricingEnvConfig
 from models.market.simulator import MarketConfig, simulate, strategies_from_config, summary
 
 ALGORITHMS = ("PPO", "DQN", "APPO")
@@ -38,7 +38,7 @@ def market_env(cfg: dict[str, Any]) -> RetargetingParallelEnv:
 def pricing_env(cfg: dict[str, Any]) -> PricingEnv:
     """The pricing env from a plain dict: its length and, optionally, P(agent) scores per class."""
     scores = cfg.get("agent_scores")
-    return PricingEnv(PricingConfig(steps=int(cfg["steps"])),
+    return PricingEnv(PricingEnvConfig(steps=int(cfg["steps"])),
                       None if scores is None else (np.asarray(scores[0]), np.asarray(scores[1])))
 
 

@@ -32,7 +32,7 @@ GRID = np.round(np.arange(0.70, 1.5001, 0.01), 2)
 
 
 @dataclass(frozen=True)
-class PricingConfig:
+class PricingEnvConfig:
     """One pricing episode."""
 
     steps: int = 168                 # a week of hours
@@ -57,12 +57,12 @@ def demand(hour: int, base: float) -> float:
     return base * (1.0 + 0.6 * np.sin(2 * np.pi * (hour - 8) / 24))
 
 
-def agent_share(hour: int, cfg: PricingConfig) -> float:
+def agent_share(hour: int, cfg: PricingEnvConfig) -> float:
     """True agent fraction of an hour: ``agent_fraction`` plus a daily swing peaking at 3 am."""
     return float(np.clip(cfg.agent_fraction + cfg.agent_swing * np.cos(2 * np.pi * (hour - 3) / 24), 0.0, 1.0))
 
 
-def oracle_multiplier(cfg: PricingConfig, fraction: float) -> float:
+def oracle_multiplier(cfg: PricingEnvConfig, fraction: float) -> float:
     """The grid multiplier that maximises expected revenue per shopper for a given agent fraction."""
     p = (1 - fraction) * buy_probability(GRID, cfg.human_sensitivity, cfg.intent) \
         + fraction * buy_probability(GRID, cfg.agent_sensitivity, cfg.intent)
@@ -75,9 +75,9 @@ class PricingEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(
-        self, cfg: PricingConfig | None = None, agent_scores: tuple[np.ndarray, np.ndarray] | None = None
+        self, cfg: PricingEnvConfig | None = None, agent_scores: tuple[np.ndarray, np.ndarray] | None = None
     ) -> None:
-        self.cfg = cfg = cfg if cfg is not None else PricingConfig()
+        self.cfg = cfg = cfg if cfg is not None else PricingEnvConfig()
         self.agent_scores = agent_scores
         self.observation_space = gym.spaces.Box(0.0, np.inf, shape=(5,), dtype=np.float32)
         self.action_space = gym.spaces.Box(np.array([0.7], dtype=np.float32), np.array([1.5], dtype=np.float32))
@@ -132,15 +132,15 @@ class PricingEnv(gym.Env):
         return float(np.r_[rng.choice(h, humans), rng.choice(a, agents)].mean())
 
 
-def fixed_policy(obs: np.ndarray, cfg: PricingConfig) -> float:
+def fixed_policy(obs: np.ndarray, cfg: PricingEnvConfig) -> float:
     return 1.0
 
 
-def surge_policy(obs: np.ndarray, cfg: PricingConfig) -> float:
+def surge_policy(obs: np.ndarray, cfg: PricingEnvConfig) -> float:
     return 1.2 if obs[0] * cfg.base_demand > 10 else 0.9
 
 
-def elasticity_policy(obs: np.ndarray, cfg: PricingConfig) -> float:
+def elasticity_policy(obs: np.ndarray, cfg: PricingEnvConfig) -> float:
     s = (1 - obs[3]) * cfg.human_sensitivity + obs[3] * cfg.agent_sensitivity
     p = buy_probability(GRID, float(s), cfg.intent)
     return float(GRID[np.argmax(GRID * p)])
@@ -149,7 +149,7 @@ def elasticity_policy(obs: np.ndarray, cfg: PricingConfig) -> float:
 BASELINES = {"fixed": fixed_policy, "surge": surge_policy, "elasticity": elasticity_policy}
 
 
-def run_episode(cfg: PricingConfig, policy: Any, seed: int, agent_scores: tuple[np.ndarray, np.ndarray] | None = None
+def run_episode(cfg: PricingEnvConfig, policy: Any, seed: int, agent_scores: tuple[np.ndarray, np.ndarray] | None = None
                 ) -> dict[str, float]:
     """One episode of ``policy(obs, cfg) -> multiplier``; totals plus human conversion and mean multiplier.
 

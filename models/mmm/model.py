@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from models.mmm.schema import CHANNELS, MEDIA
-from models.mmm.transforms import fourier
+from models.mmm.transforms import fourier, saturate
 
 MAX_LAG = 16
 # Brand and geo deviations of media effects: about +/-20% (log scale), the prior's spread 0.3 in log(sd).
@@ -38,26 +38,6 @@ SD_PRIOR, SD_PRIOR_SCALE = 0.2, 0.3
 SLOPE_LOGIT0, SLOPE_LOGIT_SD = float(np.log(0.2 / 0.8)), 0.5
 ADSTOCKS = ("geometric", "weibull")
 SATURATIONS = ("hill", "logistic")
-
-
-def saturate(u: Any, half: Any, slope: Any, kind: str) -> Any:
-    """Saturation in [0, 1) of adstocked media ``u`` (numpy or torch): Hill, or logistic with the same
-    half-point (lambda = ln 3 / half; the slope is unused)."""
-    if kind == "hill":
-        r = (u / half).clip(1e-12) ** slope
-        return r / (1 + r)
-    e = (-np.log(3.0) * u / half).exp() if hasattr(u, "exp") else np.exp(-np.log(3.0) * u / half)
-    return (1 - e) / (1 + e)
-
-
-def saturate_grad(u: np.ndarray, half: np.ndarray, slope: np.ndarray, kind: str) -> np.ndarray:
-    """d saturate / d u (numpy), for the optimiser's gradient."""
-    if kind == "hill":
-        r = (np.maximum(u, 1e-12) / half) ** slope
-        return slope * r / (np.maximum(u, 1e-12) * (1 + r) ** 2)
-    lam = np.log(3.0) / half
-    e = np.exp(-lam * u)
-    return 2 * lam * e / (1 + e) ** 2
 
 
 @dataclass

@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 
 from models.common.errors import BadInputError
-from models.mmm.model import saturate, saturate_grad
-from models.mmm.transforms import adstock
+from models.mmm.transforms import adstock, saturate, saturate_grad
 
 LEVELS = ("Brand", "Geo")
 

@@ -7,6 +7,8 @@ computed as one multiply-add per lag (at most 16), never a loop over weeks.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 MAX_LAG = 16
@@ -19,23 +21,6 @@ def geometric_weights(decay: np.ndarray | float, max_lag: int = MAX_LAG, normali
     if np.any((d < 0) | (d >= 1)):
         raise ValueError("geometric decay must be in [0, 1)")
     w = d[..., None] ** np.arange(max_lag)
-    return w / w.sum(axis=-1, keepdims=True) if normalize else w
-
-
-def weibull_weights(shape: np.ndarray | float, scale: np.ndarray | float, max_lag: int = MAX_LAG,
-                    kind: str = "pdf", normalize: bool = True) -> np.ndarray:
-    """Weibull lag weights: ``pdf`` (can peak after a delay) or ``cdf`` (survival, monotone)."""
-    k, lam = np.asarray(shape, dtype=np.float64)[..., None], np.asarray(scale, dtype=np.float64)[..., None]
-    if np.any(k <= 0) or np.any(lam <= 0):
-        raise ValueError("Weibull shape and scale must be > 0")
-    lag = np.arange(max_lag, dtype=np.float64)
-    if kind == "cdf":
-        w = np.exp(-((lag / lam) ** k))
-    elif kind == "pdf":
-        x = (lag + 1) / lam  # lag 0 has weight too; shift so the pdf is finite at k < 1
-        w = (k / lam) * x ** (k - 1) * np.exp(-(x ** k))
-    else:
-        raise ValueError(f"kind must be pdf|cdf, got {kind!r}")
     return w / w.sum(axis=-1, keepdims=True) if normalize else w
 
 
@@ -62,10 +47,24 @@ def hill(x: np.ndarray, half: np.ndarray | float, slope: np.ndarray | float) -> 
     return r / (1 + r)
 
 
-def logistic_saturation(x: np.ndarray, lam: np.ndarray | float) -> np.ndarray:
-    """(1 - exp(-lam x)) / (1 + exp(-lam x)), in [0, 1)."""
-    e = np.exp(-np.asarray(lam, dtype=np.float64) * np.maximum(np.asarray(x, dtype=np.float64), 0.0))
+def saturate(u: Any, half: Any, slope: Any, kind: str) -> Any:
+    """Saturation in [0, 1) of adstocked media ``u`` (numpy or torch): Hill, or logistic with the same
+    half-point (lambda = ln 3 / half; the slope is unused)."""
+    if kind == "hill":
+        r = (u / half).clip(1e-12) ** slope
+        return r / (1 + r)
+    e = (-np.log(3.0) * u / half).exp() if hasattr(u, "exp") else np.exp(-np.log(3.0) * u / half)
     return (1 - e) / (1 + e)
+
+
+def saturate_grad(u: np.ndarray, half: np.ndarray, slope: np.ndarray, kind: str) -> np.ndarray:
+    """d saturate / d u (numpy), for the optimiser's gradient."""
+    if kind == "hill":
+        r = (np.maximum(u, 1e-12) / half) ** slope
+        return slope * r / (np.maximum(u, 1e-12) * (1 + r) ** 2)
+    lam = np.log(3.0) / half
+    e = np.exp(-lam * u)
+    return 2 * lam * e / (1 + e) ** 2
 
 
 def fourier(n_weeks: int, order: int, period: float = WEEKS_PER_YEAR, start: int = 0) -> np.ndarray:

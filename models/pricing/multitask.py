@@ -157,15 +157,5 @@ def predict(net: Any, scaler: Scaler, S: np.ndarray, P: np.ndarray) -> tuple[np.
     return torch.sigmoid(la).numpy().astype(np.float64), torch.sigmoid(lb).numpy().astype(np.float64)
 
 
-def purchase_curves(net: Any, scaler: Scaler, S: np.ndarray, list_price: np.ndarray, category: np.ndarray,
-                    rating: np.ndarray, multipliers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """P(agent) (n,) and P(purchase | list_price * m) for every grid multiplier m, shape (n, grid)."""
-    n, g = len(S), len(multipliers)
-    price = (list_price[:, None] * multipliers[None, :]).ravel()
-    P = product_matrix(price, np.repeat(list_price, g), np.repeat(category, g), np.repeat(rating, g))
-    p_agent, p_buy = predict(net, scaler, np.repeat(S, g, axis=0), P)
-    return p_agent.reshape(n, g)[:, 0], p_buy.reshape(n, g)
-
-
 def session_matrix(df: pd.DataFrame) -> np.ndarray:
     return df[FEATURES].to_numpy(np.float64)
