@@ -124,3 +124,17 @@ def test_sqlite_store_keeps_artifacts_next_to_its_database(tmp_path: Path, monke
     assert mlflow.get_experiment(first).artifact_location == (tmp_path / "store" / "artifacts" / "exp_a").as_uri()
     assert list((tmp_path / "store" / "artifacts" / "exp_a").rglob("note.txt"))
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_threads_follow_the_machine_or_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from jobs.resources import cpu_count
+
+    monkeypatch.delenv("PLATFORM_THREADS", raising=False)
+    assert cpu_count() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("PLATFORM_THREADS", "5")
+    assert cpu_count() == 5
+    monkeypatch.setenv("PLATFORM_THREADS", "0")
+    with pytest.raises(ValueError, match="PLATFORM_THREADS must be a positive integer"):
+        cpu_count()
