@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from models.common.errors import require_finite
+
 log = logging.getLogger(__name__)
 
 
@@ -22,9 +24,20 @@ def register(
     model_uri: str, name: str, score: float, champion_score: float | None, tags: dict[str, str]
 ) -> dict[str, Any]:
     """Register ``model_uri`` as ``name``; alias ``champion`` if its score is at least the champion's
-    on the same data (or there is no champion), else ``challenger``."""
+    on the same data (or there is no champion), else ``challenger``.
+
+    A non-finite score is refused (GateError, nothing registered). A champion whose recorded score is
+    not finite cannot be compared with: the new, finite model replaces it, with a warning.
+    """
+    import math
+
     import mlflow
 
+    require_finite(f"registering {name}", score=score)
+    if champion_score is not None and not math.isfinite(champion_score):
+        log.warning("registry: the %s champion's score is %s: it cannot be compared, the new model replaces it",
+                    name, champion_score)
+        champion_score = None
     client = mlflow.MlflowClient()
     alias = "champion" if champion_score is None or score >= champion_score else "challenger"
     mv = mlflow.register_model(model_uri, name, tags={**tags, "score": f"{score:.6f}"})

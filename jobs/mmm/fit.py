@@ -23,7 +23,7 @@ from jobs.mmm.config import MODEL_NAME, MmmConfig
 from jobs.mmm.store import load_fit, save_fit, save_posterior
 from jobs.paths import RunContext, atomic_path, write_table
 from jobs.progress import Progress
-from models.common.errors import GateError
+from models.common.errors import GateError, require_finite
 from models.mmm.evaluate import collinear_groups, level_metrics, recovery, recovery_summary, roi_table
 from models.mmm.model import MmmData, channel_spend, contributions, fit, panel, roi_samples
 from models.mmm.response import build_posterior
@@ -146,6 +146,7 @@ def run_evaluate(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict
         100 * holdout["wmape"],
         {k: round(v, 1) for k, v in summary.items()} or "n/a (no truth)",
     )
+    require_finite(f"mmm holdout (brand x national) of {ctx.run_id}", r2=holdout["r2"], mape=holdout["mape"])
     if holdout["r2"] < cfg.gate_r2 or holdout["mape"] > cfg.gate_mape:
         mlflow.set_tag("gate", "failed")
         raise GateError(f"brand-national holdout R2 {holdout['r2']:.3f} (needs >= {cfg.gate_r2}) / MAPE "

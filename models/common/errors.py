@@ -32,3 +32,13 @@ def error_kind(exc: BaseException) -> str:
     if isinstance(exc, GateError):
         return "gate"
     return "bug"
+
+
+def require_finite(where: str, **values: float | None) -> None:
+    """GateError naming every value that is NaN or infinite: such a score may never pass a gate or win a
+    comparison (``nan < threshold`` is False, so an unchecked NaN slips through). None means absent."""
+    import math
+
+    bad = {k: v for k, v in values.items() if v is not None and not math.isfinite(float(v))}
+    if bad:
+        raise GateError(f"{where}: non-finite {', '.join(f'{k}={v}' for k, v in bad.items())}; nothing promoted")
