@@ -20,6 +20,18 @@ def champion_version(client: Any, name: str) -> Any | None:
         return None
 
 
+def comparable_champion(name: str, champion_score: float | None) -> float | None:
+    """The champion's score, or None (with a warning) when it is not finite: such a champion cannot be
+    compared with, so the new, finite model replaces it instead of staying a challenger forever."""
+    import math
+
+    if champion_score is not None and not math.isfinite(champion_score):
+        log.warning("registry: the %s champion's score is %s: it cannot be compared, the new model replaces it",
+                    name, champion_score)
+        return None
+    return champion_score
+
+
 def register(
     model_uri: str, name: str, score: float, champion_score: float | None, tags: dict[str, str]
 ) -> dict[str, Any]:
@@ -29,15 +41,10 @@ def register(
     A non-finite score is refused (GateError, nothing registered). A champion whose recorded score is
     not finite cannot be compared with: the new, finite model replaces it, with a warning.
     """
-    import math
-
     import mlflow
 
     require_finite(f"registering {name}", score=score)
-    if champion_score is not None and not math.isfinite(champion_score):
-        log.warning("registry: the %s champion's score is %s: it cannot be compared, the new model replaces it",
-                    name, champion_score)
-        champion_score = None
+    champion_score = comparable_champion(name, champion_score)
     client = mlflow.MlflowClient()
     alias = "champion" if champion_score is None or score >= champion_score else "challenger"
     mv = mlflow.register_model(model_uri, name, tags={**tags, "score": f"{score:.6f}"})

@@ -29,14 +29,12 @@ class Step:
     Attributes:
         run: ``run(cfg, ctx, state) -> state``.
         reads: state keys the step needs (an earlier step writes each).
-        optional: state keys the step uses when an earlier step set them (e.g. the synthetic truth).
         writes: state keys the step adds or replaces for the later steps.
     """
 
     run: StepFn
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
-    optional: tuple[str, ...] = ()
 
     def check_input(self, pipeline: str, name: str, state: Mapping[str, Any]) -> None:
         """ContractError naming every declared key the incoming state lacks."""
@@ -53,10 +51,10 @@ class Step:
 
 
 def check_chain(pipeline: str, steps: Mapping[str, Step]) -> Mapping[str, Step]:
-    """Each step reads only what an earlier step writes (optional keys included); returns ``steps``."""
+    """Each step reads only what an earlier step writes; returns ``steps``."""
     known: set[str] = set()
     for name, step in steps.items():
-        unknown = [k for k in (*step.reads, *step.optional) if k not in known]
+        unknown = [k for k in step.reads if k not in known]
         if unknown:
             raise ContractError(f"{pipeline}.{name} reads {unknown}, which no earlier step writes")
         known.update(step.writes)

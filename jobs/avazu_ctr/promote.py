@@ -20,7 +20,7 @@ import pandas as pd
 from jobs.avazu_ctr.config import AvazuConfig
 from jobs.avazu_ctr.train import load_split
 from jobs.paths import RunContext
-from jobs.registry import champion_version
+from jobs.registry import champion_version, comparable_champion
 from models.common.errors import require_finite
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,7 @@ def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, A
         curves["oracle (true p)"] = truth
 
     require_finite(f"{cfg.model_name} holdout of {ctx.run_id}", holdout_auc=auc_new)
-    if auc_champ is not None and not np.isfinite(auc_champ):
-        log.warning("promote: the champion scores %s on this holdout: not comparable, the new model wins", auc_champ)
-        auc_champ = None
+    auc_champ = comparable_champion(cfg.model_name, auc_champ)
     promote = auc_champ is None or auc_new >= auc_champ
     alias = "champion" if promote else "challenger"
     metrics = {"holdout_auc": auc_new, "serving_skew_max": skew}
