@@ -112,6 +112,23 @@ def publish_link(target: Path, link: Path) -> None:
     os.replace(tmp, link)
 
 
+PENDING_LINKS = "pending_links"
+
+
+def defer_link(state: dict[str, Any], target: Path, link: Path) -> dict[str, Any]:
+    """``state`` plus a pointer to move once the whole DAG run has succeeded (the runner moves it after the
+    last step), so a later failure never leaves ``link`` pointing at a run that produced nothing usable."""
+    return {**state, PENDING_LINKS: {**state.get(PENDING_LINKS, {}), str(link): str(target)}}
+
+
+def publish_pending_links(state: dict[str, Any]) -> list[str]:
+    """Move every pointer :func:`defer_link` recorded in ``state``; returns the links moved."""
+    links = state.get(PENDING_LINKS, {})
+    for link, target in links.items():
+        publish_link(Path(target), Path(link))
+    return sorted(links)
+
+
 def write_table(df: Any, path: Path, index: bool = False) -> Path:
     """Write a data frame atomically as CSV or Parquet, chosen by ``path``'s suffix."""
     path = Path(path)

@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from jobs.paths import RunContext
+from jobs.paths import PENDING_LINKS, RunContext, publish_pending_links
 from jobs.tracking import end_parent_run, task_run
 
 log = logging.getLogger("jobs.runner")
@@ -29,8 +29,9 @@ def run_step(name: str, step: str, profile: str, overrides: dict[str, Any] | Non
     """Run ``step`` of pipeline ``name`` with config ``profile`` + ``overrides``.
 
     The step runs inside a nested MLflow run (tags: dag, run, task, git sha, config
-    hash); its returned dict, plus ``mlflow_run_id``, is the next step's ``state``. The
-    last step closes the DAG run's parent MLflow run.
+    hash); its returned dict, plus ``mlflow_run_id``, is the next step's ``state``. After the
+    last step the pointers the steps deferred (``features/current``...) move, and the DAG run's
+    parent MLflow run is closed.
     """
     mod = pipeline(name)
     if step not in mod.STEPS:
@@ -49,6 +50,8 @@ def run_step(name: str, step: str, profile: str, overrides: dict[str, Any] | Non
         out.setdefault("mlflow_parent_run_id", run.data.tags.get("mlflow.parentRunId"))
     log.info("%s.%s finished in %.1f s", name, step, time.time() - t0)
     if step == list(mod.STEPS)[-1]:
+        for link in publish_pending_links(out):
+            log.info("%s: published %s -> %s", name, link, out[PENDING_LINKS][link])
         out["mlflow_parent_run_id"] = end_parent_run(mod.EXPERIMENT, ctx)
     return out
 

@@ -41,6 +41,7 @@ def test_three_models_registered_with_figures(first_run: dict) -> None:
     assert {"loko_auc.llm_agent", "loko_auc.scraper", "loko_auc.price_monitor", "holdout_pr_auc"} <= set(clf)
     mt = runs["train_multitask"].data.metrics
     assert {"holdout_purchase_auc", "holdout_agent_auc", "xgboost_agent_auc", "oracle_purchase_auc"} <= set(mt)
+    assert os.readlink(current_features_link()) == str(Path(first_run["features_path"]).parent)
     rules = (Path(first_run["pricing_path"]) / "rules.txt").read_text()
     assert rules.startswith("IF ") and "THEN price x" in rules
     table = pd.read_csv(Path(first_run["pricing_path"]) / "pricing_policies.csv").set_index("key")
@@ -105,3 +106,5 @@ def test_failed_gate_registers_nothing(platform_env: Path) -> None:
     with pytest.raises(GateError, match="agent_classifier failed the gate: holdout ROC-AUC"):
         run_pipeline("pricing_models", "smoke", {**SMALL, "gate_auc": 0.9999}, run_id="gated")
     assert mlflow.MlflowClient().search_registered_models() == []
+    # The features validated, but the run failed later: the pointer must not move to them.
+    assert not os.path.lexists(current_features_link())

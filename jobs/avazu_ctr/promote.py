@@ -4,7 +4,7 @@ The new model is scored through its pyfunc (raw rows in), exactly as it will be 
 and must reproduce the training job's holdout predictions (a training/serving skew
 check). It is registered only after every check passed; the alias ``champion`` moves
 to it only if its holdout AUC is at least the current champion's on the same rows,
-otherwise it becomes ``challenger``.
+otherwise it becomes ``challenger`` (one transaction under the registry lock: jobs.registry).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 from jobs.avazu_ctr.config import AvazuConfig
 from jobs.avazu_ctr.train import load_split
 from jobs.paths import RunContext
-from jobs.registry import champion_version, comparable_champion
+from jobs.registry import Candidate, promote
 from models.common.errors import require_finite
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,6 @@ def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, A
 
     from jobs.plots import roc_calibration_png
 
-    client = mlflow.MlflowClient()
     rows = holdout_rows(state["sample_path"], state["features_path"])
     y = rows["click"].to_numpy()
     p_new = np.asarray(mlflow.pyfunc.load_model(state["model_uri"]).predict(rows), dtype=np.float64)
@@ -61,23 +60,24 @@ def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, A
     if skew > SKEW_TOLERANCE:
         raise RuntimeError(f"serving model disagrees with training predictions on the holdout (max |diff| {skew:.3g})")
     auc_new = float(roc_auc_score(y, p_new))
+    require_finite(f"{cfg.model_name} holdout of {ctx.run_id}", holdout_auc=auc_new)
     curves = {"new model": p_new}
 
-    champ = champion_version(client, cfg.model_name)
-    auc_champ: float | None = None
-    if champ is not None:
-        p_champ = np.asarray(mlflow.pyfunc.load_model(f"models:/{cfg.model_name}@champion").predict(rows))
-        auc_champ = float(roc_auc_score(y, p_champ))
+    def champion_auc(champ: Any) -> float:
+        # Scored under the registry lock, so it is the champion the alias is compared with.
+        p_champ = np.asarray(mlflow.pyfunc.load_model(f"models:/{cfg.model_name}/{champ.version}").predict(rows))
         curves[f"champion v{champ.version}"] = p_champ
+        return float(roc_auc_score(y, p_champ))
+
     truth = true_probabilities(state.get("ground_truth_path"), rows)
     oracle = None if truth is None else float(roc_auc_score(y, truth))
+    tags = {"holdout_auc": f"{auc_new:.6f}", "oracle_auc": f"{oracle:.6f}" if oracle is not None else "n/a",
+            "data.sha256": state.get("sample_sha256", ""), "source": state.get("source", "")}
+    candidate = Candidate(cfg.model_name, state["model_uri"], auc_new, tags, champion_auc)
+    reg = promote([candidate], ctx.run_id)[cfg.model_name]
+    auc_champ = reg["champion_score"]
     if truth is not None:
         curves["oracle (true p)"] = truth
-
-    require_finite(f"{cfg.model_name} holdout of {ctx.run_id}", holdout_auc=auc_new)
-    auc_champ = comparable_champion(cfg.model_name, auc_champ)
-    promote = auc_champ is None or auc_new >= auc_champ
-    alias = "champion" if promote else "challenger"
     metrics = {"holdout_auc": auc_new, "serving_skew_max": skew}
     if auc_champ is not None:
         metrics["champion_holdout_auc"] = auc_champ
@@ -86,17 +86,9 @@ def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, A
     mlflow.log_metrics(metrics)
     with tempfile.TemporaryDirectory() as tmp:
         mlflow.log_artifact(str(roc_calibration_png(y, curves, Path(tmp) / "roc_calibration.png")), "evaluation")
-
-    mv = mlflow.register_model(state["model_uri"], cfg.model_name, tags={
-        "airflow.run_id": ctx.run_id, "holdout_auc": f"{auc_new:.6f}",
-        "oracle_auc": f"{oracle:.6f}" if oracle is not None else "n/a",
-        "data.sha256": state.get("sample_sha256", ""), "source": state.get("source", ""),
-    })
-    client.set_registered_model_alias(cfg.model_name, alias, mv.version)
-    mlflow.set_tags({"registered_model": cfg.model_name, "registered_version": mv.version, "alias": alias})
-    log.info(
-        "promote: %s v%s -> @%s (holdout AUC %.4f; champion %s; oracle %s)", cfg.model_name, mv.version, alias,
-        auc_new, "none" if auc_champ is None else f"{auc_champ:.4f}", "n/a" if oracle is None else f"{oracle:.4f}",
-    )
-    return {**state, "model_name": cfg.model_name, "model_version": int(mv.version), "alias": alias,
+    mlflow.set_tags({"registered_model": cfg.model_name, "registered_version": reg["version"], "alias": reg["alias"]})
+    log.info("promote: %s v%s -> @%s (holdout AUC %.4f; champion %s; oracle %s)", cfg.model_name, reg["version"],
+             reg["alias"], auc_new, "none" if auc_champ is None else f"{auc_champ:.4f}",
+             "n/a" if oracle is None else f"{oracle:.4f}")
+    return {**state, "model_name": cfg.model_name, "model_version": reg["version"], "alias": reg["alias"],
             "holdout_auc": auc_new, "champion_auc": auc_champ, "oracle_auc": oracle}

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from jobs.avazu_ctr.config import AvazuConfig
-from jobs.paths import RunContext, data_root, publish_link
+from jobs.paths import RunContext, data_root, defer_link
 from jobs.validation import validate_and_log
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,8 @@ def run_features(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> di
     """Validate the features against ``expectations/avazu_features.json``, then publish them.
 
     Publishing points ``<data>/avazu_ctr/features/current`` at this run's features, the
-    path behind the features Asset; a failed validation leaves the old link in place.
+    path behind the features Asset, once the whole run has succeeded; a failure at any step leaves the old
+    link in place.
     """
     data = Path(state["features_path"]) / "data"
     df = pd.read_parquet(data)
@@ -48,8 +49,7 @@ def run_features(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> di
     out = [_validate(df, "avazu_features", f"features {data}", ctx)]
     if cfg.use_id_encodings:
         out.append(_validate(df, "avazu_id_encodings", f"features {data}", ctx))
-    publish_link(Path(state["features_path"]), current_features_link())
-    return {**state, "validate_features": out}
+    return defer_link({**state, "validate_features": out}, Path(state["features_path"]), current_features_link())
 
 
 def current_features_link() -> Path:

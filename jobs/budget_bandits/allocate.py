@@ -11,7 +11,7 @@ import pandas as pd
 
 from jobs.budget_bandits.config import BudgetConfig
 from jobs.budget_bandits.plots import posterior_png
-from jobs.paths import RunContext, atomic_path, data_root, publish_link
+from jobs.paths import RunContext, atomic_path, data_root, defer_link
 from models.bandits.allocation import project_shares
 from models.bandits.simulation import PolicySettings, SegmentPosterior, last_day_shares, paced_plan
 from models.bandits.thompson import thompson_shares
@@ -73,7 +73,8 @@ def current_plan_link() -> Path:
 
 
 def run(cfg: BudgetConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """Write plan.csv and plan.parquet, log them with the posterior plot, publish ``plan/current``."""
+    """Write plan.csv and plan.parquet, log them with the posterior plot; ``plan/current`` moves to them
+    once the whole run has succeeded."""
     import mlflow
 
     facts = pd.read_parquet(state["facts_path"])
@@ -92,7 +93,7 @@ def run(cfg: BudgetConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, 
         "plan_max_share": float(table["share"].max()), "plan_segments": len(table),
         "plan_moved_share": float(np.abs(table["share"] - table["prev_share"]).sum() / 2),
     })
-    publish_link(out, current_plan_link())
     log.info("plan for %s: %d segments, top %s at %.1f%%, expected uplift %+.1f conversions (90%% %+.1f..%+.1f)",
              table["day"].iloc[0], len(table), table["segment_key"].iloc[0], 100 * table["share"].iloc[0], *uplift)
+    state = defer_link(state, out, current_plan_link())
     return {**state, "plan_path": str(out), "plan_day": str(table["day"].iloc[0]), "uplift": list(uplift)}

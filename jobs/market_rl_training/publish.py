@@ -11,17 +11,9 @@ import pandas as pd
 from jobs.market.policy_models import OBS_COLUMNS, PRICING_COLUMNS, log_policy
 from jobs.market_rl_training.config import RlConfig
 from jobs.paths import RunContext, atomic_path
-from jobs.registry import champion_version, register
+from jobs.registry import register
 
 log = logging.getLogger(__name__)
-
-
-def _register(uri: str, name: str, score: float, ctx: RunContext) -> dict[str, Any]:
-    import mlflow
-
-    champion = champion_version(mlflow.MlflowClient(), name)
-    champ = float(champion.tags["score"]) if champion is not None and "score" in champion.tags else None
-    return register(uri, name, score, champ, {"airflow.run_id": ctx.run_id})
 
 
 def run_register(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
@@ -33,11 +25,11 @@ def run_register(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[
     for row in state["bidder_eval"]:
         agent = row["agent"]
         uri = log_policy("bidder", f"bidder_{agent}", state["policies"][agent]["module"], obs_example)
-        registered[f"bidder_{agent}"] = _register(uri, f"bidder_{agent}", row["learned_roas"], ctx)
+        registered[f"bidder_{agent}"] = register(uri, f"bidder_{agent}", row["learned_roas"], {}, ctx.run_id)
     price_example = pd.DataFrame([[1.0, 0.8, 0.5, 0.7, 0.5]], columns=PRICING_COLUMNS, dtype=np.float64)
     ppo = next(r for r in state["pricing_eval"] if r["policy"] == "ppo")
     uri = log_policy("pricing", "pricing_policy", state["pricing_module"], price_example)
-    registered["pricing_policy"] = _register(uri, "pricing_policy", float(ppo["revenue_mean"]), ctx)
+    registered["pricing_policy"] = register(uri, "pricing_policy", float(ppo["revenue_mean"]), {}, ctx.run_id)
     return {**state, "registered": {k: {"version": v["version"], "alias": v["alias"]} for k, v in registered.items()}}
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from jobs.mmm.config import MODEL_NAME
 from jobs.mmm.store import load_posterior
 from jobs.paths import RunContext
-from jobs.registry import champion_version, register
+from jobs.registry import register
 from models.mmm.response import whatif
 
 EXAMPLE_PLAN = pd.DataFrame({
@@ -72,6 +72,4 @@ def register_model(posterior_path: str, score: float, ctx: RunContext) -> dict[s
         name=MODEL_NAME, python_model=MmmModel(), artifacts={"posterior": posterior_path},
         code_paths=[str(root / "jobs"), str(root / "models")], input_example=example,
         signature=ModelSignature(inputs, inferred.outputs, inferred.params))
-    champion = champion_version(mlflow.MlflowClient(), MODEL_NAME)
-    champ_score = float(champion.tags["score"]) if champion is not None and "score" in champion.tags else None
-    return register(info.model_uri, MODEL_NAME, score, champ_score, {"airflow.run_id": ctx.run_id})
+    return register(info.model_uri, MODEL_NAME, score, {}, ctx.run_id)

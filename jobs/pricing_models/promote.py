@@ -4,7 +4,8 @@ agent_classifier must pass the gate (holdout ROC-AUC and precision at the operat
 threshold), or nothing at all is registered. Each model is then compared with its
 champion re-scored on this run's holdout: agent_classifier by ROC-AUC, pricing_multitask
 by purchase ROC-AUC, pricing_rules by expected revenue under the true demand (synthetic
-data) or, without truth, by fidelity to this run's teacher.
+data) or, without truth, by fidelity to this run's teacher. The three are promoted as one:
+champions together if none is worse than its champion, else challengers together.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from jobs.paths import RunContext
 from jobs.pricing_models.classifier import load_sessions
 from jobs.pricing_models.config import MODEL_NAMES, PricingConfig
 from jobs.pricing_models.distill import TREE_FEATURES, teacher, tree_inputs
-from jobs.registry import champion_version, register
+from jobs.registry import Candidate, promote
 from models.common.errors import GateError
 from models.pricing.multitask import OFFER_FEATURES
 from models.pricing.rules import evaluate_policy, grid
@@ -62,23 +63,19 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
     t = None if truth is None else truth[hold].reset_index(drop=True)
     mult = grid(cfg.price_grid_min, cfg.price_grid_max, cfg.price_grid_steps)
     teacher_m = teacher(mlflow.pyfunc.load_model(state["multitask_uri"]), h, mult, cfg.agent_uplift)[0]
-    client = mlflow.MlflowClient()
     uris = {"classifier": state["classifier_uri"], "multitask": state["multitask_uri"], "rules": state["rules_uri"]}
-    scores = {}
-    for kind, uri in uris.items():
-        name = MODEL_NAMES[kind]
-        new = _scores(kind, uri, h, t, cfg, teacher_m)
-        champ = (
-            None
-            if champion_version(client, name) is None
-            else _scores(kind, f"models:/{name}@champion", h, t, cfg, teacher_m)
-        )
-        scores[kind] = (new, champ)
-    registered = {}
-    for kind, (new, champ) in scores.items():
-        registered[kind] = register(uris[kind], MODEL_NAMES[kind], new, champ,
-                                    {"airflow.run_id": ctx.run_id, "source": cfg.source,
-                                     "events.sha256": state.get("events_sha256", "")})
-        mlflow.log_metrics({f"{kind}.score": new, **({f"{kind}.champion_score": champ} if champ is not None else {})})
+    tags = {"source": cfg.source, "events.sha256": state.get("events_sha256", "")}
+    candidates = [
+        Candidate(MODEL_NAMES[kind], uri, _scores(kind, uri, h, t, cfg, teacher_m), tags,
+                  lambda champ, kind=kind: _scores(kind, f"models:/{champ.name}/{champ.version}", h, t, cfg, teacher_m))
+        for kind, uri in uris.items()
+    ]
+    # The three belong together (the rules are distilled from this run's multitask model, which is trained
+    # on this run's classifier's sessions): they become champions together or challengers together.
+    by_name = promote(candidates, ctx.run_id, joint=True)
+    registered = {kind: by_name[MODEL_NAMES[kind]] for kind in uris}
+    for kind, r in registered.items():
+        champ = {} if r["champion_score"] is None else {f"{kind}.champion_score": r["champion_score"]}
+        mlflow.log_metrics({f"{kind}.score": r["score"], **champ})
     mlflow.set_tags({f"registered.{MODEL_NAMES[k]}": f"v{r['version']}@{r['alias']}" for k, r in registered.items()})
     return {**state, "registered": registered}

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.paths import RunContext, atomic_path, data_root, publish_link, write_json
+from jobs.paths import RunContext, atomic_path, data_root, defer_link, write_json
 from jobs.pricing_models.config import PricingConfig
 from jobs.validation import validate_and_log
 from models.common.errors import BadInputError
@@ -65,12 +65,12 @@ def current_features_link() -> Path:
 
 
 def run_features(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """Suite session_features, then publish ``features/current``."""
+    """Suite session_features; ``features/current`` moves to them once the whole run has succeeded."""
     df = pd.read_parquet(state["features_path"])
     report = validate_and_log(df, "session_features", f"features {state['features_path']}", ctx.run_dir / "validation")
-    publish_link(Path(state["features_path"]).parent, current_features_link())
     counts = df.groupby("split")["label"].agg(["size", "mean"])
     log.info("features: %s", counts.to_dict())
+    state = defer_link(state, Path(state["features_path"]).parent, current_features_link())
     return {**state, "validate_features": report,
             "sessions": {str(k): int(v) for k, v in counts["size"].items()},
             "agent_share": float(np.round(df["label"].mean(), 4))}
