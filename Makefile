@@ -22,12 +22,13 @@ export GX_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
 
-.PHONY: help venv init demo market-demo test test-fast lint ui stop bench lock clean
+.PHONY: help venv init demo market-demo doctor test test-fast lint ui stop bench lock clean
 help:
 	@echo "make demo   - install, init the embedded stack, run avazu_ctr, pricing_models, budget_bandits, banner_bandit_eval (demo)"
 	@echo "make test   - install what is missing, lint, and run the whole test suite (20 slowest tests listed)"
 	@echo "make test-fast - the edit loop: no Spark, no Airflow subprocess, no RLlib (under 3 minutes)"
 	@echo "make ui     - start the Airflow UI (:$(AIRFLOW_PORT)) and the MLflow UI (:$(MLFLOW_PORT)); 'make stop' ends them"
+	@echo "make doctor - after killed tasks: close their MLflow runs, finish or undo a promotion, remove half-written files"
 	@echo "make bench  - measure sampling, features, training and quality; JSON in bench/results/"
 
 $(BIN)/.installed: pyproject.toml constraints.txt
@@ -57,6 +58,9 @@ demo: init
 
 market-demo: venv
 	$(BIN)/python -m jobs market_demo
+
+doctor: venv
+	$(BIN)/python -m jobs doctor
 
 lint: venv
 	$(BIN)/ruff check .

@@ -1,5 +1,6 @@
 """CLI: ``python -m jobs PIPELINE [--profile P] [--set key=value ...] [--until STEP]``,
-or ``python -m jobs market_demo [...]`` (the live retargeting-market demo).
+or ``python -m jobs market_demo [...]`` (the live retargeting-market demo),
+or ``python -m jobs doctor [--dry-run]`` (clean up after killed tasks: jobs/doctor.py).
 
 Runs a pipeline's steps in order without Airflow, with the same MLflow logging, and
 prints the final state as JSON. ``python -m jobs avazu_ctr --profile smoke`` is the
@@ -22,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         from jobs.market_demo import main as market_demo
 
         return market_demo(args_in[1:])
+    if args_in[:1] == ["doctor"]:  # housekeeping after killed tasks, not a pipeline
+        from jobs.doctor import main as doctor
+
+        return doctor(args_in[1:])
     parser = argparse.ArgumentParser(prog="python -m jobs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pipeline", choices=PIPELINES)

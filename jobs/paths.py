@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from jobs.failpoints import failpoint
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -62,11 +64,21 @@ def sha256_file(path: Path, block: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)-[0-9a-f]{8}$")
+
+
+def temp_name(name: str, kind: str = "tmp") -> str:
+    """The hidden sibling a write goes through: ``.<name>.tmp-<pid>-<random>``; the pid tells ``jobs doctor``
+    whether the writer still runs (a killed writer's leftovers are removed, a live one's left alone)."""
+    return f".{name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 def _swap_into_place(tmp: Path, final: Path) -> None:
     """Rename ``tmp`` to ``final``; an existing ``final`` is replaced only after success."""
     final.parent.mkdir(parents=True, exist_ok=True)
+    failpoint(f"write:{final.name}")
     if final.is_dir() and not final.is_symlink():
-        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        old = final.with_name(temp_name(final.name, "old"))
         os.replace(final, old)
         os.replace(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
@@ -83,7 +95,7 @@ def atomic_path(final: Path, is_dir: bool = False) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = final.with_name(temp_name(final.name))
     if is_dir:
         tmp.mkdir()
     try:
@@ -107,7 +119,7 @@ def write_json(path: Path, obj: Any) -> Path:
 def publish_link(target: Path, link: Path) -> None:
     """Point ``link`` (e.g. ``features/current``) at ``target`` atomically."""
     link.parent.mkdir(parents=True, exist_ok=True)
-    tmp = link.with_name(f".{link.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = link.with_name(temp_name(link.name))
     os.symlink(target, tmp)
     os.replace(tmp, link)
 

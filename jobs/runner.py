@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from jobs.paths import PENDING_LINKS, RunContext, publish_pending_links
-from jobs.tracking import end_parent_run, task_run
+from jobs.tracking import TrackingUnavailableError, end_parent_run, task_run
 
 log = logging.getLogger("jobs.runner")
 
@@ -66,7 +66,10 @@ def run_pipeline(name: str, profile: str, overrides: dict[str, Any] | None = Non
         try:
             state = run_step(name, step, profile, overrides, ctx, state)
         except BaseException as exc:
-            end_parent_run(mod.EXPERIMENT, ctx, status="FAILED", error=exc)
+            try:
+                end_parent_run(mod.EXPERIMENT, ctx, status="FAILED", error=exc)
+            except TrackingUnavailableError:
+                log.error("%s: could not mark run %s FAILED in MLflow: the tracking server is gone", name, ctx.run_id)
             raise
         if step == until:
             break

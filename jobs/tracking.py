@@ -9,8 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from jobs.liveness import process_alive, process_tags
 from jobs.paths import REPO_ROOT, RunContext
 from jobs.provenance import config_hash, git_sha
+from models.common.errors import PlatformError
+
+# MLflow's own settings, with defaults that make a dead server fail a task within ~30 s (its defaults: 120 s
+# per request, 7 retries, about 8 minutes); Airflow's task retries do the waiting. Users override them by name.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "8", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+                 "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+_READY: set[str] = set()
+
+
+class TrackingUnavailableError(PlatformError):
+    """The MLflow tracking server does not answer."""
 
 
 def mlflow_tracking_uri() -> str:
@@ -35,12 +47,47 @@ def mlflow_artifact_location(experiment: str, tracking_uri: str) -> str | None:
     return None
 
 
+def check_server(uri: str) -> None:
+    """TrackingUnavailableError naming ``uri`` unless the server answers ``/health`` within the HTTP timeout."""
+    import requests
+
+    timeout = float(os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"])
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=timeout).raise_for_status()
+    except requests.RequestException as exc:
+        raise TrackingUnavailableError(
+            f"the MLflow tracking server at {uri} does not answer ({type(exc).__name__}: {exc}); start it "
+            f"(make ui, make stack) or point MLFLOW_TRACKING_URI at a running one") from exc
+
+
+def ensure_store(uri: str) -> None:
+    """Once per process: check a tracking server answers, or create and migrate a SQLite store under a lock
+    (two tasks starting on a fresh store at once would otherwise both run MLflow's schema migration)."""
+    if uri in _READY:
+        return
+    import mlflow
+
+    if uri.startswith(("http://", "https://")):
+        check_server(uri)
+    elif uri.startswith("sqlite:///"):
+        from jobs.locks import file_lock
+
+        db = Path(uri[len("sqlite:///"):])
+        with file_lock(db.with_name(f".{db.name}.lock"), 600, f"creating the MLflow store {db}"):
+            mlflow.MlflowClient(uri).search_experiments(max_results=1)
+    _READY.add(uri)
+
+
 def mlflow_setup(experiment: str) -> str:
-    """Point MLflow at the configured store and get-or-create ``experiment``; returns its id."""
+    """Point MLflow at the configured store (checked once per process) and get-or-create ``experiment``;
+    returns its id."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no phoning home from tasks
+    for key, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     import mlflow
 
     uri = mlflow_tracking_uri()
+    ensure_store(uri)
     mlflow.set_tracking_uri(uri)
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name(experiment)
@@ -66,11 +113,33 @@ def _parent_run_id(experiment_id: str, ctx: RunContext, tags: dict[str, str]) ->
         max_results=1,
     )
     if found:
+        if found[0].info.status != "RUNNING":  # a rerun of a failed or killed DAG run: it runs again
+            client.update_run(found[0].info.run_id, status="RUNNING")
         return found[0].info.run_id
     run = client.create_run(
         experiment_id, run_name=ctx.run_id, tags={**tags, "platform.role": "dag_run"}
     )
     return run.info.run_id
+
+
+def close_dead_runs(experiment_ids: list[str], filter_string: str, closer: str) -> list[Any]:
+    """Mark KILLED the task runs left RUNNING by a process that is gone (on this host); returns them.
+
+    A task killed by SIGKILL or the OOM killer never ends its MLflow run; without this it reads RUNNING
+    forever. Runs of live processes and of other hosts are left alone.
+    """
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    closed = []
+    where = " and ".join(f for f in (filter_string, "attributes.status = 'RUNNING'", "tags.`platform.role` = 'task'")
+                         if f)
+    for run in client.search_runs(experiment_ids, where, max_results=5000):
+        if process_alive(run.data.tags) is False:
+            client.set_tag(run.info.run_id, "platform.closed_by", closer)
+            client.set_terminated(run.info.run_id, status="KILLED")
+            closed.append(run)
+    return closed
 
 
 @contextlib.contextmanager
@@ -91,12 +160,13 @@ def task_run(experiment: str, ctx: RunContext, cfg: Any) -> Iterator[Any]:
         "config.profile": getattr(cfg, "profile", ""),
     }
     parent = _parent_run_id(exp_id, ctx, tags)
+    close_dead_runs([exp_id], f"tags.`airflow.run_id` = '{ctx.run_id.replace(chr(39), '')}'", "a rerun")
     with mlflow.start_run(
         experiment_id=exp_id,
         run_name=ctx.task_id or "task",
         parent_run_id=parent,
         nested=True,
-        tags={**tags, "airflow.task_id": ctx.task_id, "platform.role": "task"},
+        tags={**tags, **process_tags(), "airflow.task_id": ctx.task_id, "platform.role": "task"},
     ) as run:
         yield run
 

@@ -104,10 +104,10 @@ def test_bad_facts_fail_before_any_plan(published: dict, platform_env: Path, cas
 
 def test_missing_column_and_bad_day_name_the_file(published: dict, platform_env: Path) -> None:
     path = _facts_file(platform_env, published, lambda f: f.drop(columns="spent"))
-    with pytest.raises(BadInputError, match=r"facts file .*facts.csv lacks column\(s\) \['spent'\]"):
+    with pytest.raises(BadInputError, match=r"facts file .*facts.csv: missing column\(s\) 'spent'; expected"):
         run_pipeline("budget_bandits", "smoke", {"source": "local", "local_path": str(path)}, run_id="bad-col")
     path = _facts_file(
         platform_env, published, lambda f: f.assign(day=np.where(f.index == 2, "yesterday", f["day"].astype(str)))
     )
-    with pytest.raises(BadInputError, match="column 'day' holds values that are not dates"):
+    with pytest.raises(BadInputError, match=r"column 'day', row 3 \(line 4\): not a date, found 'yesterday'"):
         run_pipeline("budget_bandits", "smoke", {"source": "local", "local_path": str(path)}, run_id="bad-day")

@@ -74,3 +74,41 @@ def test_killed_mid_write_then_rerun_gives_the_same_figures(tmp_path: Path, pipe
     clean = final_state(run_child(tmp_path / "b", pipeline, "night"))
     for key in figures:
         assert rerun[key] == clean[key] and rerun[key], key
+    # The rerun closed the killed attempt's task run; its parent ended with the rerun.
+    runs = run_states(tmp_path / "a")
+    assert [r for r in runs if r[2] == "RUNNING"] == []
+    assert [(r[0], r[2]) for r in runs if r[3]] == [("task", "KILLED")]
+    assert [r[2] for r in runs if r[0] == "dag_run"] == ["FINISHED"]
+
+
+def run_states(root: Path) -> list[tuple[str, str, str, str]]:
+    """(role, task, status, closed_by) of every run in the store under ``root``."""
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    exp_ids = [e.experiment_id for e in client.search_experiments()]
+    return sorted((r.data.tags.get("platform.role", ""), r.data.tags.get("airflow.task_id", ""), r.info.status,
+                   r.data.tags.get("platform.closed_by", "")) for r in client.search_runs(exp_ids))
+
+
+def test_doctor_closes_dead_runs_and_removes_half_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobs.doctor import doctor
+    from tests.conftest import isolate
+
+    killed = run_child(tmp_path, "budget_bandits", "night", "simulation")
+    assert killed.returncode == -signal.SIGKILL
+    assert ("task", "simulate", "RUNNING", "") in run_states(tmp_path)
+    isolate(tmp_path, monkeypatch)
+    dry = doctor(dry_run=True)
+    assert len(dry["dead_task_runs"]) == 1 and len(dry["stale_temp_paths"]) == 1
+    assert ("task", "simulate", "RUNNING", "") in run_states(tmp_path)  # a dry run changes nothing
+    report = doctor()
+    assert [r.split()[-1] for r in report["dead_task_runs"]] == ["simulate"]
+    assert report["dead_dag_runs"] == ["budget_bandits night"]
+    (half,) = report["stale_temp_paths"]
+    assert ".simulation.tmp-" in half and not Path(half).exists()
+    assert [r for r in run_states(tmp_path) if r[2] == "RUNNING"] == []
+    again = doctor()
+    assert again["dead_task_runs"] == [] and again["stale_temp_paths"] == [] and again["dead_dag_runs"] == []
+    final_state(run_child(tmp_path, "budget_bandits", "night"))  # a rerun after the doctor still completes
+    assert [r[2] for r in run_states(tmp_path) if r[0] == "dag_run"] == ["FINISHED"]

@@ -87,3 +87,15 @@ def test_intervals_skip_seeds_where_a_ratio_is_undefined() -> None:
     assert out.loc["a", "roas"] == pytest.approx(3.0)
     assert out.loc["a", "roas_lo"] == pytest.approx(t_interval(pd.Series([2.0, 4.0, 3.0]))["lo"])
     assert out.loc["b"].isna().all()  # no seed defines it: still NaN, not 0
+
+
+def test_a_nan_gated_headline_fails_the_gate() -> None:
+    """A NaN compares False with the previous night's bound: without the check it passed silently."""
+    from jobs.market_nightly.compare import run_gate
+    from jobs.market_nightly.config import HEADLINES, load
+    from jobs.paths import RunContext
+    from models.common.errors import GateError
+
+    state = {"headlines": {m: {"mean": float("nan") if m == "market_roas" else 1.0} for m in HEADLINES}}
+    with pytest.raises(GateError, match="nightly headlines of n1: non-finite market_roas=nan"):
+        run_gate(load("smoke"), RunContext("market_nightly", "n1"), state)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from jobs.mmm.data import read_weekly
+from models.common.errors import BadInputError
 from models.mmm.schema import CHANNELS, MEDIA, SchemaError
 from models.mmm.transforms import adstock, fourier, geometric_weights, hill
 from tests.conftest import SHARED
@@ -74,14 +75,14 @@ def test_reads_the_real_head_with_date_or_week(tmp_path) -> None:
     bad.loc[3, "TV_Impressions"] = "12x"
     bad.loc[4, "Radio_Listenership"] = None
     bad.to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(SchemaError, match="column 'TV_Impressions' row 5 is '12x', not a number"):
+    with pytest.raises(SchemaError, match=r"column 'TV_Impressions', row 4 \(line 5\): '12x', not a finite number"):
         read_weekly(tmp_path / "bad.csv")
     bad.loc[3, "TV_Impressions"] = 1.0
     bad.to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(SchemaError, match="column 'Radio_Listenership' row 6 is empty"):
+    with pytest.raises(SchemaError, match=r"column 'Radio_Listenership', row 5 \(line 6\): empty"):
         read_weekly(tmp_path / "bad.csv")
     pd.read_csv(HEAD).drop(columns="Trade_Spend").to_csv(tmp_path / "missing.csv", index=False)
-    with pytest.raises(SchemaError, match=r"missing column\(s\) \['Trade_Spend'\]"):
+    with pytest.raises(BadInputError, match=r"missing column\(s\) 'Trade_Spend'; expected"):
         read_weekly(tmp_path / "missing.csv")
 
 

@@ -99,7 +99,7 @@ def test_unparseable_date_names_the_row(published: dict, module_env: Path) -> No
     weekly["Date"] = weekly.pop("week").dt.strftime("%-m/%-d/%Y")
     weekly.loc[4, "Date"] = "2022-13-01"
     weekly.to_csv(module_env / "bad_date.csv", index=False)
-    with pytest.raises(BadInputError, match="column 'Date' row 6 is '2022-13-01', not %m/%d/%Y"):
+    with pytest.raises(BadInputError, match=r"column 'Date', row 5 \(line 6\): '2022-13-01' is not %m/%d/%Y"):
         run_pipeline(
             "mmm", "smoke", {"source": "local", "local_path": str(module_env / "bad_date.csv")}, run_id="bad_date"
         )

@@ -89,7 +89,7 @@ def _assert_untouched(dest: Path, before: bytes) -> None:
         (
             "missing_column",
             lambda src: "\n".join(",".join(line.split(",")[:-1]) for line in _head(src, 5).splitlines()) + "\n",
-            r"missing column\(s\) \['C21'\]",
+            r"missing column\(s\) 'C21'",
         ),
         (
             "non_numeric_hour",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import logging
 import queue
-import re
 import threading
 import zlib
 from dataclasses import dataclass
@@ -24,8 +23,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from jobs.avazu_ctr.config import AvazuConfig
+from jobs.avazu_ctr.csv_errors import explain
 from jobs.paths import RunContext, atomic_path, sha256_file, write_json
 from jobs.progress import Progress
+from jobs.tables import PARQUET_MAGIC, check_columns, check_unique_header
 from models.common.errors import BadInputError
 from models.ctr.synth import AVAZU_COLUMNS, RAW_SCHEMA
 
@@ -52,10 +53,13 @@ def _is_gzip(path: Path) -> bool:
 
 def _read_header(path: Path, gz: bool) -> list[str]:
     try:
-        opener = gzip.open if gz else open
-        with opener(path, "rt", encoding="utf-8", newline="") as f:  # type: ignore[operator]
-            line = f.readline()
-    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+            raw = f.readline()
+        # utf-8-sig: a BOM (Excel's "CSV UTF-8") is dropped from the first column's name.
+        line = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path}, line 1 (the header): byte {exc.start + 1} is not UTF-8") from None
+    except (OSError, EOFError, zlib.error) as exc:
         kind = "corrupt gzip file" if gz else "unreadable file"
         raise BadInputError(f"{path}: {kind}: {exc}") from exc
     if not line.strip():
@@ -64,31 +68,20 @@ def _read_header(path: Path, gz: bool) -> list[str]:
 
 
 def check_header(path: Path, header: list[str]) -> None:
-    """Raise :class:`BadInputError` naming every missing Avazu column."""
-    missing = [c for c in AVAZU_COLUMNS if c not in header]
-    if missing:
-        raise BadInputError(f"{path}: missing column(s) {missing}; the header has {header}")
+    """Raise :class:`BadInputError` naming every missing Avazu column, or one the header names twice."""
+    check_unique_header(header, path, "Avazu CSV")
+    check_columns(AVAZU_COLUMNS, header, f"Avazu CSV {path}")
     extra = [c for c in header if c not in AVAZU_COLUMNS]
     if extra:
         log.warning("%s: ignoring extra column(s) %s", path, extra)
 
 
-def _explain(exc: Exception, path: Path, rows_before: int, header: list[str], gz: bool) -> BadInputError:
-    """Turn an Arrow parse/convert error into a message naming the file, row and column."""
-    msg = str(exc)
-    where = f"{path}: after data row {rows_before:,}"
-    m = re.search(r"Expected (\d+) columns, got (\d+): (.*)", msg, re.S)
-    if m:
-        return BadInputError(
-            f"{where}: truncated or malformed row: expected {m[1]} columns, got {m[2]}: {m[3][:200]!r}"
-        )
-    m = re.search(r"In CSV column #(\d+): .*?conversion error to (\w+): invalid value '([^']*)'", msg, re.S)
-    if m:
-        col = header[int(m[1])] if int(m[1]) < len(header) else f"#{m[1]}"
-        return BadInputError(f"{where}: column {col!r} must be {m[2]}, found {m[3]!r}")
-    if gz and isinstance(exc, OSError):
-        return BadInputError(f"{path}: corrupt gzip stream ({msg})")
-    return BadInputError(f"{where}: cannot parse CSV: {msg}")
+def _refuse_nulls(batch: pa.RecordBatch, src: Path, rows_before: int) -> None:
+    """An empty numeric cell reads as null: refuse it at its row (a click or hour cannot be unknown)."""
+    for name, column in zip(batch.schema.names, batch.columns):
+        if column.null_count:
+            row = rows_before + int(np.argmax(column.is_null().to_numpy(zero_copy_only=False))) + 1
+            raise BadInputError(f"{src}, row {row:,} (line {row + 1:,}): column {name!r} is empty")
 
 
 class _ParquetSink:
@@ -188,6 +181,9 @@ def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
     size = src.stat().st_size
     if size == 0:
         raise BadInputError(f"{src}: empty file (0 bytes)")
+    with open(src, "rb") as f:
+        if f.read(4) == PARQUET_MAGIC:
+            raise BadInputError(f"{src} is a Parquet file, not a CSV: pass the CSV (or gzip CSV) Kaggle ships")
     gz = _is_gzip(src)
     header = _read_header(src, gz)
     check_header(src, header)
@@ -215,7 +211,8 @@ def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
                 except StopIteration:
                     break
                 except (pa.ArrowInvalid, OSError) as exc:
-                    raise _explain(exc, src, rows_in, header, gz) from exc
+                    raise explain(exc, src, rows_in, header, gz, BLOCK_BYTES) from exc
+                _refuse_nulls(batch, src, rows_in)
                 if bottom is not None:
                     bottom.add(batch, rows_in)
                 else:
@@ -228,7 +225,7 @@ def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
                 if bottom is None and spec.rows and rows_out >= spec.rows:
                     break
         except (pa.ArrowInvalid, OSError) as exc:
-            raise _explain(exc, src, rows_in, header, gz) from exc
+            raise explain(exc, src, rows_in, header, gz, BLOCK_BYTES) from exc
         finally:
             if bottom is not None and (kept := bottom.result()) is not None and kept.num_rows:
                 writer.put(kept)

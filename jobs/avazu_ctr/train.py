@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from jobs.avazu_ctr.config import AvazuConfig
-from jobs.paths import REPO_ROOT, RunContext, write_table
+from jobs.paths import RunContext, write_table
 from jobs.resources import cpu_count
 from models.ctr.features import RAW_INPUTS, transform
 from models.ctr.model import LgbmParams, TrainResult, binary_metrics, train_lgbm
@@ -53,7 +53,7 @@ def log_model(result: TrainResult, features_path: str, sample_path: str) -> str:
     from mlflow.models import infer_signature
 
     from jobs.avazu_ctr.features import read_tables
-    from jobs.avazu_ctr.serving import CtrModel
+    from jobs.model_code import log_pyfunc
 
     example = next(pq.ParquetFile(sample_path).iter_batches(batch_size=5, columns=list(RAW_INPUTS))).to_pandas()
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,11 +63,9 @@ def log_model(result: TrainResult, features_path: str, sample_path: str) -> str:
         tables = read_tables(Path(features_path) / "encodings")
         preds = result.booster.predict(transform(example, tables), num_iteration=result.best_iteration)
         signature = infer_signature(example, preds)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=CtrModel(),
+        info = log_pyfunc(
+            "model", "ctr",
             artifacts={"encodings": str(Path(features_path) / "encodings"), "booster": str(booster_file)},
-            code_paths=[str(REPO_ROOT / "jobs"), str(REPO_ROOT / "models")],
             signature=signature,
             input_example=example,
         )

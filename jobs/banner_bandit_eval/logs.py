@@ -15,6 +15,7 @@ import pandas as pd
 
 from jobs.banner_bandit_eval.config import BannerConfig
 from jobs.paths import RunContext, atomic_path, write_json
+from jobs.tables import Column, read_table
 from jobs.validation import validate_and_log
 from models.bandits.banner_synth import log_policy, make_banner_world, softmax_policy, uniform_policy
 from models.bandits.ope import BanditLog
@@ -23,24 +24,16 @@ from models.common.streams import derived_seed
 
 log = logging.getLogger(__name__)
 
-OBD_COLUMNS = ("timestamp", "item_id", "position", "click", "propensity_score")
+OBD_COLUMNS = (Column("timestamp", "timestamp"), Column("item_id", "int"), Column("position", "int"),
+               Column("click", "int"), Column("propensity_score", "float"))
 OBD_LOGGERS = ("random", "bts")
 SCHEMA = ["log", "timestamp", "platform", "slot", "location", "creative", "click", "propensity"]
 
 
 def read_obd(path: Path, logger: str, cfg: BannerConfig) -> pd.DataFrame:
     """One OBD log (``<dir>/<logger>/<campaign>.csv``) in the normalised schema."""
-    try:
-        raw = pd.read_csv(path, usecols=lambda c: c in OBD_COLUMNS)
-    except Exception as exc:  # parser errors: say which file
-        raise BadInputError(f"cannot read OBD log {path}: {exc}") from exc
-    missing = [c for c in OBD_COLUMNS if c not in raw.columns]
-    if missing:
-        raise BadInputError(f"OBD log {path} lacks column(s) {missing}")
-    try:
-        ts = pd.to_datetime(raw["timestamp"], utc=True, errors="raise")
-    except (ValueError, TypeError) as exc:
-        raise BadInputError(f"OBD log {path}: unparseable timestamp ({exc})") from exc
+    raw = read_table(path, OBD_COLUMNS, "OBD log")
+    ts = raw["timestamp"]
     return pd.DataFrame(
         {
             "log": logger,

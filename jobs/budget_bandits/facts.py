@@ -10,13 +10,12 @@ import pandas as pd
 
 from jobs.budget_bandits.config import BudgetConfig
 from jobs.paths import RunContext, atomic_path, sha256_file, write_json
+from jobs.tables import Column, read_table
 from jobs.validation import validate_and_log
 from models.bandits.world import legacy_history, make_world
-from models.common.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("day", "segment_key", "clicks", "conv", "spent")
 
 
 def synthetic_world(cfg: BudgetConfig) -> Any:
@@ -25,31 +24,13 @@ def synthetic_world(cfg: BudgetConfig) -> Any:
                       cvr_drift=cfg.cvr_drift, cpc_drift=cfg.cpc_drift, cvr_spread=0.3, cpc_spread=0.15)
 
 
+FACT_COLUMNS = (Column("day", "date"), Column("segment_key", "str"), Column("clicks", "int"), Column("conv", "int"),
+                Column("spent", "float"))
+
+
 def read_facts(path: Path) -> pd.DataFrame:
-    """Facts from Parquet or CSV; BadInputError naming the file for a missing column or bad day."""
-    if not path.is_file():
-        raise BadInputError(f"facts file {path} does not exist")
-    try:
-        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except Exception as exc:  # pyarrow / pandas parser errors: say which file
-        raise BadInputError(f"cannot read facts file {path}: {exc}") from exc
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise BadInputError(f"facts file {path} lacks column(s) {missing}; expected {list(COLUMNS)}")
-    df = df[list(COLUMNS)].copy()
-    try:
-        df["day"] = pd.to_datetime(df["day"], errors="raise").dt.date
-    except (ValueError, TypeError) as exc:
-        raise BadInputError(f"facts file {path}: column 'day' holds values that are not dates ({exc})") from exc
-    for col in ("clicks", "conv", "spent"):
-        num = pd.to_numeric(df[col], errors="coerce")
-        bad = num.isna() & df[col].notna()
-        if bad.any():
-            raise BadInputError(f"facts file {path}: column {col!r} is not numeric at row {int(bad.idxmax())} "
-                                 f"({df[col][bad].iloc[0]!r})")
-        df[col] = num
-    df["segment_key"] = df["segment_key"].astype(str)
-    return df
+    """Facts from Parquet or CSV, checked cell by cell (jobs.tables): bad input names the file, column and row."""
+    return read_table(path, FACT_COLUMNS, "facts file")
 
 
 def run_ingest(cfg: BudgetConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
@@ -50,9 +49,8 @@ def log_policy(kind: str, name: str, module_dir: str, example: pd.DataFrame) -> 
     """Log a policy pyfunc in the active run; returns its model URI."""
     from mlflow.models import infer_signature
 
-    root = Path(__file__).resolve().parents[2]
-    model = BidderModel() if kind == "bidder" else PricingPolicyModel()
-    info = mlflow.pyfunc.log_model(name=name, python_model=model, artifacts={"module": module_dir},
-                                   code_paths=[str(root / "jobs"), str(root / "models")], input_example=example,
-                                   signature=infer_signature(example))
+    from jobs.model_code import log_pyfunc
+
+    info = log_pyfunc(name, "bidder" if kind == "bidder" else "pricing_policy", artifacts={"module": module_dir},
+                      input_example=example, signature=infer_signature(example))
     return info.model_uri

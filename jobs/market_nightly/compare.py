@@ -18,7 +18,7 @@ import pandas as pd
 
 from jobs.market_nightly.config import EXPERIMENT, HEADLINES, NightlyConfig
 from jobs.paths import RunContext, write_table
-from models.common.errors import GateError
+from models.common.errors import GateError, require_finite
 from models.common.intervals import t_interval
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,9 @@ def run_gate(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict
     """Flag headline metrics below the previous good night's interval; fail for ``gate_fail_on``."""
     import mlflow
 
+    # A NaN headline compares False with anything: it would pass the gate it should fail.
+    require_finite(f"nightly headlines of {ctx.run_id}",
+                   **{m: state["headlines"][m]["mean"] for m in HEADLINES if m in cfg.gate_fail_on})
     prev = previous_night(ctx, cfg.profile)
     if prev is None:
         log.info("regression gate: no earlier successful night with profile %s; nothing to compare", cfg.profile)

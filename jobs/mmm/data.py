@@ -11,17 +11,21 @@ import pandas as pd
 from jobs.kaggle import download_file, resolve_source
 from jobs.mmm.config import MmmConfig
 from jobs.paths import RunContext, atomic_path, sha256_file, write_json
+from jobs.tables import Column, convert_columns, read_rows, require_columns
 from jobs.validation import validate_and_log
 from models.common.errors import BadInputError
-from models.mmm.schema import SchemaError, parse_weekly
+from models.mmm.schema import KEYS, NUMERIC, SchemaError, parse_weekly
 from models.mmm.synth import MmmSpec, generate, to_kaggle_layout
 
 log = logging.getLogger(__name__)
 
 
 def read_weekly(path: Path) -> pd.DataFrame:
-    """The weekly CSV at ``path``, parsed and checked against the schema (errors name the file)."""
-    return parse_weekly(pd.read_csv(path), str(path))
+    """The weekly CSV at ``path``, parsed and checked against the schema (errors name the file, column and row)."""
+    table = read_rows(path, "weekly data")
+    require_columns(table, [Column(c, "str") for c in KEYS] + [Column(c, "float") for c in NUMERIC])
+    convert_columns(table, [Column(c, "str") for c in KEYS])  # empty and oversized keys, at their row
+    return parse_weekly(table.frame, str(path))
 
 
 def write_synthetic(cfg: MmmConfig, raw_dir: Path, truth_dir: Path) -> Path:

@@ -58,18 +58,17 @@ class MmmModel(mlflow.pyfunc.PythonModel):
 
 def register_model(posterior_path: str, score: float, ctx: RunContext) -> dict[str, Any]:
     """Log the ``mmm`` pyfunc (spend plan in, predicted sales out) and register it as champion or challenger."""
-    import mlflow
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types import ColSpec, Schema
+
+    from jobs.model_code import log_pyfunc
 
     post = load_posterior(Path(posterior_path))
     example = EXAMPLE_PLAN
     inferred = infer_signature(example, whatif(post, scenarios_from_frame(example)), params={"interval": 0.9})
     optional = {"scenario", "brand", "geo", "spend", "scale"}  # only the channel is needed in every row
     inputs = Schema([ColSpec(c.type, c.name, required=c.name not in optional) for c in inferred.inputs.inputs])
-    root = Path(__file__).resolve().parents[2]
-    info = mlflow.pyfunc.log_model(
-        name=MODEL_NAME, python_model=MmmModel(), artifacts={"posterior": posterior_path},
-        code_paths=[str(root / "jobs"), str(root / "models")], input_example=example,
+    info = log_pyfunc(
+        MODEL_NAME, "mmm", artifacts={"posterior": posterior_path}, input_example=example,
         signature=ModelSignature(inputs, inferred.outputs, inferred.params))
     return register(info.model_uri, MODEL_NAME, score, {}, ctx.run_id)

@@ -20,6 +20,7 @@ from jobs.paths import RunContext, atomic_path
 from jobs.plots import bar_png, roc_calibration_png
 from jobs.pricing_models.config import PricingConfig
 from jobs.resources import cpu_count
+from models.common.errors import require_finite
 from models.common.streams import stream
 from models.pricing.agent_classifier import binary_report, operating_threshold, predict, shap_importance, train_booster
 from models.pricing.session_features import FEATURES
@@ -107,6 +108,8 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
                 roc_auc_score(truth.loc[m, "is_agent"], predict(booster, df.loc[m, FEATURES]))
             )
         curves["oracle (true P(agent))"] = truth.loc[hold, "p_agent"].to_numpy()
+    # A NaN would fail ">=" silently and read as a plain miss: say it is not a number.
+    require_finite("agent_classifier holdout", roc_auc=rep["roc_auc"], precision=rep["precision"])
     gate = rep["roc_auc"] >= cfg.gate_auc and rep["precision"] >= cfg.gate_precision
     metrics["gate_passed"] = float(gate)
     mlflow.log_metrics(metrics)

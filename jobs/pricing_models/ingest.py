@@ -18,14 +18,20 @@ import pyarrow.parquet as pq
 from jobs.paths import RunContext, atomic_path, sha256_file
 from jobs.pricing_models.config import PricingConfig
 from jobs.progress import Progress
+from jobs.tables import Column, read_table
 from models.common.errors import BadInputError
 from models.pricing.synth import ClickstreamSpec, generate
 
 log = logging.getLogger(__name__)
 
-EVENT_COLUMNS = ["sessionId", "userId", "experimentId", "eventType", "productId", "category", "price", "timestamp",
-                 "userAgent", "referrer", "pageDepth", "scrollDepth"]
-OFFERS_FILE_COLUMNS = ["sessionId", "productId", "category", "rating", "list_price", "offer_price", "purchased"]
+# Non-product events (search, checkout) have no category or price; a landing has no referrer.
+EVENT_SCHEMA = (Column("sessionId", "str"), Column("userId", "str"), Column("experimentId", "str"),
+                Column("eventType", "str"), Column("productId", "int"), Column("category", "str", nullable=True),
+                Column("price", "float", nullable=True), Column("timestamp", "int"), Column("userAgent", "str"),
+                Column("referrer", "str", nullable=True), Column("pageDepth", "int"), Column("scrollDepth", "float"))
+OFFER_SCHEMA = (Column("sessionId", "str"), Column("productId", "int"), Column("category", "str"),
+                Column("rating", "float"), Column("list_price", "float"), Column("offer_price", "float"),
+                Column("purchased", "int"))
 
 
 def spec_of(cfg: PricingConfig) -> ClickstreamSpec:
@@ -58,20 +64,6 @@ def write_synthetic(cfg: PricingConfig, events_dir: Path, truth_path: Path) -> N
         pd.concat(truth, ignore_index=True).to_parquet(tmp, index=False)
 
 
-def _read_any(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_json(path, lines=True)
-    except Exception as exc:  # parser errors: name the file
-        raise BadInputError(f"cannot read {path}: {exc}") from exc
-
-
-def _require(df: pd.DataFrame, cols: list[str], what: str) -> pd.DataFrame:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise BadInputError(f"{what} lacks column(s) {missing}; expected {cols}")
-    return df[cols]
-
-
 def read_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Events (every *.jsonl / *.parquet but offers.*) and offers.(jsonl|parquet) of ``folder``."""
     if not folder.is_dir():
@@ -82,9 +74,8 @@ def read_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not event_files or not offer_files:
         raise BadInputError(f"{folder} needs event files (*.jsonl or *.parquet) and offers.jsonl|parquet; "
                              f"found {[p.name for p in files]}")
-    events = pd.concat([_require(_read_any(p), EVENT_COLUMNS, f"events file {p}") for p in event_files],
-                       ignore_index=True)
-    return events, _require(_read_any(offer_files[0]), OFFERS_FILE_COLUMNS, f"offers file {offer_files[0]}")
+    events = pd.concat([read_table(p, EVENT_SCHEMA, "events file") for p in event_files], ignore_index=True)
+    return events, read_table(offer_files[0], OFFER_SCHEMA, "offers file")
 
 
 def consume_kafka(cfg: PricingConfig, dest: Path) -> Path:
@@ -130,7 +121,7 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
             if cfg.source == "kafka":
                 staged = consume_kafka(cfg, tmp / "kafka_events.jsonl")
                 events, offers = (
-                    _require(_read_any(staged), EVENT_COLUMNS, f"topic {cfg.kafka_topic}"),
+                    read_table(staged, EVENT_SCHEMA, f"events of topic {cfg.kafka_topic}, staged in"),
                     read_folder(folder)[1],
                 )
                 staged.unlink()

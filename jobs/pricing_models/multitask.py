@@ -16,6 +16,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from jobs.model_code import log_pyfunc
 from jobs.paths import RunContext
 from jobs.plots import pyplot, save_png
 from jobs.pricing_models.classifier import load_sessions, validation_mask
@@ -118,8 +119,8 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
             str(curves_png(res.history, res.best_epoch, Path(tmp) / "learning_curves.png")), "multitask"
         )
         out = pd.DataFrame({"p_agent": pa[:100], "p_purchase": pb[:100]})
-        info = mlflow.pyfunc.log_model(
-            name="pricing_multitask", python_model=MultiTaskModel(),
+        info = log_pyfunc(
+            "pricing_multitask", "multitask",
             artifacts={"weights": str(Path(tmp) / "weights.pt"), "scaler": str(Path(tmp) / "scaler.json")},
             input_example=example.head(5), signature=infer_signature(example, out))
     log.info("multitask: %s", {k: round(float(v), 4) for k, v in metrics.items()})

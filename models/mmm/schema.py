@@ -6,6 +6,7 @@ are accepted and become ``week`` (a datetime).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from models.common.errors import BadInputError
@@ -38,17 +39,24 @@ def parse_weekly(df: pd.DataFrame, source: str) -> pd.DataFrame:
     week = pd.to_datetime(df[date_col], format=fmt, errors="coerce")
     if week.isna().any():
         row = int(week.isna().to_numpy().argmax())
-        raise SchemaError(f"{source}: column {date_col!r} row {row + 2} is {df[date_col].iloc[row]!r}, not {fmt}")
+        raise SchemaError(f"{source}: column {date_col!r}, {_row(row)}: {str(df[date_col].iloc[row])[:40]!r} is not "
+                          f"{fmt}")
     missing = [c for c in KEYS + NUMERIC if c not in df.columns]
     if missing:
         raise SchemaError(f"{source}: missing column(s) {missing}")
     out = df.drop(columns=[date_col]).assign(week=week)[COLUMNS]
     for col in NUMERIC:
         num = pd.to_numeric(out[col], errors="coerce")
-        if num.isna().any():
-            row = int(num.isna().to_numpy().argmax())
+        bad = ~np.isfinite(num.to_numpy(dtype=np.float64, na_value=np.nan))
+        if bad.any():
+            row = int(bad.argmax())
             val = out[col].iloc[row]
-            shown = "empty (or an NA marker)" if pd.isna(val) else f"{val!r}, not a number"
-            raise SchemaError(f"{source}: column {col!r} row {row + 2} is {shown}")
+            shown = "empty (or an NA marker)" if pd.isna(val) else f"{str(val)[:40]!r}, not a finite number"
+            raise SchemaError(f"{source}: column {col!r}, {_row(row)}: {shown}")
         out[col] = num.astype(float)
     return out
+
+
+def _row(position: int) -> str:
+    # The CSV's header is line 1, so data row R is line R + 1.
+    return f"row {position + 1:,} (line {position + 2:,})"
