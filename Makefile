@@ -22,12 +22,14 @@ export GX_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
 
-.PHONY: help venv init demo market-demo doctor test test-fast lint ui stop bench lock clean
+.PHONY: help venv init demo market-demo doctor stack stack-status stack-down stack-env test test-fast lint ui stop bench lock clean
 help:
 	@echo "make demo   - install, init the embedded stack, run avazu_ctr, pricing_models, budget_bandits, banner_bandit_eval (demo)"
 	@echo "make test   - install what is missing, lint, and run the whole test suite (20 slowest tests listed)"
 	@echo "make test-fast - the edit loop: no Spark, no Airflow subprocess, no RLlib (under 3 minutes)"
 	@echo "make ui     - start the Airflow UI (:$(AIRFLOW_PORT)) and the MLflow UI (:$(MLFLOW_PORT)); 'make stop' ends them"
+	@echo "make stack  - production mode on this machine: Postgres, Redis, MLflow server, Airflow with Celery workers,"
+	@echo "              a Spark cluster with Spark Connect, Ray (stack-status, stack-down; eval \"\$$(make stack-env)\")"
 	@echo "make doctor - after killed tasks: close their MLflow runs, finish or undo a promotion, remove half-written files"
 	@echo "make bench  - measure sampling, features, training and quality; JSON in bench/results/"
 
@@ -61,6 +63,20 @@ market-demo: venv
 
 doctor: venv
 	$(BIN)/python -m jobs doctor
+
+# Production mode: Postgres, Redis, MLflow server, Airflow (CeleryExecutor), Spark cluster + Connect, Ray head,
+# each a process on 127.0.0.1 (settings in stack.env, state and logs in .stack/).
+stack: venv
+	$(BIN)/python -m stack up
+
+stack-status: venv
+	@$(BIN)/python -m stack status
+
+stack-down: venv
+	$(BIN)/python -m stack down
+
+stack-env: venv
+	@$(BIN)/python -m stack env
 
 lint: venv
 	$(BIN)/ruff check .

@@ -23,9 +23,12 @@ MMM_CHAMPION = Asset(name="mmm.champion", uri="x-platform://mlflow/models/mmm/ch
 LEARNED_POLICIES = Asset(name="market_rl.policies", uri="x-platform://mlflow/models/market_rl/policies")
 
 
-def default_args(pipeline: str) -> dict[str, Any]:
-    """The task defaults of every DAG: no retry, and a failure closes the run's MLflow parent as FAILED."""
-    return {"retries": 0, "retry_delay": timedelta(minutes=1), "on_failure_callback": mark_mlflow_failed(pipeline)}
+def default_args(pipeline: str, retries: int = 2, retry_delay_s: int = 20) -> dict[str, Any]:
+    """The task defaults of every DAG: a task that dies (a killed worker, a tracking server restarting) is
+    retried; bad input and failed gates are not (run_task fails them for good); the last failure closes the
+    run's MLflow parent as FAILED."""
+    return {"retries": retries, "retry_delay": timedelta(seconds=retry_delay_s),
+            "on_failure_callback": mark_mlflow_failed(pipeline)}
 
 
 def opt_param(kind: str, title: str, description: str, **kw: Any) -> Any:
@@ -52,12 +55,19 @@ def run_task(pipeline: str, step: str, state: dict[str, Any] | None) -> dict[str
 
     from jobs.paths import RunContext
     from jobs.runner import run_step
+    from models.common.errors import BadInputError, GateError
 
     context = get_current_context()
     params = dict(context["params"])
     profile = params.pop("profile")
     ctx = RunContext(dag_id=context["dag"].dag_id, run_id=context["run_id"])
-    return run_step(pipeline, step, profile, params, ctx, state)
+    try:
+        return run_step(pipeline, step, profile, params, ctx, state)
+    except (BadInputError, GateError) as exc:
+        # The same input gives the same answer: retrying would only delay the failure.
+        from airflow.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
 def kaggle_connection_to_env() -> None:

@@ -4,4 +4,4 @@ USER root
 RUN apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless && rm -rf /var/lib/apt/lists/*
 USER airflow
 COPY --chown=airflow:root . /opt/platform
-RUN pip install --no-cache-dir -c /opt/platform/constraints.txt -e /opt/platform psycopg2-binary
+RUN pip install --no-cache-dir -c /opt/platform/constraints.txt -e /opt/platform

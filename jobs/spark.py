@@ -16,13 +16,15 @@ LOG4J2 = Path(__file__).resolve().parent / "log4j2.properties"
 def get_spark(app_name: str, shuffle_partitions: int | None = None) -> Any:
     """A SparkSession for ``app_name``, reused within the process.
 
-    ``SPARK_MASTER`` selects the cluster (default ``local[*]``); ``SPARK_DRIVER_MEMORY``
-    the driver heap (default 4g); ``SPARK_UI_ENABLED=1`` turns the web UI on (off by
-    default: tests and DAG tasks do not need it and it costs start-up time).
+    ``SPARK_REMOTE`` (``sc://host:port``) runs the job on a long-lived Spark Connect server: no JVM starts
+    in the task. Otherwise ``SPARK_MASTER`` selects the cluster (default ``local[*]``);
+    ``SPARK_DRIVER_MEMORY`` the driver heap (default 4g); ``SPARK_UI_ENABLED=1`` turns the web UI on (off
+    by default: tests and DAG tasks do not need it and it costs start-up time).
     """
     from pyspark.sql import SparkSession
 
-    master = os.environ.get("SPARK_MASTER", "local[*]")
+    remote = os.environ.get("SPARK_REMOTE")
+    master = remote or os.environ.get("SPARK_MASTER", "local[*]")
     # Python workers must be this interpreter (the venv), not whatever python3 is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -31,24 +33,45 @@ def get_spark(app_name: str, shuffle_partitions: int | None = None) -> Any:
 
     local = master.startswith("local")
     parts = shuffle_partitions or (int(os.environ.get("SPARK_SHUFFLE_PARTITIONS", 0)) or (8 if local else 200))
+    session_conf = {
+        "spark.sql.shuffle.partitions": str(parts),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.parquet.compression.codec": "zstd",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.maxConcurrentOutputFileWriters": "4",  # partitioned writes without a sort
+        "spark.sql.execution.arrow.maxRecordsPerBatch": "100000",
+        "spark.sql.debug.maxToStringFields": "200",
+    }
+    if remote:
+        spark = SparkSession.builder.remote(remote).getOrCreate()
+        for key, value in session_conf.items():  # session settings: each job on the server gets its own
+            spark.conf.set(key, value)
+        log.info("spark: connect server %s, shuffle partitions %s, version %s", remote, parts, spark.version)
+        return spark
     builder = (
         SparkSession.builder.appName(app_name)
         .master(master)
         .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "4g"))
-        .config("spark.sql.shuffle.partitions", str(parts))
         .config("spark.ui.enabled", os.environ.get("SPARK_UI_ENABLED", "false"))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.parquet.compression.codec", "zstd")
-        .config("spark.sql.adaptive.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.maxConcurrentOutputFileWriters", "4")  # partitioned writes without a sort
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "100000")
         .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG4J2.as_uri()}")
-        .config("spark.sql.debug.maxToStringFields", "200")
     )
+    for key, value in session_conf.items():
+        builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     logging.getLogger("py4j").setLevel(logging.WARNING)  # its exit-time INFO lines hit closed streams
     log.info("spark: master=%s, shuffle partitions=%s, version %s", master, parts, spark.version)
     return spark
+
+
+def share(spark: Any, value: Any) -> Any:
+    """A zero-argument getter of ``value`` inside Spark tasks: a broadcast on a classic session, the value
+    itself (shipped with the function) on Spark Connect, which has no SparkContext to broadcast with."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    if isinstance(spark, ConnectSession):
+        return lambda: value
+    shared = spark.sparkContext.broadcast(value)
+    return lambda: shared.value

@@ -11,7 +11,6 @@ import pytest
 from jobs.pricing_models.promote import GateError
 from jobs.pricing_models.validate import current_features_link
 from jobs.runner import run_pipeline
-from jobs.validation import DataValidationError
 from models.common.errors import BadInputError
 
 pytestmark = pytest.mark.slow
@@ -69,15 +68,16 @@ def _events_folder(root: Path, first_run: dict, edit) -> Path:
      "expect_column_values_to_be_in_set column 'eventType'"),
     ("negative price", lambda e: e.assign(price=e["price"].mask(e.index == e["price"].first_valid_index(), -3.0)),
      "expect_column_values_to_be_between column 'price'"),
+    # Caught by the reader, before the suite, with its row.
     ("missing sessionId", lambda e: e.assign(sessionId=e["sessionId"].mask(e.index == 5, None)),
-     "expect_column_values_to_not_be_null column 'sessionId'"),
+     "column 'sessionId', row 6: empty cell"),
     ("conflicting duplicate", lambda e: pd.concat([e, e.iloc[[7]].assign(userAgent="curl/8.0")], ignore_index=True),
      "expect_compound_columns_to_be_unique"),
 ])
 def test_bad_events_stop_before_features(first_run: dict, tmp_path: Path, case: str, edit, message: str) -> None:
     published = os.readlink(current_features_link())
     folder = _events_folder(tmp_path, first_run, edit)
-    with pytest.raises(DataValidationError) as err:
+    with pytest.raises(BadInputError) as err:
         run_pipeline("pricing_models", "smoke", {**SMALL, "source": "files", "events_path": str(folder)}, run_id="bad")
     assert message in str(err.value), case
     assert os.readlink(current_features_link()) == published

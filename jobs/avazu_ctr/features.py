@@ -86,14 +86,16 @@ def build_features(spark: Any, sample_path: str, cfg: AvazuConfig) -> tuple[Any,
     rows = {"train": n_train, "holdout": n_all - n_train}
     if min(rows.values()) == 0:
         raise ValueError(f"features: the {cfg.split} split left an empty side: {rows}")
-    shared = spark.sparkContext.broadcast(tables)
+    from jobs.spark import share
+
+    shared = share(spark, tables)
 
     def apply(batches: Any) -> Any:
         import numpy as np
 
         for pdf in batches:
             fold = np.where(pdf["split"].to_numpy() == "train", pdf["fold"].to_numpy(), -1)
-            feats = transform(pdf, shared.value, fold)
+            feats = transform(pdf, shared(), fold)
             feats.insert(0, "split", pdf["split"].to_numpy())
             feats.insert(0, "fold", pdf["fold"].to_numpy(np.int32))
             feats.insert(0, "day", pdf["day"].to_numpy(np.int32))

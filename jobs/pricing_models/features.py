@@ -33,6 +33,7 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
           .where(F.col("label").isNotNull())  # sessions of other cohorts carry no label
           .withColumn("split", F.when(bucket < cfg.holdout_fraction * 10_000, "holdout").otherwise("train"))
           .drop("experimentId")).toPandas()
+    df.attrs.clear()  # Spark Connect attaches its plan metrics here, which Parquet's metadata cannot hold
     df = df.sort_values("sessionId", ignore_index=True)
     out = ctx.run_dir / "features" / "sessions.parquet"
     with atomic_path(out) as tmp:

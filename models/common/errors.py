@@ -26,11 +26,15 @@ class CredentialsError(BadInputError):
 
 
 def error_kind(exc: BaseException) -> str:
-    """``bad_input``, ``gate`` or ``bug``: what kind of failure ``exc`` is."""
-    if isinstance(exc, BadInputError):
-        return "bad_input"
-    if isinstance(exc, GateError):
-        return "gate"
+    """``bad_input``, ``gate`` or ``bug``: what kind of failure ``exc`` is (or the error it was raised from,
+    as when a task turns a BadInputError into Airflow's no-retry failure)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, BadInputError):
+            return "bad_input"
+        if isinstance(cause, GateError):
+            return "gate"
+        cause = cause.__cause__
     return "bug"
 
 

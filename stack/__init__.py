@@ -1,0 +1,1 @@
+"""Production mode on this machine: see stack/__main__.py."""

@@ -1,0 +1,202 @@
+"""The services of production mode, each its own process on the loopback interface: Postgres, Redis, an
+MLflow server (basic auth, Postgres, served artifacts), Airflow 3 with the CeleryExecutor (api-server,
+scheduler, dag-processor, triggerer, Celery workers), a Spark standalone cluster with a Spark Connect server,
+and a Ray head. Each writes ``.stack/logs/<name>.log``; its pid is in ``.stack/pids/<name>.pid``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stack.settings import REPO, client_env, pg_url, stack_dir
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Service:
+    """One process: how to start it, where it answers, and how to tell it is healthy."""
+
+    name: str
+    argv: list[str]
+    address: str
+    healthy: Callable[[], bool]
+    env: dict[str, str] = field(default_factory=dict)
+    stop_signal: int = 15
+    prepare: Callable[[], None] | None = None
+
+
+def tcp_open(host: str, port: int | str) -> bool:
+    """Whether something accepts connections on host:port."""
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str, check: Callable[[bytes], bool] = lambda body: True) -> bool:
+    """Whether ``url`` answers 200 (and its body passes ``check``)."""
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            return resp.status == 200 and check(resp.read())
+    except (OSError, ValueError):
+        return False
+
+
+def pg_bin() -> Path | None:
+    """The newest Postgres server binaries installed (Debian's layout), or None."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
+    return versions[-1].parent if versions else None
+
+
+def as_postgres(argv: list[str]) -> list[str]:
+    """Postgres refuses to run as root: run it as the ``postgres`` user then."""
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+def _airflow_health(component: str) -> Callable[[], bool]:
+    def check(s: dict[str, str]) -> bool:
+        def body_ok(body: bytes) -> bool:
+            return json.loads(body).get(component, {}).get("status") == "healthy"
+        return http_ok(f"http://{s['STACK_HOST']}:{s['AIRFLOW_PORT']}/api/v2/monitor/health", body_ok)
+    return check  # type: ignore[return-value]
+
+
+def _log_says(name: str, text: str) -> bool:
+    path = stack_dir() / "logs" / f"{name}.log"
+    return path.exists() and text in path.read_text(errors="replace")
+
+
+def define(s: dict[str, str]) -> list[Service]:
+    """Every service of the stack, in start order."""
+    from stack import prepare
+
+    host, d = s["STACK_HOST"], stack_dir()
+    env = client_env(s)
+    spark_home = Path(__import__("pyspark").__file__).parent
+    spark_env = {"SPARK_HOME": str(spark_home), "SPARK_LOCAL_IP": host, "SPARK_LOG_DIR": str(d / "logs"),
+                 "SPARK_PID_DIR": str(d / "pids"), "PYSPARK_PYTHON": sys.executable, "PYTHONPATH": str(REPO),
+                 "SPARK_NO_DAEMONIZE": "1", "SPARK_REMOTE": None}  # None: not in its environment
+    master = f"spark://{host}:{s['SPARK_MASTER_PORT']}"
+    pg = pg_bin() or Path("/usr/lib/postgresql/15/bin")
+    out = [
+        Service("postgres", as_postgres([str(pg / "postgres"), "-D", str(d / "postgres" / "data"),
+                                         "-c", f"listen_addresses={host}", "-p", s["POSTGRES_PORT"],
+                                         "-k", str(d / "postgres" / "run")]),
+                f"postgresql://{host}:{s['POSTGRES_PORT']}", lambda: tcp_open(host, s["POSTGRES_PORT"]),
+                stop_signal=2, prepare=lambda: prepare.postgres(s, pg)),
+        Service("redis", [shutil.which("redis-server") or "redis-server", str(d / "redis" / "redis.conf")],
+                f"redis://{host}:{s['REDIS_PORT']}", lambda: tcp_open(host, s["REDIS_PORT"]),
+                prepare=lambda: prepare.redis(s)),
+        Service("mlflow", [str(VENV_BIN / "mlflow"), "server", "--host", host, "--port", s["MLFLOW_PORT"],
+                           "--app-name", "basic-auth", "--serve-artifacts", "--workers", "1",
+                           "--artifacts-destination", str(d / "mlflow" / "artifacts")],
+                env["MLFLOW_TRACKING_URI"], lambda: http_ok(f"{env['MLFLOW_TRACKING_URI']}/health"),
+                env={"MLFLOW_BACKEND_STORE_URI": pg_url(s, s["MLFLOW_DB"]),
+                     "MLFLOW_FLASK_SERVER_SECRET_KEY": s["MLFLOW_SECRET_KEY"],
+                     "MLFLOW_AUTH_CONFIG_PATH": str(d / "mlflow" / "basic_auth.ini")},
+                prepare=lambda: prepare.mlflow(s)),
+        Service("airflow-api-server", [str(VENV_BIN / "airflow"), "api-server"], env["AIRFLOW__API__BASE_URL"],
+                lambda: http_ok(f"{env['AIRFLOW__API__BASE_URL']}/api/v2/monitor/health"),
+                prepare=lambda: prepare.airflow(s, env)),
+    ]
+    for component in ("scheduler", "dag-processor", "triggerer"):
+        argv = [str(VENV_BIN / "airflow"), component] + (["--skip-serve-logs"] if component == "triggerer" else [])
+        key = component.replace("-", "_")
+        out.append(Service(f"airflow-{component}", argv, "(no port)",
+                           lambda key=key: _airflow_health(key)(s)))  # type: ignore[misc]
+    for i in range(1, int(s["CELERY_WORKERS"]) + 1):
+        name = f"airflow-worker-{i}"
+        out.append(Service(name, [str(VENV_BIN / "airflow"), "celery", "worker", "--celery-hostname",
+                                  f"worker{i}@%h", "--skip-serve-logs"], "(Celery, via Redis)",
+                           lambda name=name: _log_says(name, " ready.")))  # type: ignore[misc]
+    spark_class = str(spark_home / "bin" / "spark-class")
+    out.append(Service("spark-master", [spark_class, "org.apache.spark.deploy.master.Master",
+                                        "--host", host, "--port", s["SPARK_MASTER_PORT"],
+                                        "--webui-port", s["SPARK_MASTER_WEBUI_PORT"]],
+                       master, lambda: http_ok(f"http://{host}:{s['SPARK_MASTER_WEBUI_PORT']}/json/"), env=spark_env))
+    for i in range(1, int(s["SPARK_WORKERS"]) + 1):
+        port = int(s["SPARK_WORKER_WEBUI_PORT"]) + i - 1
+        out.append(Service(f"spark-worker-{i}", [spark_class,
+                                                 "org.apache.spark.deploy.worker.Worker", master, "--host", host,
+                                                 "--cores", s["SPARK_WORKER_CORES"], "--memory",
+                                                 s["SPARK_WORKER_MEMORY"], "--webui-port", str(port),
+                                                 "--work-dir", str(d / "spark" / f"worker-{i}")],
+                           f"http://{host}:{port}", lambda port=port: http_ok(f"http://{host}:{port}/json/"),
+                           env=spark_env))
+    out.append(Service("spark-connect", [str(spark_home / "sbin" / "start-connect-server.sh"), "--wait",
+                                         "--master", master,
+                                         "--conf", f"spark.connect.grpc.binding.address={host}",
+                                         "--conf", f"spark.connect.grpc.binding.port={s['SPARK_CONNECT_PORT']}",
+                                         "--conf", f"spark.executorEnv.PYTHONPATH={REPO}",
+                                         "--conf", f"spark.executorEnv.PYSPARK_PYTHON={sys.executable}",
+                                         "--conf", "spark.ui.enabled=false",
+                                         "--conf", f"spark.driver.host={host}"],
+                       env["SPARK_REMOTE"], lambda: tcp_open(host, s["SPARK_CONNECT_PORT"]), env=spark_env))
+    out.append(Service("ray-head", [str(VENV_BIN / "ray"), "start", "--head", "--block", "--node-ip-address", host,
+                                    "--port", s["RAY_PORT"], "--include-dashboard", "false", "--num-cpus", "2",
+                                    "--temp-dir", str(d / "ray"), "--disable-usage-stats"],
+                       env["RAY_ADDRESS"],
+                       lambda: tcp_open(host, s["RAY_PORT"]) and _log_says("ray-head", "Ray runtime started")))
+    for svc in out:
+        merged = {**os.environ, **env, **svc.env}
+        svc.env = {k: v for k, v in merged.items() if v is not None}
+    return out
+
+
+def start(svc: Service) -> int:
+    """Start ``svc`` in its own session (so stopping it stops its children); returns its pid."""
+    d = stack_dir()
+    (d / "logs").mkdir(parents=True, exist_ok=True)
+    (d / "pids").mkdir(parents=True, exist_ok=True)
+    if svc.prepare:
+        svc.prepare()
+    with open(d / "logs" / f"{svc.name}.log", "ab") as log:
+        proc = subprocess.Popen(svc.argv, env=svc.env, cwd=d, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    (d / "pids" / f"{svc.name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+def pid_of(name: str) -> int | None:
+    """The pid ``make stack`` recorded for ``name`` if that process still runs."""
+    path = stack_dir() / "pids" / f"{name}.pid"
+    if not path.exists():
+        return None
+    pid = int(path.read_text())
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+    return None if state == "Z" else pid  # a zombie has exited
+
+
+def stop(svc: Service, timeout_s: float = 30) -> bool:
+    """Stop ``svc`` and its children (its process group); returns whether it was running."""
+    import signal
+    import time
+
+    pid = pid_of(svc.name)
+    (stack_dir() / "pids" / f"{svc.name}.pid").unlink(missing_ok=True)
+    if pid is None:
+        return False
+    try:
+        os.killpg(pid, svc.stop_signal)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            os.killpg(pid, 0)
+            time.sleep(0.2)
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return True

@@ -1,0 +1,39 @@
+"""The production-mode stack for the integration tests: started here (or reused when one is up) and stopped
+after the last test that needs it. Skipped only off CI, and then with the install command as the reason."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def _stack(command: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stack", command], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[dict[str, Any]]:
+    """Settings and client environment of a healthy stack."""
+    from stack.__main__ import APT
+    from stack.services import pg_bin
+    from stack.settings import client_env, load
+
+    if not (pg_bin() and shutil.which("redis-server")) and os.geteuid() != 0 and os.environ.get("CI") != "true":
+        pytest.skip(f"production mode needs Postgres and Redis: sudo sh -c '{APT}'")
+    was_up = (REPO / ".stack" / "secrets.env").exists() and _stack("status", 60).returncode == 0
+    if not was_up:
+        res = _stack("up", 900)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    s = load()
+    yield {"settings": s, "env": client_env(s)}
+    if not was_up:
+        _stack("down", 300)
