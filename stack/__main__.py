@@ -69,7 +69,7 @@ def up() -> int:
     print(f"stack healthy in {time.monotonic() - t0:.0f} s; `make stack-status` shows it, `make stack-down` stops it")
     if first:
         # Shown this once; afterwards it is only in .stack/secrets.env (mode 600).
-        print(f"Airflow UI {s['STACK_HOST']}:{s['AIRFLOW_PORT']}: user {s['AIRFLOW_ADMIN_USER']}, password "
+        print(f"Airflow UI {s['STACK_HOST']}:{s['STACK_AIRFLOW_PORT']}: user {s['AIRFLOW_ADMIN_USER']}, password "
               f"{s['AIRFLOW_ADMIN_PASSWORD']}")
     return 0
 

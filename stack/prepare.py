@@ -79,7 +79,9 @@ def mlflow(s: dict[str, str]) -> None:
     _private(base / "basic_auth.ini", "\n".join([
         "[mlflow]", "default_permission = READ", f"database_uri = {pg_url(s, s['MLFLOW_AUTH_DB'])}",
         f"admin_username = {s['MLFLOW_ADMIN_USER']}", f"admin_password = {s['MLFLOW_ADMIN_PASSWORD']}",
-        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth", ""]))
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+        # Without a cache every request re-hashes the password (PBKDF2): most of the server's CPU under load.
+        "auth_cache_ttl_seconds = 60", ""]))
 
 
 def airflow(s: dict[str, str], env: dict[str, str]) -> None:

@@ -68,7 +68,7 @@ def _airflow_health(component: str) -> Callable[[], bool]:
     def check(s: dict[str, str]) -> bool:
         def body_ok(body: bytes) -> bool:
             return json.loads(body).get(component, {}).get("status") == "healthy"
-        return http_ok(f"http://{s['STACK_HOST']}:{s['AIRFLOW_PORT']}/api/v2/monitor/health", body_ok)
+        return http_ok(f"http://{s['STACK_HOST']}:{s['STACK_AIRFLOW_PORT']}/api/v2/monitor/health", body_ok)
     return check  # type: ignore[return-value]
 
 
@@ -98,7 +98,7 @@ def define(s: dict[str, str]) -> list[Service]:
         Service("redis", [shutil.which("redis-server") or "redis-server", str(d / "redis" / "redis.conf")],
                 f"redis://{host}:{s['REDIS_PORT']}", lambda: tcp_open(host, s["REDIS_PORT"]),
                 prepare=lambda: prepare.redis(s)),
-        Service("mlflow", [str(VENV_BIN / "mlflow"), "server", "--host", host, "--port", s["MLFLOW_PORT"],
+        Service("mlflow", [str(VENV_BIN / "mlflow"), "server", "--host", host, "--port", s["STACK_MLFLOW_PORT"],
                            "--app-name", "basic-auth", "--serve-artifacts", "--workers", "1",
                            "--artifacts-destination", str(d / "mlflow" / "artifacts")],
                 env["MLFLOW_TRACKING_URI"], lambda: http_ok(f"{env['MLFLOW_TRACKING_URI']}/health"),

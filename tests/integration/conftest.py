@@ -20,16 +20,17 @@ def _stack(command: str, timeout: float) -> subprocess.CompletedProcess:
                           timeout=timeout)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack() -> Iterator[dict[str, Any]]:
-    """Settings and client environment of a healthy stack."""
+    """Settings and client environment of a healthy stack; stopped after the module (if started here), so the
+    rest of the suite does not share the machine with it."""
     from stack.__main__ import APT
     from stack.services import pg_bin
-    from stack.settings import client_env, load
+    from stack.settings import client_env, load, stack_dir
 
     if not (pg_bin() and shutil.which("redis-server")) and os.geteuid() != 0 and os.environ.get("CI") != "true":
         pytest.skip(f"production mode needs Postgres and Redis: sudo sh -c '{APT}'")
-    was_up = (REPO / ".stack" / "secrets.env").exists() and _stack("status", 60).returncode == 0
+    was_up = (stack_dir() / "secrets.env").exists() and _stack("status", 60).returncode == 0
     if not was_up:
         res = _stack("up", 900)
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
