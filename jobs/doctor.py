@@ -61,29 +61,21 @@ def doctor(dry_run: bool = False) -> dict[str, Any]:
     """Recover killed promotions, close dead runs, remove stale temporary files; returns what was found."""
     import mlflow
 
-    from jobs.locks import file_lock, lock_dir
-    from jobs.registry import recover, registry_lock_timeout_s
+    from jobs.registry import journal_path, recover, registry_lock
     from jobs.tracking import close_dead_runs, mlflow_setup
 
     mlflow_setup("Default")
     client = mlflow.MlflowClient()
     report: dict[str, Any] = {}
     if dry_run:
-        report["registry"] = {"journal": (lock_dir() / "registry-journal.json").exists(),
+        report["registry"] = {"journal": journal_path().exists(),
                               "pending_versions": [f"{v.name} v{v.version}" for v in
                                                    client.search_model_versions("tags.promotion = 'pending'")]}
     else:
-        with file_lock(lock_dir() / "registry.lock", registry_lock_timeout_s(), "jobs doctor"):
+        with registry_lock("jobs doctor"):
             report["registry"] = recover(client)
     exp_ids = [e.experiment_id for e in client.search_experiments()]
-    if dry_run:
-        from jobs.liveness import process_alive
-
-        runs = client.search_runs(exp_ids, "attributes.status = 'RUNNING' and tags.`platform.role` = 'task'",
-                                  max_results=5000)
-        dead = [r for r in runs if process_alive(r.data.tags) is False]
-    else:
-        dead = close_dead_runs(exp_ids, "", "jobs doctor")
+    dead = close_dead_runs(exp_ids, "", "jobs doctor", dry_run)
     report["dead_task_runs"] = [f"{r.data.tags.get('airflow.dag_id')} {r.data.tags.get('airflow.run_id')} "
                                 f"{r.data.tags.get('airflow.task_id')}" for r in dead]
     report["dead_dag_runs"] = close_dead_parents(exp_ids, dry_run)

@@ -74,14 +74,20 @@ def registry_lock_timeout_s() -> float:
     return float(os.environ.get("PLATFORM_REGISTRY_LOCK_TIMEOUT_S", "900"))
 
 
-def _journal_path() -> Path:
+def journal_path() -> Path:
+    """Where an unfinished promotion's journal lives (next to the registry lock)."""
     return lock_dir() / "registry-journal.json"
+
+
+def registry_lock(what: str) -> Any:
+    """The registry-wide lock every promotion and recovery holds."""
+    return file_lock(lock_dir() / "registry.lock", registry_lock_timeout_s(), what)
 
 
 def _write_journal(journal: dict[str, Any]) -> None:
     from jobs.paths import write_json
 
-    write_json(_journal_path(), journal)
+    write_json(journal_path(), journal)
 
 
 def _aliases(client: Any, name: str) -> dict[str, int]:
@@ -103,7 +109,7 @@ def _point(client: Any, name: str, alias: str, version: int | None) -> None:
 def recover(client: Any) -> dict[str, Any]:
     """Finish or undo what a killed promotion left (call under the registry lock); returns what was done."""
     done: dict[str, Any] = {"rolled_forward": [], "rolled_back": [], "deleted_pending": []}
-    path = _journal_path()
+    path = journal_path()
     if path.exists():
         journal = json.loads(path.read_text())
         for m in journal["moves"]:
@@ -139,7 +145,7 @@ def promote(candidates: Sequence[Candidate], run_id: str, joint: bool = False) -
     for c in candidates:
         require_finite(f"registering {c.name}", score=c.score)
     client = mlflow.MlflowClient()
-    with file_lock(lock_dir() / "registry.lock", registry_lock_timeout_s(), "promotion"):
+    with registry_lock("promotion"):
         recover(client)
         decided: dict[str, dict[str, Any]] = {}
         for c in candidates:
@@ -166,7 +172,7 @@ def promote(candidates: Sequence[Candidate], run_id: str, joint: bool = False) -
         failpoint("registry.committed")
         for m in moves:
             client.set_model_version_tag(m["name"], str(m["version"]), PROMOTION_TAG, "done")
-        _journal_path().unlink()
+        journal_path().unlink()
     out = {}
     for m in moves:
         d = decided[m["name"]]

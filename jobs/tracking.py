@@ -122,8 +122,9 @@ def _parent_run_id(experiment_id: str, ctx: RunContext, tags: dict[str, str]) ->
     return run.info.run_id
 
 
-def close_dead_runs(experiment_ids: list[str], filter_string: str, closer: str) -> list[Any]:
-    """Mark KILLED the task runs left RUNNING by a process that is gone (on this host); returns them.
+def close_dead_runs(experiment_ids: list[str], filter_string: str, closer: str, dry_run: bool = False) -> list[Any]:
+    """Mark KILLED the task runs left RUNNING by a process that is gone (on this host); returns them
+    (``dry_run``: only returns them).
 
     A task killed by SIGKILL or the OOM killer never ends its MLflow run; without this it reads RUNNING
     forever. Runs of live processes and of other hosts are left alone.
@@ -136,8 +137,9 @@ def close_dead_runs(experiment_ids: list[str], filter_string: str, closer: str) 
                          if f)
     for run in client.search_runs(experiment_ids, where, max_results=5000):
         if process_alive(run.data.tags) is False:
-            client.set_tag(run.info.run_id, "platform.closed_by", closer)
-            client.set_terminated(run.info.run_id, status="KILLED")
+            if not dry_run:
+                client.set_tag(run.info.run_id, "platform.closed_by", closer)
+                client.set_terminated(run.info.run_id, status="KILLED")
             closed.append(run)
     return closed
 

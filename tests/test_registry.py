@@ -148,8 +148,7 @@ GROUP = ["agent_classifier", "pricing_multitask", "pricing_rules"]
 def test_a_killed_joint_promotion_is_finished_or_undone(platform_env: Path, point: str, winner: str) -> None:
     import mlflow
 
-    from jobs.locks import file_lock, lock_dir
-    from jobs.registry import recover
+    from jobs.registry import recover, registry_lock
     from jobs.tracking import mlflow_setup
 
     mlflow_setup("registry_test")
@@ -158,7 +157,7 @@ def test_a_killed_joint_promotion_is_finished_or_undone(platform_env: Path, poin
     old = {n: aliases(n)["champion"] for n in GROUP}
     killed = start_child(platform_env, GROUP, 0.80, "new", failpoint=point)
     assert run_children(platform_env, [killed])[0][0] == -9
-    with file_lock(lock_dir() / "registry.lock", 10, "test"):
+    with registry_lock("test"):
         done = recover(mlflow.MlflowClient())
     champions = {n: aliases(n).get("champion") for n in GROUP}
     client = mlflow.MlflowClient()
