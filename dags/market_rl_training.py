@@ -38,6 +38,9 @@ PARAMS = {
     "envs_per_runner": opt_param(
         "integer", "Envs per runner", "Market copies stepped together (PPO, APPO).", minimum=1
     ),
+    "cluster_env_runners": opt_param(
+        "integer", "Cluster env runners", "Env runners as Ray actors when RAY_ADDRESS names a cluster.", minimum=0
+    ),
     "checkpoint_every": opt_param("integer", "Checkpoint every", "Iterations between checkpoints.", minimum=1),
     "eval_every": opt_param(
         "integer", "Evaluate every", "Iterations between evaluations; the best module is kept.", minimum=1

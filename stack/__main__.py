@@ -1,5 +1,6 @@
-"""``python -m stack up|status|down|env``: production mode on this machine (``make stack``, ``make stack-status``,
-``make stack-down``). ``env`` prints the exports a shell needs to use the stack (they hold its secrets)."""
+"""``python -m stack up|status|down|env|supervise``: production mode on this machine (``make stack``,
+``make stack-status``, ``make stack-down``). ``env`` prints the exports a shell needs to use the stack (they
+hold its secrets); ``supervise`` is the restarter that ``up`` starts last."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import subprocess
 import sys
 import time
 
-from stack.services import Service, define, pg_bin, pid_of, start, stop
+from stack.services import define, pg_bin, pid_of, start, stop, wait_healthy
 from stack.settings import load, stack_dir
 
 # Started together, each group once the one before it is healthy.
 GROUPS = (("postgres", "redis", "spark-master", "ray-head"),
           ("mlflow", "airflow-api-server", "spark-worker", "spark-connect"),
-          ("airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"))
+          ("airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"),
+          ("supervisor",))
 APT = "apt-get update && apt-get install -y postgresql redis-server"
 
 
@@ -30,22 +32,6 @@ def ensure_binaries() -> None:
                    env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
 
 
-def wait_healthy(services: list[Service], timeout_s: float) -> None:
-    """Block until every service is healthy; SystemExit naming the ones that are not (with their log)."""
-    t0 = time.monotonic()
-    pending = list(services)
-    while pending:
-        pending = [s for s in pending if not s.healthy()]
-        dead = [s for s in pending if pid_of(s.name) is None]
-        if dead or time.monotonic() - t0 > timeout_s:
-            bad = dead or pending
-            raise SystemExit("not healthy: " + ", ".join(
-                f"{s.name} ({'exited' if s in dead else 'timed out'}; log {stack_dir() / 'logs' / (s.name + '.log')})"
-                for s in bad))
-        if pending:
-            time.sleep(1)
-
-
 def up() -> int:
     """Start whatever of the stack is not running and healthy, group by group."""
     ensure_binaries()
@@ -58,7 +44,7 @@ def up() -> int:
         for svc in members:
             if pid_of(svc.name) and svc.healthy():
                 continue
-            stop(svc)  # a recorded but unhealthy process: replace it
+            stop([svc])  # a recorded but unhealthy process: replace it
             print(f"  starting {svc.name} ({svc.address})", flush=True)
             start(svc)
         wait_healthy(members, timeout_s=300)
@@ -87,13 +73,14 @@ def status() -> int:
 
 
 def down() -> int:
-    """Stop exactly what ``up`` started (its recorded pids), last started first."""
+    """Stop exactly what ``up`` started (its recorded pids), group by group, last started first."""
     if not (stack_dir() / "secrets.env").exists():
         print("no stack here")
         return 0
-    for svc in reversed(define(load())):
-        if stop(svc):
-            print(f"  stopped {svc.name}")
+    services = define(load())
+    for group in reversed(GROUPS):
+        for name in stop([svc for svc in services if svc.name.startswith(group)]):
+            print(f"  stopped {name}")
     return 0
 
 
@@ -109,7 +96,13 @@ def env() -> int:
 
 
 if __name__ == "__main__":
-    commands = {"up": up, "status": status, "down": down, "env": env}
+    def supervise() -> int:
+        from stack.supervisor import supervise as loop
+
+        loop()
+        return 0
+
+    commands = {"up": up, "status": status, "down": down, "env": env, "supervise": supervise}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         raise SystemExit(f"usage: python -m stack {'|'.join(commands)}")
     sys.exit(commands[sys.argv[1]]())

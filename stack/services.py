@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,9 +73,13 @@ def _airflow_health(component: str) -> Callable[[], bool]:
     return check  # type: ignore[return-value]
 
 
+START_MARK = "--- make stack started this service ---"
+
+
 def _log_says(name: str, text: str) -> bool:
+    """Whether the service's log says ``text`` since its latest start (a log is kept across restarts)."""
     path = stack_dir() / "logs" / f"{name}.log"
-    return path.exists() and text in path.read_text(errors="replace")
+    return path.exists() and text in path.read_text(errors="replace").rpartition(START_MARK)[2]
 
 
 def define(s: dict[str, str]) -> list[Service]:
@@ -147,11 +152,32 @@ def define(s: dict[str, str]) -> list[Service]:
                                     "--port", s["RAY_PORT"], "--include-dashboard", "false", "--num-cpus", "2",
                                     "--temp-dir", str(d / "ray"), "--disable-usage-stats"],
                        env["RAY_ADDRESS"],
-                       lambda: tcp_open(host, s["RAY_PORT"]) and _log_says("ray-head", "Ray runtime started")))
+                       lambda: tcp_open(host, s["RAY_PORT"]) and _log_says("ray-head", "Ray runtime started"),
+                       # Its SIGTERM handler otherwise waits 30 s for Ray Serve replicas to drain (none here).
+                       env={"RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}))
+    # Last: restarts whatever of the above crashes (stack/supervisor.py).
+    out.append(Service("supervisor", [sys.executable, "-m", "stack", "supervise"], "(restarts crashed services)",
+                       lambda: _log_says("supervisor", "supervising"), env={"PYTHONPATH": str(REPO)}))
     for svc in out:
         merged = {**os.environ, **env, **svc.env}
         svc.env = {k: v for k, v in merged.items() if v is not None}
     return out
+
+
+def wait_healthy(services: list[Service], timeout_s: float) -> None:
+    """Block until every service is healthy; SystemExit naming the ones that are not (with their log)."""
+    t0 = time.monotonic()
+    pending = list(services)
+    while pending:
+        pending = [s for s in pending if not s.healthy()]
+        dead = [s for s in pending if pid_of(s.name) is None]
+        if dead or time.monotonic() - t0 > timeout_s:
+            bad = dead or pending
+            raise SystemExit("not healthy: " + ", ".join(
+                f"{s.name} ({'exited' if s in dead else 'timed out'}; log {stack_dir() / 'logs' / (s.name + '.log')})"
+                for s in bad))
+        if pending:
+            time.sleep(1)
 
 
 def start(svc: Service) -> int:
@@ -162,6 +188,8 @@ def start(svc: Service) -> int:
     if svc.prepare:
         svc.prepare()
     with open(d / "logs" / f"{svc.name}.log", "ab") as log:
+        log.write(f"\n{START_MARK}\n".encode())
+        log.flush()
         proc = subprocess.Popen(svc.argv, env=svc.env, cwd=d, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     (d / "pids" / f"{svc.name}.pid").write_text(str(proc.pid))
@@ -181,22 +209,33 @@ def pid_of(name: str) -> int | None:
     return None if state == "Z" else pid  # a zombie has exited
 
 
-def stop(svc: Service, timeout_s: float = 30) -> bool:
-    """Stop ``svc`` and its children (its process group); returns whether it was running."""
+def stop(services: list[Service], timeout_s: float = 30) -> list[str]:
+    """Stop ``services`` and their children (each its process group) together: a stop signal to all, then
+    SIGKILL to those still running after ``timeout_s``. Returns the names of those that were running."""
     import signal
-    import time
 
-    pid = pid_of(svc.name)
-    (stack_dir() / "pids" / f"{svc.name}.pid").unlink(missing_ok=True)
-    if pid is None:
-        return False
-    try:
-        os.killpg(pid, svc.stop_signal)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+    groups = {}
+    for svc in services:
+        pid = pid_of(svc.name)
+        (stack_dir() / "pids" / f"{svc.name}.pid").unlink(missing_ok=True)
+        if pid is not None:
+            try:
+                os.killpg(pid, svc.stop_signal)
+                groups[svc.name] = pid
+            except ProcessLookupError:
+                pass
+
+    def alive(pid: int) -> bool:
+        try:
             os.killpg(pid, 0)
-            time.sleep(0.2)
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    return True
+            return True
+        except ProcessLookupError:
+            return False
+
+    deadline = time.monotonic() + timeout_s
+    while any(alive(p) for p in groups.values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in groups.values():
+        if alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+    return list(groups)

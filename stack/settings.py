@@ -15,7 +15,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 ENV_FILE = REPO / "stack.env"
 SECRET_KEYS = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MLFLOW_ADMIN_PASSWORD", "MLFLOW_SECRET_KEY",
-               "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_SECRET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY")
+               "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_SECRET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY",
+               "RAY_AUTH_TOKEN")
 
 
 def stack_dir() -> Path:
@@ -39,6 +40,7 @@ def _new_secrets() -> dict[str, str]:
 
     out = {k: secrets.token_urlsafe(24) for k in SECRET_KEYS}
     out["AIRFLOW_FERNET_KEY"] = Fernet.generate_key().decode()
+    out["RAY_AUTH_TOKEN"] = secrets.token_hex(32)  # Ray's own token format
     return out
 
 
@@ -77,6 +79,9 @@ def client_env(s: dict[str, str]) -> dict[str, str]:
         "MLFLOW_UI_URL": f"http://{host}:{s['STACK_MLFLOW_PORT']}",
         "SPARK_REMOTE": f"sc://{host}:{s['SPARK_CONNECT_PORT']}",
         "RAY_ADDRESS": f"{host}:{s['RAY_PORT']}",
+        # Ray's token authentication, explicit: the head checks it and every driver sends it.
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": s["RAY_AUTH_TOKEN"],
         "PLATFORM_DATA_DIR": str(stack_dir() / "data"),
         "PYSPARK_PYTHON": sys.executable,
         "AIRFLOW_HOME": str(airflow),

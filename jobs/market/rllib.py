@@ -35,19 +35,33 @@ def start_ray() -> None:
 
     if not ray.is_initialized():
         if os.environ.get("RAY_ADDRESS"):
-            ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False)
+            # The cluster's workers get this project's code with the job (a remote cluster has no checkout).
+            import jobs
+            import models
+
+            packages = [next(iter(m.__path__)) for m in (jobs, models)]
+            ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False,
+                     runtime_env={"py_modules": packages, "excludes": ["__pycache__"]})
         else:
             ray.init(num_cpus=cpu_count(), include_dashboard=False, log_to_driver=False)
     register_env(MARKET_ENV, lambda cfg: ParallelPettingZooEnv(market_env(cfg)))
     register_env(PRICING_ENV, lambda cfg: pricing_env(cfg))
 
 
-def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_per_runner: int = 1) -> Any:
+def remote_env_runners(cluster_env_runners: int) -> int:
+    """Env runners as Ray actors: ``cluster_env_runners`` on the cluster in RAY_ADDRESS; none in-process,
+    where sampling in the driver is faster than actors competing with it for this machine's cores."""
+    return cluster_env_runners if os.environ.get("RAY_ADDRESS") else 0
+
+
+def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_per_runner: int = 1,
+          env_runners: int = 0) -> Any:
     """An RLlib Algorithm training ``family.learners`` (one policy each) against the scripted rest.
 
     ``envs_per_runner`` copies of the market step in lockstep so RLlib's per-step work (connectors,
     one forward pass) is shared: 8 copies sample about 2x faster than one here. DQN keeps one: its
-    fragments are whole episodes, which is what its multi-agent replay buffer was checked with."""
+    fragments are whole episodes, which is what its multi-agent replay buffer was checked with.
+    ``env_runners`` > 0 samples in that many Ray actors (on a cluster) instead of the driver."""
     from ray.rllib.algorithms.appo import APPOConfig
     from ray.rllib.algorithms.dqn import DQNConfig
     from ray.rllib.algorithms.ppo import PPOConfig
@@ -92,9 +106,10 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
             .reporting(min_sample_timesteps_per_iteration=batch)
         )
     nenv = 1 if family.algorithm == "DQN" else envs_per_runner
-    fragment = int(env_cfg["episode_steps"]) if nenv == 1 else max(batch // nenv, 1)
+    # Each iteration collects ``batch`` steps: a fragment per env copy per runner (the driver counts as one).
+    fragment = int(env_cfg["episode_steps"]) if nenv == 1 else max(batch // (nenv * max(env_runners, 1)), 1)
     config = (config.environment(MARKET_ENV, env_config=env)
-              .env_runners(num_env_runners=0, num_envs_per_env_runner=nenv, rollout_fragment_length=fragment)
+              .env_runners(num_env_runners=env_runners, num_envs_per_env_runner=nenv, rollout_fragment_length=fragment)
               .learners(num_learners=0)
               .multi_agent(policies=set(learners), policy_mapping_fn=lambda agent_id, *a, **k: agent_id)
               .debugging(seed=seed))
@@ -108,6 +123,8 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
 def set_complexity(algo: Any, complexity: float) -> None:
     """Every env of every env runner moves to this curriculum complexity (from the next episode)."""
     def apply(runner: Any) -> None:
+        if runner.env is None:  # the driver's runner when remote runners sample
+            return
         for e in runner.env.envs:
             e.unwrapped.par_env.set_complexity(complexity)
 

@@ -30,6 +30,8 @@ class RlConfig:
         customers, arrival_rate, pool_size, episode_steps: the training market at complexity 1.
         batch: env steps per training iteration; checkpoint_every: iterations between checkpoints.
         envs_per_runner: market copies stepped together by each env runner (PPO and APPO).
+        cluster_env_runners: env runners as Ray actors when RAY_ADDRESS names a Ray cluster (without one,
+            the driver samples).
         eval_every: iterations between evaluations of the learners (and at the last); the best
             evaluated module per agent is the one kept and registered.
         eval_seeds, eval_steps: the fixed-seed evaluation of learned vs scripted bidders.
@@ -50,6 +52,7 @@ class RlConfig:
     episode_steps: int
     batch: int
     envs_per_runner: int
+    cluster_env_runners: int
     checkpoint_every: int
     eval_every: int
     eval_seeds: int
@@ -72,6 +75,7 @@ class RlConfig:
                     self.batch >= self.episode_steps,
                     f"batch ({self.batch}) must hold an episode ({self.episode_steps} steps)",
                 ),
+                (self.cluster_env_runners >= 0, f"cluster_env_runners must be >= 0, got {self.cluster_env_runners}"),
                 (
                     1 <= self.envs_per_runner <= self.batch,
                     f"envs_per_runner must be in [1, batch], got {self.envs_per_runner}",

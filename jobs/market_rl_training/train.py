@@ -45,7 +45,7 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     import ray
     from tensorboardX import SummaryWriter
 
-    from jobs.market.rllib import build, start_ray, train_curriculum
+    from jobs.market.rllib import build, remote_env_runners, start_ray, train_curriculum
     from models.market.policies import families
 
     out = ctx.run_dir / "bidders"
@@ -56,7 +56,8 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     try:
         for fam in families(cfg.agents, cfg.hyperparameters):
             t0 = time.monotonic()
-            algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner)
+            algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner,
+                         remote_env_runners(cfg.cluster_env_runners))
             log.info("%s: built for %s in %.1f s", fam.algorithm, list(fam.learners), time.monotonic() - t0)
 
             best: dict[str, float] = {}
