@@ -23,12 +23,13 @@ MMM_CHAMPION = Asset(name="mmm.champion", uri="x-platform://mlflow/models/mmm/ch
 LEARNED_POLICIES = Asset(name="market_rl.policies", uri="x-platform://mlflow/models/market_rl/policies")
 
 
-def default_args(pipeline: str, retries: int = 2, retry_delay_s: int = 20) -> dict[str, Any]:
+def default_args(pipeline: str, retries: int = 3, retry_delay_s: int = 20) -> dict[str, Any]:
     """The task defaults of every DAG: a task that dies (a killed worker, a tracking server restarting) is
-    retried; bad input and failed gates are not (run_task fails them for good); the last failure closes the
+    retried after 20, 40 and 80 s (a server that takes a minute to come back under load is waited for);
+    bad input and failed gates are not retried (run_task fails them for good); the last failure closes the
     run's MLflow parent as FAILED."""
-    return {"retries": retries, "retry_delay": timedelta(seconds=retry_delay_s),
-            "on_failure_callback": mark_mlflow_failed(pipeline)}
+    return {"retries": retries, "retry_delay": timedelta(seconds=retry_delay_s), "retry_exponential_backoff": 2.0,
+            "max_retry_delay": timedelta(minutes=5), "on_failure_callback": mark_mlflow_failed(pipeline)}
 
 
 def opt_param(kind: str, title: str, description: str, **kw: Any) -> Any:

@@ -104,9 +104,10 @@ def client_env(s: dict[str, str]) -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": s["AIRFLOW_JWT_SECRET"],
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        # A task whose worker died is noticed after 60 s without a heartbeat (default 300) and retried.
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "10",
+        # A task whose worker died is noticed after 30 s without a heartbeat (default 300: five minutes of a
+        # lost worker's slot) and retried; a live task heartbeats every few seconds.
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         "GX_ANALYTICS_ENABLED": "false",
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }

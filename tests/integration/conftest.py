@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,9 +16,18 @@ import pytest
 from tests.conftest import REPO
 
 
-def _stack(command: str, timeout: float) -> subprocess.CompletedProcess:
+def _stack(command: str, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "stack", command], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def canary_env() -> dict[str, str]:
+    """Credentials a user puts in the stack's environment, with values that must never be written anywhere:
+    a Kaggle key (ingest steps look for it) and an LLM key (budget insights send it to an endpoint that is
+    not there, and log that it failed)."""
+    token = uuid.uuid4().hex
+    return {"KAGGLE_USERNAME": f"canary-user-{token[:8]}", "KAGGLE_KEY": f"canary-kaggle-{token}",
+            "LLM_API_BASE": "http://127.0.0.1:9/v1", "LLM_API_KEY": f"canary-llm-{token}"}
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +41,11 @@ def stack() -> Iterator[dict[str, Any]]:
     if not (pg_bin() and shutil.which("redis-server")) and os.geteuid() != 0 and os.environ.get("CI") != "true":
         pytest.skip(f"production mode needs Postgres and Redis: sudo sh -c '{APT}'")
     was_up = (stack_dir() / "secrets.env").exists() and _stack("status", 60).returncode == 0
+    canaries = {} if was_up else canary_env()  # a stack started elsewhere has none planted
     if not was_up:
-        res = _stack("up", 900)
+        res = _stack("up", 900, canaries)
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     s = load()
-    yield {"settings": s, "env": client_env(s)}
+    yield {"settings": s, "env": client_env(s), "canaries": canaries}
     if not was_up:
         _stack("down", 300)
