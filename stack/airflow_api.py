@@ -59,6 +59,10 @@ class AirflowApi:
             time.sleep(3)
         return {run: states.get(run, "timed out") for run in runs}
 
+    def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        """The state of one task instance (None before the scheduler has set one)."""
+        return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")["state"]
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """Every task instance of a run (state, hostname, try_number...)."""
         return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]

@@ -48,7 +48,7 @@ def tcp_open(host: str, port: int | str) -> bool:
 def http_ok(url: str, check: Callable[[bytes], bool] = lambda body: True) -> bool:
     """Whether ``url`` answers 200 (and its body passes ``check``)."""
     try:
-        with urllib.request.urlopen(url, timeout=3) as resp:
+        with urllib.request.urlopen(url, timeout=10) as resp:  # a busy 2-core host can take seconds
             return resp.status == 200 and check(resp.read())
     except (OSError, ValueError):
         return False
