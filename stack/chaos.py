@@ -1,6 +1,6 @@
 """Faults injected into a running stack the way production fails (a process killed by the OOM killer or a
 lost node, a server restarted by a deploy), and where to see a task start: what the integration tests and
-``bench/stack_faults.py`` use to check that runs recover and nothing is lost."""
+``bench/stack_production.py`` use to check that runs recover and nothing is lost."""
 
 from __future__ import annotations
 
