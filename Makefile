@@ -81,8 +81,14 @@ stack-env: venv
 lint: venv
 	$(BIN)/ruff check .
 
+# The production-mode integration tests first, alone (their stack takes the machine); then the rest in
+# TEST_WORKERS processes, a test file per process (module fixtures run once), both reported before failing.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest --durations=20
+	@rc=0; \
+	$(BIN)/python -m pytest tests/integration --durations=10 || rc=1; \
+	$(BIN)/python -m pytest --ignore=tests/integration -n $(TEST_WORKERS) --dist loadfile --durations=20 || rc=1; \
+	exit $$rc
 
 test-fast: lint
 	$(BIN)/python -m pytest -m "not slow" --durations=10

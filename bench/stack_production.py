@@ -24,9 +24,7 @@ sys.path.insert(0, str(REPO))
 from stack import chaos  # noqa: E402
 from stack.airflow_api import AirflowApi  # noqa: E402
 from stack.settings import client_env, load  # noqa: E402
-from tests.integration.test_stack import CONF  # noqa: E402  (the five runs the integration test makes)
-
-AVAZU = CONF["avazu_seed1"][1]
+from tests.integration.test_stack import CONF, FAULT_PLAN  # noqa: E402  (the integration test's runs and faults)
 
 
 def stack_cli(command: str) -> float:
@@ -80,45 +78,29 @@ def bench_concurrent(tag: str) -> dict[str, Any]:
             "embedded_sequential_wall_s": round(sum(sequential.values()), 1), "embedded_each_s": sequential}
 
 
-FAULTS = {  # fault -> (task whose first attempt triggers it, seconds into the task)
-    "kill -9 a Spark worker": ("features", 6),
-    "kill -9 the Celery worker (features)": ("features", 3),
-    "kill -9 the Celery worker (train)": ("train", 1),
-    "restart the MLflow server": ("train", 1),
-    "restart Postgres": ("evaluate_and_promote", 1),
-}
-
-
-def inject(fault: str, run_id: str, task: str, delay: float) -> float:
-    """Wait for ``task`` of ``run_id`` to start, then inject ``fault``; seconds until the service is back."""
-    worker = chaos.wait_started(run_id, task)
-    time.sleep(delay)
-    if fault == "kill -9 a Spark worker":
-        chaos.kill("spark-worker-1")
-        return chaos.wait_back("spark-worker-1")
-    if fault.startswith("kill -9 the Celery"):
-        chaos.kill(f"airflow-worker-{worker}")
-        return chaos.wait_back(f"airflow-worker-{worker}")
-    return chaos.restart("mlflow" if "MLflow" in fault else "postgres")
-
-
 def bench_faults(tag: str, out: dict[str, Any], save: Any) -> dict[str, Any]:
-    """One avazu_ctr run per fault, against an undisturbed one: the run's extra wall time is what the fault
-    cost (detection, retry delay, the work redone). ``save()`` after each fault (a long section)."""
-    base = run_on_stack([("avazu_ctr", f"bench_base_{tag}", AVAZU)])
-    out["undisturbed_run_s"] = round(base, 1)
+    """One run per fault of the integration test's plan, each against the same run undisturbed: the run's
+    extra wall time is what the fault cost (detection, retry delay, the work redone). ``save()`` after each
+    fault (a long section)."""
     api = airflow()
-    for i, (fault, (task, delay)) in enumerate(FAULTS.items()):
+    base: dict[str, float] = {}
+    for i, (name, task, delay, fault) in enumerate(FAULT_PLAN):
+        dag_id, conf = CONF[name]
+        if name not in base:
+            base[name] = run_on_stack([(dag_id, f"bench_base_{name}_{tag}", conf)])
+            out[f"undisturbed {name} run_s"] = round(base[name], 1)
         run_id = f"bench_fault{i}_{tag}"
         t0 = time.monotonic()
-        api.trigger("avazu_ctr", run_id, AVAZU)
-        back = inject(fault, run_id, task, delay)
-        state = api.wait([("avazu_ctr", run_id)], timeout_s=1800)[("avazu_ctr", run_id)]
+        api.trigger(dag_id, run_id, conf)
+        back, hit = chaos.inject(fault, api, dag_id, run_id, task, delay)
+        state = api.wait([(dag_id, run_id)], timeout_s=1800)[(dag_id, run_id)]
         wall = time.monotonic() - t0
-        tries = {t["task_id"]: t["try_number"] for t in api.task_instances("avazu_ctr", run_id)}
-        out[fault] = {"run_state": state, "service_back_s": round(back, 1), "run_s": round(wall, 1),
-                      "cost_s": round(wall - base, 1), "retried_tasks": {k: v for k, v in tries.items() if v > 1}}
-        print(fault, out[fault], flush=True)
+        tries = {t["task_id"]: t["try_number"] for t in api.task_instances(dag_id, run_id)}
+        label = f"{fault} during {name} {task}"
+        out[label] = {"run_state": state, "service_back_s": round(back, 1), "run_s": round(wall, 1),
+                      "cost_s": round(wall - base[name], 1), "hit_the_running_task": hit,
+                      "retried_tasks": {k: v for k, v in tries.items() if v > 1}}
+        print(label, out[label], flush=True)
         save()
     return out
 

@@ -32,9 +32,10 @@ def get_spark(app_name: str, shuffle_partitions: int | None = None) -> Any:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
     local = master.startswith("local")
-    parts = shuffle_partitions or (int(os.environ.get("SPARK_SHUFFLE_PARTITIONS", 0)) or (8 if local else 200))
+    parts = shuffle_partitions or int(os.environ.get("SPARK_SHUFFLE_PARTITIONS", 0)) or None
+    if parts is None and not remote:  # a Connect server's sessions start with its own, sized for its cluster
+        parts = 8 if local else 200
     session_conf = {
-        "spark.sql.shuffle.partitions": str(parts),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parquet.compression.codec": "zstd",
         "spark.sql.adaptive.enabled": "true",
@@ -43,11 +44,14 @@ def get_spark(app_name: str, shuffle_partitions: int | None = None) -> Any:
         "spark.sql.execution.arrow.maxRecordsPerBatch": "100000",
         "spark.sql.debug.maxToStringFields": "200",
     }
+    if parts is not None:
+        session_conf["spark.sql.shuffle.partitions"] = str(parts)
     if remote:
         spark = SparkSession.builder.remote(remote).getOrCreate()
         for key, value in session_conf.items():  # session settings: each job on the server gets its own
             spark.conf.set(key, value)
-        log.info("spark: connect server %s, shuffle partitions %s, version %s", remote, parts, spark.version)
+        log.info("spark: connect server %s, shuffle partitions %s, version %s", remote,
+                 spark.conf.get("spark.sql.shuffle.partitions"), spark.version)
         return spark
     builder = (
         SparkSession.builder.appName(app_name)

@@ -19,9 +19,20 @@ class AirflowApi:
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {res.json()['access_token']}"
 
-    def call(self, method: str, path: str, **kw: Any) -> Any:
-        """JSON of ``method /api/v2<path>``; HTTPError with the body on failure."""
-        res = self.session.request(method, f"{self.base}/api/v2{path}", timeout=30, **kw)
+    def call(self, method: str, path: str, patience_s: float = 90, **kw: Any) -> Any:
+        """JSON of ``method /api/v2<path>``; HTTPError with the body on failure. A GET is retried for up to
+        ``patience_s`` while the server cannot answer (its database or itself restarting: a 5xx or no
+        connection), as a dashboard polling it would."""
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                res = self.session.request(method, f"{self.base}/api/v2{path}", timeout=30, **kw)
+                if not (method == "GET" and res.status_code >= 500 and time.monotonic() < deadline):
+                    break
+            except requests.ConnectionError:
+                if method != "GET" or time.monotonic() >= deadline:
+                    raise
+            time.sleep(2)
         if res.status_code >= 400:
             raise requests.HTTPError(f"{method} {path}: {res.status_code} {res.text[:500]}", response=res)
         return res.json() if res.content else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from typing import Any
 
 from stack.services import Service, define, pid_of, start, stop, wait_healthy
 from stack.settings import load, stack_dir
@@ -39,13 +40,16 @@ def worker_running(run_id: str, task_id: str, attempt: int = 1) -> int | None:
     return next((n for n in workers() if marker in worker_log(n)), None)
 
 
-def wait_started(run_id: str, task_id: str, timeout_s: float = 900, attempt: int = 1) -> int:
-    """Block until a worker has received this attempt of the task; returns the worker's number."""
+def wait_started(api: Any, dag_id: str, run_id: str, task_id: str, timeout_s: float = 900) -> int:
+    """Block until a worker has received the first attempt of the task; returns the worker's number.
+    RuntimeError if the run ends first, TimeoutError after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
-    while (n := worker_running(run_id, task_id, attempt)) is None:
+    while (n := worker_running(run_id, task_id)) is None:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{task_id} attempt {attempt} of {run_id} did not start in {timeout_s:.0f} s")
-        time.sleep(0.5)
+            raise TimeoutError(f"{task_id} of {run_id} did not start in {timeout_s:.0f} s")
+        if api.state(dag_id, run_id) in ("success", "failed"):
+            raise RuntimeError(f"{run_id} ended before {task_id} started")
+        time.sleep(1)
     return n
 
 
@@ -70,6 +74,40 @@ def wait_back(name: str, timeout_s: float = 300) -> float:
         time.sleep(0.2)
     wait_healthy([svc], timeout_s)
     return time.monotonic() - t0
+
+
+def wait_running(api: Any, dag_id: str, run_id: str, task_id: str, timeout_s: float = 60) -> bool:
+    """Block until the task's process runs (not just queued on a worker); whether it did within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while (state := api.task_state(dag_id, run_id, task_id)) in (None, "scheduled", "queued"):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return state == "running"
+
+
+FAULTS = ("kill spark-worker-1", "kill celery-worker", "restart mlflow", "restart postgres")
+
+
+def inject(fault: str, api: Any, dag_id: str, run_id: str, task_id: str, delay_s: float = 0,
+           timeout_s: float = 900) -> tuple[float, bool]:
+    """Once a Celery worker has received the first attempt of ``task_id``, inject ``fault`` (one of
+    :data:`FAULTS`) ``delay_s`` into it. A Celery worker kill waits until the task runs (a task lost while
+    queued waits out Airflow's queued timeout instead of a heartbeat timeout) and kills the worker running it.
+    Returns the seconds until the service was healthy again, and whether the fault hit the running task."""
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
+    worker = wait_started(api, dag_id, run_id, task_id, timeout_s)
+    if fault == "kill celery-worker":
+        running = wait_running(api, dag_id, run_id, task_id)
+        kill(f"airflow-worker-{worker}")
+        return wait_back(f"airflow-worker-{worker}"), running
+    time.sleep(delay_s)
+    running = api.task_state(dag_id, run_id, task_id) == "running"
+    if fault == "kill spark-worker-1":
+        kill("spark-worker-1")
+        return wait_back("spark-worker-1"), running
+    return restart(fault.split()[-1]), running
 
 
 def restart(name: str, timeout_s: float = 300) -> float:

@@ -146,6 +146,9 @@ def define(s: dict[str, str]) -> list[Service]:
                                          "--conf", f"spark.executorEnv.PYTHONPATH={REPO}",
                                          "--conf", f"spark.executorEnv.PYSPARK_PYTHON={sys.executable}",
                                          "--conf", "spark.ui.enabled=false",
+                                         "--conf", f"spark.cores.max={s['SPARK_CONNECT_CORES']}",
+                                         "--conf",
+                                         f"spark.sql.shuffle.partitions={s['SPARK_CONNECT_SHUFFLE_PARTITIONS']}",
                                          "--conf", f"spark.driver.host={host}"],
                        env["SPARK_REMOTE"], lambda: tcp_open(host, s["SPARK_CONNECT_PORT"]), env=spark_env))
     out.append(Service("ray-head", [str(VENV_BIN / "ray"), "start", "--head", "--block", "--node-ip-address", host,

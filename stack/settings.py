@@ -97,6 +97,7 @@ def client_env(s: dict[str, str]) -> dict[str, str]:
         "AIRFLOW__CELERY__BROKER_URL": f"redis://:{s['REDIS_PASSWORD']}@{host}:{s['REDIS_PORT']}/0",
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + pg_url(s, s["AIRFLOW_DB"]),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": s["CELERY_CONCURRENCY"],
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "stack.celery_worker.CELERY_CONFIG",  # tasks fork preloaded
         "AIRFLOW__API__HOST": host,
         "AIRFLOW__API__PORT": s["STACK_AIRFLOW_PORT"],
         "AIRFLOW__API__BASE_URL": f"http://{host}:{s['STACK_AIRFLOW_PORT']}",

@@ -82,3 +82,20 @@ def test_tasks_starting_together_on_a_fresh_store_all_succeed(tmp_path: Path) ->
     outs = [k.communicate(timeout=120) for k in kids]
     assert [k.returncode for k in kids] == [0] * 4, [err[-1500:] for _, err in outs]
     assert len({out.split()[-1] for out, _ in outs}) == 1  # one experiment, the same id for all
+
+
+def test_after_the_store_answers_tasks_ride_out_a_restart_unless_the_user_chose(platform_env: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail fast while checking the store (above); once it answered, MLflow's own retries cover a server
+    restart (about two minutes), except where the user set them."""
+    from jobs.tracking import PATIENT_RETRIES, mlflow_setup
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # so that monkeypatch restores it afterwards
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.5")
+    mlflow_setup("patience")
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == PATIENT_RETRIES["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]
+    assert os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "0.5"
+    mlflow_setup("patience")  # again in the same process: unchanged
+    env = os.environ
+    assert (env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"], env["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"]) == ("6", "0.5")

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.common.threads import torch_threads
 from models.mmm.schema import CHANNELS, MEDIA
 from models.mmm.transforms import fourier, saturate
 
@@ -216,7 +217,14 @@ class MmmFit:
 
 def fit(data: MmmData, train_weeks: int, steps: int = 3000, lr: float = 0.05, seed: int = 0,
         log: Any = None, adstock: str = "geometric", saturation: str = "hill") -> MmmFit:
-    """MAP by Adam then L-BFGS; the Laplace covariance from the exact Hessian."""
+    """MAP by Adam then L-BFGS; the Laplace covariance from the exact Hessian. One torch thread (small
+    tensors: see :func:`models.common.threads.torch_threads`)."""
+    with torch_threads(1):
+        return _fit(data, train_weeks, steps, lr, seed, log, adstock, saturation)
+
+
+def _fit(data: MmmData, train_weeks: int, steps: int, lr: float, seed: int, log: Any, adstock: str,
+         saturation: str) -> MmmFit:
     import torch
 
     torch.manual_seed(seed)
@@ -299,8 +307,9 @@ def roi_samples(fitted: MmmFit, data: MmmData, cpm: dict[str, float], n: int, se
     draws = rng.multivariate_normal(fitted.theta, fitted.cov, size=n, method="eigh")
     spend = channel_spend(data, cpm)
     rows = []
-    for i, th in enumerate([fitted.theta, *draws]):
-        _, contrib = contributions(fitted, th)
-        value = (contrib * data.price[:, None, :]).sum(axis=(0, 2))
-        rows.append({"draw": i - 1, **dict(zip(CHANNELS, value / spend))})
+    with torch_threads(1):
+        for i, th in enumerate([fitted.theta, *draws]):
+            _, contrib = contributions(fitted, th)
+            value = (contrib * data.price[:, None, :]).sum(axis=(0, 2))
+            rows.append({"draw": i - 1, **dict(zip(CHANNELS, value / spend))})
     return pd.DataFrame(rows)

@@ -59,6 +59,7 @@ def build_posterior(fitted: Any, data: Any, cpm: dict[str, float], horizon: int,
     """Laplace draws of a fitted model (models.mmm.model.MmmFit) turned into a :class:`Posterior`."""
     import torch
 
+    from models.common.threads import torch_threads
     from models.mmm.schema import CHANNELS
 
     missing = [ch for ch in CHANNELS if ch not in cpm]
@@ -72,7 +73,7 @@ def build_posterior(fitted: Any, data: Any, cpm: dict[str, float], horizon: int,
     before[..., period], own_media[..., period] = 0.0, data.media[..., period]
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("beta", "half", "slope", "base", "carry", "own")}
     for th in thetas:  # one pass per draw (a few hundred), each vectorised over series, channels and weeks
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(1):
             q = {k: v.numpy() for k, v in fitted.net.natural(torch.as_tensor(th)).items()}
         w = q["weights"][None, :, :]
         out["beta"].append(q["beta"])
