@@ -25,7 +25,7 @@ export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
 .PHONY: help venv init demo market-demo doctor stack stack-status stack-down stack-env test test-fast lint ui stop bench lock clean
 help:
 	@echo "make demo   - install, init the embedded stack, run avazu_ctr, pricing_models, budget_bandits, banner_bandit_eval (demo)"
-	@echo "make test   - install what is missing, lint, and run the whole test suite (20 slowest tests listed)"
+	@echo "make test   - install what is missing, lint, run the integration tests, then the rest in TEST_WORKERS (2) processes"
 	@echo "make test-fast - the edit loop: no Spark, no Airflow subprocess, no RLlib (under 3 minutes)"
 	@echo "make ui     - start the Airflow UI (:$(AIRFLOW_PORT)) and the MLflow UI (:$(MLFLOW_PORT)); 'make stop' ends them"
 	@echo "make stack  - production mode on this machine: Postgres, Redis, MLflow server, Airflow with Celery workers,"

@@ -23,6 +23,15 @@ MMM_CHAMPION = Asset(name="mmm.champion", uri="x-platform://mlflow/models/mmm/ch
 LEARNED_POLICIES = Asset(name="market_rl.policies", uri="x-platform://mlflow/models/market_rl/policies")
 
 
+def schedule(value: Any) -> Any:
+    """The DAG's schedule, or None (triggered runs only) when ``PLATFORM_SCHEDULES=off``: for a CI or
+    staging deployment that must run only what it is asked to (unpausing a scheduled DAG otherwise starts
+    its latest interval at once, on the default profile)."""
+    import os
+
+    return None if os.environ.get("PLATFORM_SCHEDULES", "on") == "off" else value
+
+
 def default_args(pipeline: str, retries: int = 3, retry_delay_s: int = 20) -> dict[str, Any]:
     """The task defaults of every DAG: a task that dies (a killed worker, a tracking server restarting) is
     retried after 20, 40 and 80 s (a server that takes a minute to come back under load is waited for);

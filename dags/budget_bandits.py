@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from _common import BUDGET_PLAN, default_args, opt_param, profile_param, run_task
+from _common import BUDGET_PLAN, default_args, opt_param, profile_param, run_task, schedule
 from airflow.sdk import dag, task
 
 PIPELINE = "budget_bandits"
@@ -56,7 +56,7 @@ PARAMS = {
     dag_id=PIPELINE,
     dag_display_name="Budget bandits: Thompson-sampling budget allocation with pacing",
     description="Daily budget plan across segments, regret against baselines, insights",
-    schedule="@daily",
+    schedule=schedule("@daily"),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

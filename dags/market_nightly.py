@@ -19,7 +19,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from _common import AGENT_CHAMPION, CTR_CHAMPION, LEARNED_POLICIES, default_args, opt_param, profile_param, run_task
+from _common import (
+    AGENT_CHAMPION,
+    CTR_CHAMPION,
+    LEARNED_POLICIES,
+    default_args,
+    opt_param,
+    profile_param,
+    run_task,
+    schedule,
+)
 from airflow.sdk import dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
@@ -59,10 +68,10 @@ PARAMS = {
     dag_id=PIPELINE,
     dag_display_name="Market nightly: champions in the auction and pricing simulators",
     description="Nightly evaluation of the champions in simulated markets, with a regression gate",
-    schedule=AssetOrTimeSchedule(
+    schedule=schedule(AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
         assets=(CTR_CHAMPION | AGENT_CHAMPION | LEARNED_POLICIES),
-    ),
+    )),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

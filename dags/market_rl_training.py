@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from _common import LEARNED_POLICIES, default_args, opt_param, profile_param, run_task
+from _common import LEARNED_POLICIES, default_args, opt_param, profile_param, run_task, schedule
 from airflow.sdk import dag, task
 
 PIPELINE = "market_rl_training"
@@ -55,7 +55,7 @@ PARAMS = {
     dag_id=PIPELINE,
     dag_display_name="Market RL training: learning bidders (RLlib curriculum) and PPO pricing",
     description="Multi-agent RLlib training with a curriculum, honest evaluation against the scripted strategies",
-    schedule="@weekly",
+    schedule=schedule("@weekly"),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

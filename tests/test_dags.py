@@ -320,3 +320,26 @@ def test_market_nightly_dags_test_with_the_champions(stack: tuple[dict[str, str]
     ):  # market_rl_training ran before: learned next to scripted
         assert any(p.startswith("learned (pricing_policy") for p in pricing["policy"])
         assert set(pd.read_csv(run_dir / "learned_bidders.csv")["policy"]) == {"learned", "scripted"}
+
+
+SCHEDULES = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])  # as Airflow does, for _common
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(sys.argv[1])
+assert not bag.import_errors, bag.import_errors
+print(json.dumps({d: type(bag.dags[d].timetable).__name__ for d in sorted(bag.dags)}))
+"""
+
+
+@pytest.mark.slow  # an Airflow subprocess
+@pytest.mark.parametrize("switch", ["on", "off"])
+def test_schedules_off_leaves_every_dag_to_triggered_runs(tmp_path: Path, switch: str) -> None:
+    env = {**airflow_env(tmp_path / "af", tmp_path), "PLATFORM_SCHEDULES": switch}
+    res = subprocess.run([sys.executable, "-c", SCHEDULES, str(REPO / "dags")], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    kinds = json.loads(res.stdout.strip().splitlines()[-1])
+    scheduled = {d for d, kind in kinds.items() if kind != "NullTimetable"}
+    assert len(kinds) == 7
+    assert scheduled == ({"budget_bandits", "market_rl_training", "market_nightly"} if switch == "on" else set())

@@ -42,8 +42,8 @@ def stack() -> Iterator[dict[str, Any]]:
         pytest.skip(f"production mode needs Postgres and Redis: sudo sh -c '{APT}'")
     was_up = (stack_dir() / "secrets.env").exists() and _stack("status", 60).returncode == 0
     canaries = {} if was_up else canary_env()  # a stack started elsewhere has none planted
-    if not was_up:
-        res = _stack("up", 900, canaries)
+    if not was_up:  # schedules off: unpausing budget_bandits and market_rl_training must not start extra runs
+        res = _stack("up", 900, {**canaries, "PLATFORM_SCHEDULES": "off"})
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     s = load()
     yield {"settings": s, "env": client_env(s), "canaries": canaries}
