@@ -14,9 +14,11 @@ from stack.services import define, pg_bin, pid_of, start, stop, wait_healthy
 from stack.settings import load, stack_dir
 
 # Started together, each group once the one before it is healthy.
+# Spark Connect after the workers have registered: an application gets its executors from the workers
+# registered when it starts, so one started early sits on a single worker.
 GROUPS = (("postgres", "redis", "spark-master", "ray-head"),
-          ("mlflow", "airflow-api-server", "spark-worker", "spark-connect"),
-          ("airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"),
+          ("mlflow", "airflow-api-server", "spark-worker"),
+          ("airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker", "spark-connect"),
           ("supervisor",))
 APT = "apt-get update && apt-get install -y postgresql redis-server"
 

@@ -137,7 +137,9 @@ def define(s: dict[str, str]) -> list[Service]:
                                                  "--cores", s["SPARK_WORKER_CORES"], "--memory",
                                                  s["SPARK_WORKER_MEMORY"], "--webui-port", str(port),
                                                  "--work-dir", str(d / "spark" / f"worker-{i}")],
-                           f"http://{host}:{port}", lambda port=port: http_ok(f"http://{host}:{port}/json/"),
+                           f"http://{host}:{port}",
+                           lambda port=port, i=i: http_ok(f"http://{host}:{port}/json/")  # type: ignore[misc]
+                           and _log_says(f"spark-worker-{i}", "Successfully registered with master"),
                            env=spark_env))
     out.append(Service("spark-connect", [str(spark_home / "sbin" / "start-connect-server.sh"), "--wait",
                                          "--master", master,
@@ -147,6 +149,7 @@ def define(s: dict[str, str]) -> list[Service]:
                                          "--conf", f"spark.executorEnv.PYSPARK_PYTHON={sys.executable}",
                                          "--conf", "spark.ui.enabled=false",
                                          "--conf", f"spark.cores.max={s['SPARK_CONNECT_CORES']}",
+                                         "--conf", "spark.executor.cores=1",  # spread over the workers
                                          "--conf",
                                          f"spark.sql.shuffle.partitions={s['SPARK_CONNECT_SHUFFLE_PARTITIONS']}",
                                          "--conf", f"spark.driver.host={host}"],
