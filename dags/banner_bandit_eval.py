@@ -22,6 +22,9 @@ PIPELINE = "banner_bandit_eval"
 
 PARAMS = {
     "profile": profile_param("smoke: seconds (CI); demo: 2,000 bootstrap replicates; full: 1M synthetic rows."),
+    "source": opt_param("string", "Source", "logs (OBD + synthetic) or served (also the online service's "
+                        "impressions, with the propensities it logged).", examples=["logs", "served"]),
+    "served_days": opt_param("integer", "Served days", "source=served: days of impressions to evaluate.", minimum=1),
     "obd_dir": opt_param("string", "OBD folder", "Folder with random/<campaign>.csv and bts/<campaign>.csv."),
     "campaign": opt_param("string", "Campaign", "OBD campaign (all, men, women)."),
     "seed": opt_param("integer", "Seed", "Seeds sampling, bootstrap, folds and synthetic logs."),

@@ -27,13 +27,15 @@ PARAMS = {
     "source": opt_param(
         "string",
         "Source",
-        "synthetic, files (folder with events and offers) or kafka.",
-        examples=["synthetic", "files", "kafka"],
+        "synthetic, files (folder with events and offers), kafka, or served (what the online service logged).",
+        examples=["synthetic", "files", "kafka", "served"],
     ),
     "events_path": opt_param("string", "Events folder", "Events as *.jsonl / *.parquet plus offers.jsonl|parquet."),
     "kafka_bootstrap": opt_param("string", "Kafka brokers", "Broker list for source=kafka, e.g. localhost:9092."),
     "kafka_topic": opt_param("string", "Kafka topic", "Topic with the events."),
     "kafka_max_messages": opt_param("integer", "Kafka max messages", "Stop consuming after this many.", minimum=1),
+    "served_days": opt_param("integer", "Served days", "source=served: the days of the service's log to read.",
+                             minimum=1),
     "n_sessions": opt_param("integer", "Sessions", "Synthetic sessions.", minimum=200),
     "n_products": opt_param("integer", "Products", "Synthetic catalogue size.", minimum=10),
     "label_noise": opt_param(

@@ -173,6 +173,8 @@ def promote(candidates: Sequence[Candidate], run_id: str, joint: bool = False) -
         for m in moves:
             client.set_model_version_tag(m["name"], str(m["version"]), PROMOTION_TAG, "done")
         journal_path().unlink()
+    if any(m["alias"] == "champion" for m in moves):
+        notify_serving([m["name"] for m in moves if m["alias"] == "champion"])
     out = {}
     for m in moves:
         d = decided[m["name"]]
@@ -181,6 +183,25 @@ def promote(candidates: Sequence[Candidate], run_id: str, joint: bool = False) -
         log.info("registry: %s v%s -> @%s (score %.4f; champion %s)", m["name"], m["version"], m["alias"], d["score"],
                  "none" if d["champion_score"] is None else f"{d['champion_score']:.4f}")
     return out
+
+
+def notify_serving(names: Sequence[str]) -> None:
+    """Tell the online service (``$SERVING_URL``, when set) that champions moved, so it swaps now rather than at
+    its next poll. Best effort: the promotion is done either way, and the service also polls the registry."""
+    url = os.environ.get("SERVING_URL")
+    if not url:
+        return
+    import requests
+
+    key = os.environ.get("SERVING_API_KEY", "")
+    try:
+        resp = requests.post(f"{url.rstrip('/')}/v1/admin/reload", headers={"X-API-Key": key} if key else {},
+                             timeout=30)
+        resp.raise_for_status()
+        log.info("serving at %s swapped %s", url, resp.json().get("swapped"))
+    except requests.RequestException as exc:
+        log.warning("could not notify the service at %s of new champions %s (it polls the registry): %s",
+                    url, list(names), exc)
 
 
 def register(model_uri: str, name: str, score: float, tags: Mapping[str, str], run_id: str) -> dict[str, Any]:

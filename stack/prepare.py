@@ -50,13 +50,13 @@ def postgres(s: dict[str, str], pg: Path) -> None:
 
 
 def postgres_databases(s: dict[str, str]) -> None:
-    """Create the Airflow, MLflow and MLflow-auth databases if missing (after Postgres is up)."""
+    """Create the Airflow, MLflow, MLflow-auth and serving databases if missing (after Postgres is up)."""
     import psycopg2
 
     conn = psycopg2.connect(pg_url(s, "postgres"))
     conn.autocommit = True
     with conn.cursor() as cur:
-        for db in (s["AIRFLOW_DB"], s["MLFLOW_DB"], s["MLFLOW_AUTH_DB"]):
+        for db in (s["AIRFLOW_DB"], s["MLFLOW_DB"], s["MLFLOW_AUTH_DB"], s["SERVING_DB"]):
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
             if cur.fetchone() is None:
                 cur.execute(f'CREATE DATABASE "{db}"')

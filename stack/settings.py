@@ -83,6 +83,10 @@ def client_env(s: dict[str, str]) -> dict[str, str]:
         "RAY_AUTH_MODE": "token",
         "RAY_AUTH_TOKEN": s["RAY_AUTH_TOKEN"],
         "PLATFORM_DATA_DIR": str(stack_dir() / "data"),
+        # The online service (make serve): session state in Redis's database 1 (Celery's broker is 0), its
+        # event and impression log in Postgres.
+        "SERVING_REDIS_URL": f"redis://:{s['REDIS_PASSWORD']}@{host}:{s['REDIS_PORT']}/1",
+        "SERVING_DATABASE_URL": pg_url(s, s["SERVING_DB"]),
         "PYSPARK_PYTHON": sys.executable,
         "AIRFLOW_HOME": str(airflow),
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",

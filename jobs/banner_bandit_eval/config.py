@@ -19,6 +19,8 @@ class BannerConfig:
     """Every knob of one banner_bandit_eval run (profile values overridden by DAG Params).
 
     Attributes:
+        source: ``logs`` (the OBD logs when present, and the synthetic logs) or ``served``: those and the online
+            service's own impression log of the last ``served_days``, with the propensities it logged.
         obd_dir: Open Bandit Dataset folder holding ``random/`` and ``bts/`` (each with
             ``<campaign>.csv``); empty = ``$PLATFORM_OBD_DIR``, then ``../shared/data/obd``.
         campaign, platform: the OBD campaign (our ``location``) and the tenant key.
@@ -34,6 +36,8 @@ class BannerConfig:
     """
 
     profile: str
+    source: str
+    served_days: int
     obd_dir: str
     campaign: str
     platform: str
@@ -53,6 +57,8 @@ class BannerConfig:
 
     def __post_init__(self) -> None:
         checks = [
+            (self.source in ("logs", "served"), f"source must be logs or served, got {self.source!r}"),
+            (self.served_days >= 1, f"served_days must be >= 1, got {self.served_days}"),
             (self.prior_days >= 1, f"prior_days must be >= 1, got {self.prior_days}"),
             (self.prior_alpha > 0 and self.prior_beta > 0, "prior_alpha and prior_beta must be > 0"),
             (self.prior_weight >= 0, f"prior_weight must be >= 0, got {self.prior_weight}"),

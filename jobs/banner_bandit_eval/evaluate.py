@@ -157,6 +157,40 @@ def synthetic_table(
     return pd.concat(parts, ignore_index=True)
 
 
+def served_table(served: pd.DataFrame, cfg: BannerConfig, rng: np.random.Generator) -> pd.DataFrame:
+    """OPE on the online service's own log, weighted by the propensities it logged: the served policy's observed
+    CTR; uniform random and the Thompson policy cold-started on the log's first half, on its second half."""
+    served = served.sort_values("timestamp", kind="stable", ignore_index=True)
+    ctx = served.groupby(KEY, sort=True).ngroup().to_numpy()
+    n_ctx, n_cr = int(ctx.max()) + 1, int(served["creative"].max()) + 1
+    exists = np.zeros((n_ctx, n_cr), dtype=bool)
+    exists[ctx, served["creative"].to_numpy(int)] = True  # a context's creatives: those it ever showed
+    lg = BanditLog(ctx, served["creative"].to_numpy(int), served["click"].to_numpy(float),
+                   served["propensity"].to_numpy(float), n_ctx, n_cr)
+    parts = [_rows("served", "thompson (served)", "served", [on_policy(lg.reward, cfg.n_boot, rng)])]
+    half = np.arange(lg.n) >= lg.n // 2
+    second = lg.subset(half)
+    uni = exists / exists.sum(axis=1, keepdims=True)
+    label = "served (second half)"
+    q = reward_model(second, cfg.dr_folds, cfg.dr_prior_strength, rng)
+    parts.append(_rows("served", "uniform", label,
+                       _drop_replay_unless_uniform(evaluate(second, uni, q, cfg.n_boot, rng), second)))
+    keys = served[KEY].drop_duplicates().sort_values(KEY).reset_index(drop=True)
+    arms = keys.loc[np.repeat(np.arange(n_ctx), exists.sum(axis=1))].reset_index(drop=True)
+    arms["creative"] = np.nonzero(exists)[1]
+    first = served[~half].groupby(KEY + ["creative"], as_index=False).agg(impressions=("click", "size"),
+                                                                          clicks=("click", "sum"))
+    ts = BannerTS(cfg.prior_alpha, cfg.prior_beta).add_creatives(arms).cold_start(first, cfg.prior_weight)
+    probs = ts.action_probabilities(cfg.n_draws, rng).merge(keys.reset_index(), on=KEY)
+    pi_ts = np.zeros((n_ctx, n_cr))
+    pi_ts[probs["index"].to_numpy(int), probs["creative"].to_numpy(int)] = probs["prob"].to_numpy()
+    parts.append(_rows("served", "thompson (cold start on first half)", label,
+                       _drop_replay_unless_uniform(evaluate(second, pi_ts, q, cfg.n_boot, rng), second)))
+    parts.append(_rows("served", "thompson (served)", label, [on_policy(second.reward, cfg.n_boot, rng)],
+                       float(second.reward.mean()), "observed on-policy CTR"))
+    return pd.concat(parts, ignore_index=True)
+
+
 def power_notes(table: pd.DataFrame) -> list[str]:
     """What the intervals can and cannot tell apart (80% power, two-sided 5%)."""
     notes = []
@@ -202,6 +236,8 @@ def run(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, 
     if {"random", "bts"} <= set(logs["log"]):
         tables.append(obd_table(logs, cfg, rng))
     tables.append(synthetic_table(logs, truth, cfg, rng))
+    if "served" in set(logs["log"]):
+        tables.append(served_table(logs[logs["log"] == "served"], cfg, rng))
     table = pd.concat(tables, ignore_index=True)[["source", "policy", "log", "estimator", "estimate", "lo", "hi", "se",
                                                    "ess", "reference", "reference_kind", "covered"]]
     notes = power_notes(table)

@@ -88,6 +88,12 @@ def run_load(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[
                     "open_bandit_dataset.zip or set obd_dir / PLATFORM_OBD_DIR): evaluating synthetic logs only", obd)
     synth, truth = synthetic_logs(cfg)
     frames.append(synth)
+    if cfg.source == "served":
+        from jobs.served import IMPRESSIONS_SQL, read_frame
+
+        served = read_frame(IMPRESSIONS_SQL, cfg.served_days, "impressions").assign(log="served")
+        log.info("served impressions: %d (%d clicks)", len(served), int(served["click"].sum()))
+        frames.append(served)
     logs = pd.concat(frames, ignore_index=True)[SCHEMA]
     path = ctx.run_dir / "logs" / "logs.parquet"
     with atomic_path(path) as tmp:

@@ -9,7 +9,7 @@ from jobs.config import build_config, require
 
 PIPELINE = "pricing_models"
 EXPERIMENT = "pricing_models"
-SOURCES = ("synthetic", "files", "kafka")
+SOURCES = ("synthetic", "files", "kafka", "served")
 MODEL_NAMES = {"classifier": "agent_classifier", "multitask": "pricing_multitask", "rules": "pricing_rules"}
 
 
@@ -19,7 +19,8 @@ class PricingConfig:
 
     Attributes:
         source: ``synthetic``, ``files`` (``events_path``: events as JSONL or Parquet plus
-            ``offers.jsonl|parquet``) or ``kafka`` (``kafka_bootstrap``, ``kafka_topic``).
+            ``offers.jsonl|parquet``), ``kafka`` (``kafka_bootstrap``, ``kafka_topic``) or ``served``
+            (the online service's log of the last ``served_days``: events, and its quotes as the offers).
         n_sessions, n_products, label_noise: the synthetic clickstream.
         seed: seeds generation, the split, XGBoost and PyTorch.
         holdout_fraction: share of sessions held out (by a seeded hash of sessionId).
@@ -39,6 +40,7 @@ class PricingConfig:
     kafka_bootstrap: str
     kafka_topic: str
     kafka_max_messages: int
+    served_days: int
     n_sessions: int
     n_products: int
     label_noise: float

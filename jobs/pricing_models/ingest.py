@@ -1,4 +1,5 @@
-"""ingest_events: clickstream events and price-experiment offers from files, Kafka or the generator.
+"""ingest_events: clickstream events and price-experiment offers from files, Kafka, the online service's log or
+the generator.
 
 Output (this run's folder): ``events/events.parquet``, ``events/offers.parquet`` and, for
 synthetic data only, ``truth/truth.parquet`` (kind, true P(agent), purchase model) apart.
@@ -116,6 +117,11 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
     with atomic_path(out, is_dir=True) as tmp:
         if cfg.source == "synthetic":
             write_synthetic(cfg, tmp, truth_path)
+        elif cfg.source == "served":
+            from jobs.served import EVENTS_SQL, OFFERS_SQL, export
+
+            export(EVENTS_SQL, tmp / "events.parquet", cfg.served_days, "events")
+            export(OFFERS_SQL, tmp / "offers.parquet", cfg.served_days, "offers")
         else:
             folder = Path(cfg.events_path)
             if cfg.source == "kafka":

@@ -28,6 +28,8 @@ STREAMS: dict[str, int | tuple[int | None, str]] = {
     "market.clicks": 13,
     "market.share": 99,
     "rllib.replay_buffer": 7,
+    "serving.purchases": 21,         # simulated shoppers' purchase draws
+    "serving.banner_visits": 22,     # simulated banner visitors' contexts and clicks
 }
 
 

@@ -1,0 +1,28 @@
+"""``python -m serving`` (``make serve``): the service under uvicorn, ``SERVING_WORKERS`` processes on
+``SERVING_HOST:SERVING_PORT`` (127.0.0.1:8000 unless set)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+
+from serving.config import from_env
+
+
+def main() -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    cfg = from_env()  # fails here, before any worker starts, on a bad setting
+    prom = os.path.join(cfg.state_dir, "prometheus")
+    shutil.rmtree(prom, ignore_errors=True)  # samples of an earlier run's workers would be summed in
+    os.makedirs(prom, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = prom
+    logging.getLogger("serving").info("serving on http://%s:%d with %d workers", cfg.host, cfg.port, cfg.workers)
+    uvicorn.run("serving.app:create_app", factory=True, host=cfg.host, port=cfg.port, workers=cfg.workers,
+                log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

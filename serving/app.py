@@ -1,0 +1,397 @@
+"""The FastAPI app: events in, prices, banners and CTR scores out, everything logged for the batch DAGs.
+
+``create_app`` is what uvicorn runs in each worker (``python -m serving``). Degraded modes: with Redis down a
+price is the list price flagged ``degraded: redis`` and a banner comes from the worker's last copy of its
+context's posterior; with Postgres down every log row goes to the disk buffer and is replayed when it is back.
+Nothing of that is a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import threading
+import time
+import uuid
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+
+from serving import metrics
+from serving.config import ServingConfig
+from serving.schemas import Click, CtrRows, EventBatch, validate_events
+
+log = logging.getLogger("serving")
+RELOAD_CHANNEL = "serving:reload"
+PRICE_MODELS = ("agent_classifier", "pricing_rules")
+
+
+class Service:
+    """Everything one worker holds: clients, champions, the banner policy, the catalogue, background loops."""
+
+    def __init__(self, cfg: ServingConfig) -> None:
+        import redis
+
+        from jobs.tracking import mlflow_setup
+        from serving.banner import BannerPolicy
+        from serving.champions import Champions
+        from serving.logstore import EVENT_COLUMNS, LogStore
+        from serving.sessions import SessionStore
+
+        self.cfg = cfg
+        mlflow_setup("serving")
+        self.redis = redis.Redis.from_url(cfg.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.store = LogStore(cfg.database_url, _state_dir(cfg) / "buffer",
+                              on_buffered=lambda table, n: metrics.BUFFERED.labels(table).inc(n))
+        self.event_columns = EVENT_COLUMNS
+        self.sessions = SessionStore(self.redis, cfg.session_ttl_s, self._history)
+        self.champions = Champions(on_swap=self._swapped,
+                                   on_failure=lambda name, v: metrics.LOAD_FAILURES.labels(name).inc())
+        self.banner = BannerPolicy(self.redis, cfg.banner_prior_alpha, cfg.banner_prior_beta, cfg.banner_draws,
+                                   seed=int.from_bytes(uuid.uuid4().bytes[:4], "little"))
+        self.catalogue = load_catalogue(cfg)
+        self.last_posterior: dict[str, tuple[list[int], np.ndarray, np.ndarray]] = {}
+        self._stop = threading.Event()
+        self.ready = False
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.store.ensure_schema()
+        self.refresh()
+        self.seed_banner_arms()
+        self.ready = True
+        for target in (self._poll_loop, self._listen_loop):
+            threading.Thread(target=target, daemon=True, name=target.__name__).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.store.close()
+
+    def refresh(self) -> list[str]:
+        try:
+            return self.champions.refresh()
+        except Exception as exc:  # the registry is unreachable: keep serving what is loaded
+            log.warning("registry check failed, serving %s: %s", self.champions.bundle.versions(), exc)
+            return []
+
+    def _swapped(self, name: str, version: str) -> None:
+        metrics.SWAPS.labels(name).inc()
+        metrics.MODEL_VERSION.labels(name).set(float(version))
+
+    def _history(self, session_id: str) -> list[dict[str, Any]]:
+        try:
+            return self.store.session_events(session_id, self.cfg.session_ttl_s)
+        except Exception as exc:  # Postgres down: the state starts from what arrives now
+            log.warning("no event history for session %s (%s)", session_id, exc)
+            return []
+
+    def _poll_loop(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(1.0):
+            try:
+                # Probed by each worker: another may have replayed the buffer while this one still holds
+                # Postgres for down and keeps buffering.
+                if not self.store.available():
+                    self.store.ping()
+                if any(self.store.buffer_dir.glob("*.jsonl*")):
+                    metrics.REPLAYED.inc(self.store.replay())
+            except Exception as exc:
+                log.info("buffer replay waits for Postgres: %s", exc)
+            if time.monotonic() - last >= self.cfg.poll_s:
+                last = time.monotonic()
+                self.refresh()
+
+    def _listen_loop(self) -> None:
+        """Alias-moved notifications from any worker (``/v1/admin/reload``) reach every worker through Redis."""
+        while not self._stop.is_set():
+            try:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(RELOAD_CHANNEL)
+                while not self._stop.is_set():
+                    if pubsub.get_message(timeout=1.0):
+                        self.refresh()
+            except Exception:
+                self._stop.wait(2.0)  # Redis down: polling still swaps, this resumes when it is back
+
+    def seed_banner_arms(self) -> None:
+        """Arms Redis lacks: from the ``banner_policy`` champion (a snapshot of the posteriors), else the prior."""
+        from serving.banner import parse_contexts
+
+        try:
+            policy = self.champions.bundle.models.get("banner_policy")
+            arms = (policy.model.unwrap_python_model().arms if policy is not None
+                    else parse_contexts(self.cfg.banner_contexts))
+            added = self.banner.seed_arms(arms)
+            if added:
+                log.info("banner: %d contexts seeded from %s", added,
+                         f"banner_policy v{policy.version}" if policy else "the prior")
+            # Every context's posterior as of now: what this worker serves from while Redis is down.
+            for key in self.banner.contexts():
+                self.last_posterior[key] = self.banner.posterior(key)
+        except Exception as exc:
+            log.warning("banner arms not seeded (Redis down?): %s", exc)
+
+
+def _state_dir(cfg: ServingConfig) -> Any:
+    from pathlib import Path
+
+    return Path(cfg.state_dir)
+
+
+def load_catalogue(cfg: ServingConfig) -> pd.DataFrame:
+    """Products indexed by productId: category, list_price, rating."""
+    if cfg.catalogue_path:
+        from jobs.tables import Column, read_table
+
+        cols = (Column("productId", "int"), Column("category", "str"), Column("list_price", "float"),
+                Column("rating", "float"))
+        from pathlib import Path
+
+        df = read_table(Path(cfg.catalogue_path), cols, "product catalogue")
+    else:
+        from models.pricing.synth import ClickstreamSpec, products
+
+        df = products(ClickstreamSpec(n_products=cfg.catalogue_products, seed=cfg.catalogue_seed))
+    return df.set_index("productId")[["category", "list_price", "rating"]]
+
+
+def price_quote(svc: Service, product_id: int, session_id: str) -> dict[str, Any]:
+    """The served price of ``product_id`` for ``session_id`` and everything that decided it."""
+    from redis.exceptions import RedisError
+
+    from jobs.pricing_models.distill import TREE_FEATURES
+    from models.pricing.online_features import features
+    from models.pricing.session_features import FEATURES
+
+    bundle = svc.champions.bundle  # once: the whole response uses these versions
+    clf, rules = bundle.get("agent_classifier"), bundle.get("pricing_rules")
+    if product_id not in svc.catalogue.index:
+        raise HTTPException(404, f"product_id {product_id} is not in the catalogue")
+    product = svc.catalogue.loc[product_id]
+    list_price = float(product["list_price"])
+    out: dict[str, Any] = {"product_id": product_id, "session_id": session_id, "list_price": list_price,
+                           "models": {n: bundle.get(n).version for n in PRICE_MODELS}, "degraded": None}
+    try:
+        state = svc.sessions.get(session_id)
+    except RedisError as exc:
+        log.warning("Redis down, list price for session %s: %s", session_id, exc)
+        metrics.DEGRADED.labels("redis").inc()
+        out.update(p_agent=None, multiplier=1.0, price=list_price, session_events=None, degraded="redis")
+        return out
+    from models.pricing.online_features import new_state
+
+    feats = features(state or new_state())
+    x = pd.DataFrame([feats], columns=FEATURES)
+    p_agent = float(np.asarray(clf.predict(x)).ravel()[0])
+    x["log_list_price"] = math.log(list_price)
+    raw = float(np.asarray(rules.predict(x[TREE_FEATURES])).ravel()[0])
+    mult = min(max(raw, svc.cfg.price_floor), svc.cfg.price_cap)
+    out.update(p_agent=p_agent, rules_multiplier=raw, multiplier=mult, price=round(list_price * mult, 2),
+               session_events=int(feats["n_events"]))
+    return out
+
+
+def create_app(cfg: ServingConfig | None = None) -> FastAPI:
+    """The app of one worker (uvicorn's factory)."""
+    from serving.config import from_env
+
+    cfg = cfg or from_env()
+    svc = Service(cfg)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        svc.start()
+        yield
+        svc.stop()
+
+    app = FastAPI(title="adplatform serving", version="1", lifespan=lifespan)
+    app.state.svc = svc
+
+    def api_key(x_api_key: str | None = Header(default=None)) -> None:
+        if cfg.api_key and not (x_api_key and secrets.compare_digest(x_api_key, cfg.api_key)):
+            raise HTTPException(401, "missing or wrong X-API-Key header")
+
+    guarded = [Depends(api_key)]
+
+    @app.middleware("http")
+    async def timed(request: Request, call_next: Any) -> Response:
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.LATENCY.labels(getattr(route, "path", "other")).observe(time.perf_counter() - t0)
+        return response
+
+    from serving.champions import MissingChampion
+
+    @app.exception_handler(MissingChampion)
+    async def no_champion(request: Request, exc: MissingChampion) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "model": exc.name}, status_code=503)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        deps = {"redis": _ping(svc.redis.ping), "postgres": svc.store.ping() and svc.store.ensure_schema()}
+        body = {"ready": svc.ready, "models": svc.champions.bundle.versions(), **deps,
+                "buffered_rows": svc.store.buffered()}
+        return JSONResponse(body, status_code=200 if svc.ready else 503)
+
+    @app.get("/metrics")
+    def metrics_page() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.post("/v1/events", dependencies=guarded)
+    def post_events(batch: EventBatch) -> JSONResponse:
+        from redis.exceptions import RedisError
+
+        good, bad = validate_events(batch.events)
+        metrics.EVENTS.labels("rejected").inc(len(bad))
+        body: dict[str, Any] = {"accepted": len(good), "rejected": bad, "stored": None, "degraded": None}
+        if good:
+            rows = [{col: ev[name] for name, col in svc.event_columns.items()} for ev in good]
+            body["stored"] = svc.store.write("events", rows)
+            metrics.EVENTS.labels("accepted").inc(len(good))
+            by_session: dict[str, list[dict[str, Any]]] = {}
+            for ev in good:
+                by_session.setdefault(ev["sessionId"], []).append(ev)
+            try:
+                body["new"] = sum(svc.sessions.add(sid, evs) for sid, evs in by_session.items())
+            except RedisError as exc:  # durable in the log: the state is rebuilt from it when Redis is back
+                log.warning("Redis down, session state not updated: %s", exc)
+                metrics.DEGRADED.labels("redis").inc()
+                body["degraded"] = "redis"
+        return JSONResponse(body, status_code=422 if bad and not good else 200)
+
+    @app.get("/v1/sessions/{session_id}/features", dependencies=guarded)
+    def session_features(session_id: str) -> dict[str, Any]:
+        """The 29 features the price of this session is computed from (404 for a session with no event)."""
+        from models.pricing.online_features import features
+
+        state = svc.sessions.get(session_id)
+        if state is None:
+            raise HTTPException(404, f"no events for session {session_id!r} within the last "
+                                     f"{cfg.session_ttl_s} s")
+        return {"session_id": session_id, "features": features(state)}
+
+    @app.get("/v1/price/{product_id}", dependencies=guarded)
+    def get_price(product_id: int, session_id: str) -> dict[str, Any]:
+        quote = price_quote(svc, product_id, session_id)
+        quote["quote_id"] = str(uuid.uuid4())
+        product = svc.catalogue.loc[product_id]
+        svc.store.write("quotes", [{
+            "quote_id": quote["quote_id"], "session_id": session_id, "product_id": product_id,
+            "category": str(product["category"]), "rating": float(product["rating"]),
+            "list_price": quote["list_price"], "offer_price": quote["price"], "multiplier": quote["multiplier"],
+            "p_agent": quote["p_agent"], "degraded": quote["degraded"], "versions": quote["models"]}])
+        return quote
+
+    @app.get("/v1/banner", dependencies=guarded)
+    def get_banner(platform: str, slot: int, location: str) -> dict[str, Any]:
+        from redis.exceptions import RedisError
+
+        from serving.banner import context_key, propensities
+
+        key = context_key(platform, slot, location)
+        impression_id = str(uuid.uuid4())
+        degraded = None
+        try:
+            try:
+                creative, prop, creatives, props = svc.banner.choose(key)
+            except KeyError:
+                svc.seed_banner_arms()  # Redis restarted empty: seed again, then this context may exist
+                creative, prop, creatives, props = svc.banner.choose(key)
+            svc.last_posterior[key] = svc.banner.posterior(key)
+        except KeyError:
+            raise HTTPException(404, f"no creatives for context platform={platform!r} slot={slot} "
+                                     f"location={location!r}") from None
+        except RedisError:
+            if key not in svc.last_posterior:
+                raise HTTPException(503, "Redis is down and this worker has no copy of this context's "
+                                         "posterior yet") from None
+            metrics.DEGRADED.labels("redis").inc()
+            degraded = "redis"
+            creatives, a, b = svc.last_posterior[key]
+            props = propensities(a, b, cfg.banner_draws, svc.banner.rng)
+            i = int(svc.banner.rng.choice(len(creatives), p=props))
+            creative, prop = creatives[i], float(props[i])
+        svc.store.write("impressions", [{"impression_id": impression_id, "platform": platform, "slot": slot,
+                                         "location": location, "creative": int(creative), "propensity": prop,
+                                         "policy": "thompson"}])
+        if degraded is None:
+            svc.banner.record_impression(impression_id, key, int(creative))
+        return {"impression_id": impression_id, "creative": int(creative), "propensity": prop,
+                "propensities": {str(c): float(p) for c, p in zip(creatives, props)}, "degraded": degraded,
+                "context": {"platform": platform, "slot": slot, "location": location}}
+
+    @app.post("/v1/banner/click", dependencies=guarded)
+    def post_click(click: Click) -> JSONResponse:
+        try:
+            known = svc.store.impression(click.impression_id)
+        except Exception:  # Postgres down: Redis still knows the recent impressions
+            known = None
+        if known is None:
+            from serving.banner import IMPRESSION
+
+            try:
+                in_redis = svc.redis.exists(IMPRESSION + click.impression_id)
+            except Exception:
+                in_redis = False
+            if not in_redis:
+                raise HTTPException(404, f"unknown impression_id {click.impression_id}")
+        status = svc.banner.record_click(click.impression_id, known)
+        if status == "recorded":
+            svc.store.write("clicks", [{"impression_id": click.impression_id}])
+        return JSONResponse({"impression_id": click.impression_id, "status": status})
+
+    @app.post("/v1/ctr", dependencies=guarded)
+    def post_ctr(body: CtrRows) -> dict[str, Any]:
+        from models.ctr.features import RAW_INPUTS
+
+        model = svc.champions.bundle.get("ctr_lightgbm")
+        rows = pd.DataFrame(body.rows)
+        missing = [c for c in RAW_INPUTS if c not in rows.columns]
+        if missing:
+            raise HTTPException(422, f"rows lack the field(s) {missing} (every row needs {list(RAW_INPUTS)})")
+        holes = rows[list(RAW_INPUTS)].isna().any()
+        if holes.any():
+            raise HTTPException(422, f"field(s) {list(holes[holes].index)} are null in some rows")
+        from mlflow.exceptions import MlflowException
+
+        from serving.champions import conform
+
+        try:
+            p = np.asarray(model.model.predict(conform(model.model, rows)), dtype=float)
+        except (ValueError, TypeError, OverflowError, MlflowException) as exc:
+            raise HTTPException(422, f"rows do not fit the CTR model's schema: {exc}") from exc
+        return {"p_click": p.tolist(), "model": {"ctr_lightgbm": model.version}}
+
+    @app.post("/v1/admin/reload", dependencies=guarded)
+    def reload() -> dict[str, Any]:
+        swapped = svc.refresh()
+        try:
+            svc.redis.publish(RELOAD_CHANNEL, "reload")
+        except Exception:
+            pass  # the other workers catch up by polling
+        return {"swapped": swapped, "models": svc.champions.bundle.versions()}
+
+    @app.post("/v1/admin/banner/snapshot", dependencies=guarded)
+    def snapshot() -> dict[str, Any]:
+        from serving.snapshot import register_banner_policy
+
+        return register_banner_policy(svc.banner.arms())
+
+    return app
+
+
+def _ping(fn: Any) -> bool:
+    try:
+        return bool(fn())
+    except Exception:
+        return False
