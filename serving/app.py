@@ -55,7 +55,9 @@ class Service:
         self.banner = BannerPolicy(self.redis, cfg.banner_prior_alpha, cfg.banner_prior_beta, cfg.banner_draws,
                                    seed=int.from_bytes(uuid.uuid4().bytes[:4], "little"))
         self.catalogue = load_catalogue(cfg)
-        self.last_posterior: dict[str, tuple[list[int], np.ndarray, np.ndarray]] = {}
+        # productId -> (category, list_price, rating): a dict lookup, not a pandas one, per request.
+        self.products = {int(pid): (str(c), float(lp), float(r)) for pid, c, lp, r in zip(
+            self.catalogue.index, self.catalogue["category"], self.catalogue["list_price"], self.catalogue["rating"])}
         self._stop = threading.Event()
         self.ready = False
 
@@ -130,9 +132,8 @@ class Service:
             if added:
                 log.info("banner: %d contexts seeded from %s", added,
                          f"banner_policy v{policy.version}" if policy else "the prior")
-            # Every context's posterior as of now: what this worker serves from while Redis is down.
-            for key in self.banner.contexts():
-                self.last_posterior[key] = self.banner.posterior(key)
+            for key in self.banner.contexts():  # what this worker serves from if Redis goes down
+                self.banner.refresh(key)
         except Exception as exc:
             log.warning("banner arms not seeded (Redis down?): %s", exc)
 
@@ -164,18 +165,17 @@ def price_quote(svc: Service, product_id: int, session_id: str) -> dict[str, Any
     """The served price of ``product_id`` for ``session_id`` and everything that decided it."""
     from redis.exceptions import RedisError
 
-    from jobs.pricing_models.distill import TREE_FEATURES
-    from models.pricing.online_features import features
-    from models.pricing.session_features import FEATURES
+    from models.pricing.online_features import features, new_state
 
     bundle = svc.champions.bundle  # once: the whole response uses these versions
     clf, rules = bundle.get("agent_classifier"), bundle.get("pricing_rules")
-    if product_id not in svc.catalogue.index:
+    product = svc.products.get(product_id)
+    if product is None:
         raise HTTPException(404, f"product_id {product_id} is not in the catalogue")
-    product = svc.catalogue.loc[product_id]
-    list_price = float(product["list_price"])
+    list_price = product[1]
     out: dict[str, Any] = {"product_id": product_id, "session_id": session_id, "list_price": list_price,
-                           "models": {n: bundle.get(n).version for n in PRICE_MODELS}, "degraded": None}
+                           "models": {"agent_classifier": clf.version, "pricing_rules": rules.version},
+                           "degraded": None}
     try:
         state = svc.sessions.get(session_id)
     except RedisError as exc:
@@ -183,13 +183,10 @@ def price_quote(svc: Service, product_id: int, session_id: str) -> dict[str, Any
         metrics.DEGRADED.labels("redis").inc()
         out.update(p_agent=None, multiplier=1.0, price=list_price, session_events=None, degraded="redis")
         return out
-    from models.pricing.online_features import new_state
-
     feats = features(state or new_state())
-    x = pd.DataFrame([feats], columns=FEATURES)
-    p_agent = float(np.asarray(clf.predict(x)).ravel()[0])
-    x["log_list_price"] = math.log(list_price)
-    raw = float(np.asarray(rules.predict(x[TREE_FEATURES])).ravel()[0])
+    p_agent = float(np.asarray(clf.predict([[feats[c] for c in clf.columns]])).ravel()[0])
+    feats["log_list_price"] = math.log(list_price)
+    raw = float(np.asarray(rules.predict([[feats[c] for c in rules.columns]])).ravel()[0])
     mult = min(max(raw, svc.cfg.price_floor), svc.cfg.price_cap)
     out.update(p_agent=p_agent, rules_multiplier=raw, multiplier=mult, price=round(list_price * mult, 2),
                session_events=int(feats["n_events"]))
@@ -218,13 +215,7 @@ def create_app(cfg: ServingConfig | None = None) -> FastAPI:
 
     guarded = [Depends(api_key)]
 
-    @app.middleware("http")
-    async def timed(request: Request, call_next: Any) -> Response:
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.LATENCY.labels(getattr(route, "path", "other")).observe(time.perf_counter() - t0)
-        return response
+    app.add_middleware(Timed)
 
     from serving.champions import MissingChampion
 
@@ -240,7 +231,7 @@ def create_app(cfg: ServingConfig | None = None) -> FastAPI:
     def readyz() -> JSONResponse:
         deps = {"redis": _ping(svc.redis.ping), "postgres": svc.store.ping() and svc.store.ensure_schema()}
         body = {"ready": svc.ready, "models": svc.champions.bundle.versions(), **deps,
-                "buffered_rows": svc.store.buffered()}
+                "buffered_rows": svc.store.buffered(), "pending_rows": svc.store.pending()}
         return JSONResponse(body, status_code=200 if svc.ready else 503)
 
     @app.get("/metrics")
@@ -281,22 +272,22 @@ def create_app(cfg: ServingConfig | None = None) -> FastAPI:
         return {"session_id": session_id, "features": features(state)}
 
     @app.get("/v1/price/{product_id}", dependencies=guarded)
-    def get_price(product_id: int, session_id: str) -> dict[str, Any]:
+    def get_price(product_id: int, session_id: str) -> JSONResponse:
         quote = price_quote(svc, product_id, session_id)
         quote["quote_id"] = str(uuid.uuid4())
-        product = svc.catalogue.loc[product_id]
-        svc.store.write("quotes", [{
+        category, _, rating = svc.products[product_id]
+        svc.store.write_behind("quotes", {
             "quote_id": quote["quote_id"], "session_id": session_id, "product_id": product_id,
-            "category": str(product["category"]), "rating": float(product["rating"]),
-            "list_price": quote["list_price"], "offer_price": quote["price"], "multiplier": quote["multiplier"],
-            "p_agent": quote["p_agent"], "degraded": quote["degraded"], "versions": quote["models"]}])
-        return quote
+            "category": category, "rating": rating, "list_price": quote["list_price"], "offer_price": quote["price"],
+            "multiplier": quote["multiplier"], "p_agent": quote["p_agent"], "degraded": quote["degraded"],
+            "versions": quote["models"]})
+        return JSONResponse(quote)
 
     @app.get("/v1/banner", dependencies=guarded)
-    def get_banner(platform: str, slot: int, location: str) -> dict[str, Any]:
+    def get_banner(platform: str, slot: int, location: str) -> JSONResponse:
         from redis.exceptions import RedisError
 
-        from serving.banner import context_key, propensities
+        from serving.banner import context_key
 
         key = context_key(platform, slot, location)
         impression_id = str(uuid.uuid4())
@@ -307,28 +298,30 @@ def create_app(cfg: ServingConfig | None = None) -> FastAPI:
             except KeyError:
                 svc.seed_banner_arms()  # Redis restarted empty: seed again, then this context may exist
                 creative, prop, creatives, props = svc.banner.choose(key)
-            svc.last_posterior[key] = svc.banner.posterior(key)
         except KeyError:
             raise HTTPException(404, f"no creatives for context platform={platform!r} slot={slot} "
                                      f"location={location!r}") from None
         except RedisError:
-            if key not in svc.last_posterior:
-                raise HTTPException(503, "Redis is down and this worker has no copy of this context's "
-                                         "posterior yet") from None
+            try:
+                creative, prop, creatives, props = svc.banner.choose(key, stale_ok=True)
+            except KeyError:
+                raise HTTPException(503, "Redis is down and this worker has no propensities for this context "
+                                         "yet") from None
             metrics.DEGRADED.labels("redis").inc()
             degraded = "redis"
-            creatives, a, b = svc.last_posterior[key]
-            props = propensities(a, b, cfg.banner_draws, svc.banner.rng)
-            i = int(svc.banner.rng.choice(len(creatives), p=props))
-            creative, prop = creatives[i], float(props[i])
-        svc.store.write("impressions", [{"impression_id": impression_id, "platform": platform, "slot": slot,
-                                         "location": location, "creative": int(creative), "propensity": prop,
-                                         "policy": "thompson"}])
+        svc.store.write_behind("impressions", {"impression_id": impression_id, "platform": platform, "slot": slot,
+                                               "location": location, "creative": int(creative), "propensity": prop,
+                                               "policy": "thompson"})
         if degraded is None:
-            svc.banner.record_impression(impression_id, key, int(creative))
-        return {"impression_id": impression_id, "creative": int(creative), "propensity": prop,
-                "propensities": {str(c): float(p) for c, p in zip(creatives, props)}, "degraded": degraded,
-                "context": {"platform": platform, "slot": slot, "location": location}}
+            try:
+                svc.banner.record_impression(impression_id, key, int(creative))
+            except RedisError:  # went down just now: the impression is in the log, the posterior misses it
+                metrics.DEGRADED.labels("redis").inc()
+                degraded = "redis"
+        return JSONResponse({"impression_id": impression_id, "creative": int(creative), "propensity": prop,
+                             "propensities": {str(c): float(p) for c, p in zip(creatives, props)},
+                             "degraded": degraded, "context": {"platform": platform, "slot": slot,
+                                                               "location": location}})
 
     @app.post("/v1/banner/click", dependencies=guarded)
     def post_click(click: Click) -> JSONResponse:
@@ -388,6 +381,25 @@ def create_app(cfg: ServingConfig | None = None) -> FastAPI:
         return register_banner_policy(svc.banner.arms())
 
     return app
+
+
+class Timed:
+    """Request latency per route into the Prometheus histogram (plain ASGI: Starlette's BaseHTTPMiddleware costs
+    about a millisecond a request)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = scope.get("route")
+            metrics.LATENCY.labels(getattr(route, "path", "other")).observe(time.perf_counter() - t0)
 
 
 def _ping(fn: Any) -> bool:

@@ -1,9 +1,11 @@
 """The service's durable log in Postgres: events, price quotes, banner impressions and clicks.
 
-Every row has a natural key and is inserted with ``ON CONFLICT DO NOTHING``, so writing a row twice (a
-client's retry, a replay of the disk buffer) stores it once. While Postgres does not answer, rows are
-appended to a local buffer file (fsynced before the request is answered) and replayed when it is back;
-nothing accepted is lost, and the buffered and replayed rows are counted.
+Events and clicks are written before the request is answered. Quotes and impressions, one row per request,
+are written behind: a writer thread inserts whatever queued up in one transaction, continuously (a worker
+killed -9 loses the rows of that moment; a clean stop flushes). Every row has a natural key and is inserted
+with ``ON CONFLICT DO NOTHING``, so writing a row twice (a client's retry, a replay of the disk buffer) stores
+it once. While Postgres does not answer, rows are appended to a local buffer file (fsynced) and replayed
+when it is back; the buffered and replayed rows are counted.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import threading
 import uuid
 from collections.abc import Sequence
@@ -61,6 +64,8 @@ class LogStore:
                                    kwargs={"connect_timeout": 2, "autocommit": False})
         self.pool.open(wait=False)
         self._schema_ready = False
+        self._queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self._writer: threading.Thread | None = None
         # After a failure, writes go straight to the buffer instead of each waiting out the pool's timeout;
         # the replay loop (which runs while anything is buffered) is what finds Postgres back.
         self._down = False
@@ -83,7 +88,44 @@ class LogStore:
         return not self._down
 
     def close(self) -> None:
+        self.flush()
         self.pool.close()
+
+    def write_behind(self, table: str, row: dict[str, Any]) -> None:
+        """Queue one row for the writer thread (see the module docstring)."""
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(target=self._drain, daemon=True, name="logstore-writer")
+                    self._writer.start()
+        self._queue.put((table, row))
+
+    def flush(self) -> None:
+        """Wait until every queued row is in Postgres or the disk buffer."""
+        if self._writer is not None:
+            self._queue.join()
+
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def _drain(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < 2000:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            by_table: dict[str, list[dict[str, Any]]] = {}
+            for table, row in batch:
+                by_table.setdefault(table, []).append(row)
+            for table, rows in by_table.items():
+                try:
+                    self.write(table, rows)
+                except Exception:  # not even the disk buffer: say so loudly, keep the thread alive
+                    log.exception("lost %d %s rows: neither Postgres nor the disk buffer took them", len(rows), table)
+            for _ in batch:
+                self._queue.task_done()
 
     def ensure_schema(self) -> bool:
         """Create the tables if missing; False when Postgres does not answer (tried again on the next write)."""

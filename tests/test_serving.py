@@ -227,8 +227,9 @@ def test_price_uses_the_champions_within_floor_and_cap_and_is_logged(svc: Svc) -
     assert q["list_price"] == catalogue.loc[17, "list_price"] and 0 <= q["p_agent"] <= 1
     assert 0.8 <= q["multiplier"] <= 1.5 and q["price"] == round(q["list_price"] * q["multiplier"], 2)
     assert q["session_events"] > 0 and q["degraded"] is None
-    row = _sql(svc, "SELECT offer_price, multiplier, versions->>'agent_classifier' FROM quotes WHERE quote_id = %s",
-               q["quote_id"])
+    query = "SELECT offer_price, multiplier, versions->>'agent_classifier' FROM quotes WHERE quote_id = %s"
+    _wait(lambda: bool(_sql(svc, query, q["quote_id"])), 10, "the quote to be written behind")
+    row = _sql(svc, query, q["quote_id"])
     assert row == [(q["price"], q["multiplier"], q["models"]["agent_classifier"])]
     assert "not in the catalogue" in svc.call("GET", "/v1/price/999999", expect=404, params={"session_id": "s0"})[
         "detail"]
@@ -245,6 +246,9 @@ def test_banner_propensities_sum_to_one_and_clicks_update_the_posterior(svc: Svc
         props = np.array(list(b["propensities"].values()))
         assert len(props) == 6 and abs(props.sum() - 1) < 1e-12 and (props > 0).all()
         assert b["propensity"] == b["propensities"][str(b["creative"])]
+    ids = [b["impression_id"] for b in shown]
+    _wait(lambda: _sql(svc, "SELECT count(*) FROM impressions WHERE impression_id::text = ANY(%s)", ids)[0][0]
+          == len(ids), 10, "the impressions to be written behind")
     logged = dict(_sql(svc, "SELECT impression_id::text, propensity FROM impressions"))
     assert all(logged[b["impression_id"]] == b["propensity"] for b in shown)
     import redis
@@ -372,8 +376,9 @@ def test_postgres_down_buffers_on_disk_and_replays_everything(svc: Svc) -> None:
         assert q["degraded"] is None and q["session_events"] > 0
         b = svc.call("GET", "/v1/banner", params={"platform": "web", "slot": 1, "location": "home"})
         assert time.monotonic() - t0 < 30  # no request waits out a dead database
-        ready = svc.call("GET", "/readyz")
-        assert not ready["postgres"] and ready["buffered_rows"] >= len(records) + 2
+        _wait(lambda: svc.call("GET", "/readyz")["buffered_rows"] >= len(records) + 2, 10,
+              "the quote and the impression to reach the disk buffer")
+        assert not svc.call("GET", "/readyz")["postgres"]
     finally:
         _bounce("postgres", down=False)
     _wait(lambda: svc.call("GET", "/readyz")["buffered_rows"] == 0, 60, "the buffer to be replayed")
