@@ -72,6 +72,22 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items() if k != "latencies_ms"}
 
 
+def settle(url: str, timeout: float = 120) -> None:
+    """Wait until ``url`` answers quickly five times in a row: an overloaded run leaves a backlog of requests
+    its client gave up on, which the next run must not inherit."""
+    import requests
+
+    t0, fast = time.monotonic(), 0
+    while fast < 5 and time.monotonic() - t0 < timeout:
+        t = time.perf_counter()
+        try:
+            requests.get(url, timeout=30)
+            fast = fast + 1 if time.perf_counter() - t < 0.02 else 0
+        except requests.RequestException:
+            fast = 0
+        time.sleep(0.2)
+
+
 def run_pipelines(env: dict[str, str]) -> None:
     procs = [subprocess.Popen([sys.executable, "-m", "jobs", p, "--profile", "smoke"], cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT) for p in ("pricing_models",
@@ -123,10 +139,12 @@ def main() -> None:
         service = subprocess.Popen([sys.executable, "-m", "serving"], cwd=REPO, env=env,
                                    stdout=open(root / "serving.log", "w"), stderr=subprocess.STDOUT)
         tracking = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
-        baseline = subprocess.Popen([str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", "models:/agent_classifier@champion",
-                                     "--env-manager", "local", "--host", "127.0.0.1", "-p", str(mport), "-w", "2"],
-                                    cwd=REPO, env={**env, "MLFLOW_TRACKING_URI": tracking,  # it execs uvicorn from PATH
-                                                        "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"},
+        venv_bin = Path(sys.executable).parent
+        baseline = subprocess.Popen([str(venv_bin / "mlflow"), "models", "serve", "-m",
+                                     "models:/agent_classifier@champion", "--env-manager", "local",
+                                     "--host", "127.0.0.1", "-p", str(mport), "-w", "2"], cwd=REPO,
+                                    # it execs uvicorn from PATH
+                                    env={**env, "MLFLOW_TRACKING_URI": tracking, "PATH": f"{venv_bin}:{env['PATH']}"},
                                     stdout=open(root / "mlflow_serve.log", "w"), stderr=subprocess.STDOUT)
         try:
             base = f"http://127.0.0.1:{port}"
@@ -159,9 +177,11 @@ def main() -> None:
             out["load"] = []
             for name, (url, req) in endpoints.items():
                 for rate in rates:
+                    settle(url + ("/healthz" if url == base else "/ping"))
                     r = asyncio.run(open_loop(url, rate, args.duration, req))
                     out["load"].append({"endpoint": name, **summary(r)})
                     print(out["load"][-1], flush=True)
+            settle(base + "/healthz")
             out["swap"] = swap_under_load(base, env, endpoints["price"][1], min(rates[1:] or rates))
             print(out["swap"], flush=True)
             text = requests.get(base + "/metrics", timeout=30).text

@@ -54,6 +54,8 @@ def fast_predict(model: Any, rows: int = 64, seed: int = 0) -> tuple[tuple[str, 
     if not names:
         return names, pyfunc
     if type(raw).__module__.startswith("xgboost"):
+        raw.set_param({"nthread": 1})  # one row per call: a thread pool only adds its spin-waiting
+
         def native(x: Any) -> Any:
             return raw.inplace_predict(np.asarray(x, dtype=float))
     elif type(raw).__module__.startswith("sklearn"):

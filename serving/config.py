@@ -77,8 +77,10 @@ def _stack_defaults() -> dict[str, str]:
         return {}
     from stack.settings import client_env
 
-    env = client_env(load())
-    return {"redis_url": env["SERVING_REDIS_URL"], "database_url": env["SERVING_DATABASE_URL"]}
+    s = load()
+    env = client_env(s)
+    return {"redis_url": env["SERVING_REDIS_URL"], "database_url": env["SERVING_DATABASE_URL"],
+            "port": int(s["SERVING_PORT"])}
 
 
 def from_env() -> ServingConfig:
@@ -95,6 +97,6 @@ def from_env() -> ServingConfig:
             raise BadInputError(f"SERVING_{name.upper()}={raw!r} is not a {kind.__name__}") from exc
     missing = {k: v for k, v in _stack_defaults().items() if k not in values}
     if missing:
-        log.info("serving: Redis and Postgres of `make stack` (%s)", ", ".join(f"SERVING_{k.upper()}" for k in missing))
+        log.info("serving: %s from `make stack` (stack.env)", ", ".join(f"SERVING_{k.upper()}" for k in missing))
         values.update(missing)
     return ServingConfig(**values)  # type: ignore[arg-type]

@@ -87,6 +87,7 @@ def client_env(s: dict[str, str]) -> dict[str, str]:
         # event and impression log in Postgres.
         "SERVING_REDIS_URL": f"redis://:{s['REDIS_PASSWORD']}@{host}:{s['REDIS_PORT']}/1",
         "SERVING_DATABASE_URL": pg_url(s, s["SERVING_DB"]),
+        "SERVING_URL": f"http://{host}:{s['SERVING_PORT']}",  # promotions tell the service to swap now
         "PYSPARK_PYTHON": sys.executable,
         "AIRFLOW_HOME": str(airflow),
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
