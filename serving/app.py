@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from fastapi.responses import JSONResponse
 
 from serving import metrics
 from serving.config import ServingConfig
+from serving.logstore import EVENT_COLUMNS
 from serving.schemas import Click, CtrRows, EventBatch, validate_events
 
 log = logging.getLogger("serving")
@@ -40,24 +42,20 @@ class Service:
         from jobs.tracking import mlflow_setup
         from serving.banner import BannerPolicy
         from serving.champions import Champions
-        from serving.logstore import EVENT_COLUMNS, LogStore
+        from serving.logstore import LogStore
         from serving.sessions import SessionStore
 
         self.cfg = cfg
         mlflow_setup("serving")
         self.redis = redis.Redis.from_url(cfg.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self.store = LogStore(cfg.database_url, _state_dir(cfg) / "buffer",
+        self.store = LogStore(cfg.database_url, Path(cfg.state_dir) / "buffer",
                               on_buffered=lambda table, n: metrics.BUFFERED.labels(table).inc(n))
-        self.event_columns = EVENT_COLUMNS
         self.sessions = SessionStore(self.redis, cfg.session_ttl_s, self._history)
         self.champions = Champions(on_swap=self._swapped,
                                    on_failure=lambda name, v: metrics.LOAD_FAILURES.labels(name).inc())
         self.banner = BannerPolicy(self.redis, cfg.banner_prior_alpha, cfg.banner_prior_beta, cfg.banner_draws,
                                    seed=int.from_bytes(uuid.uuid4().bytes[:4], "little"))
-        self.catalogue = load_catalogue(cfg)
-        # productId -> (category, list_price, rating): a dict lookup, not a pandas one, per request.
-        self.products = {int(pid): (str(c), float(lp), float(r)) for pid, c, lp, r in zip(
-            self.catalogue.index, self.catalogue["category"], self.catalogue["list_price"], self.catalogue["rating"])}
+        self.products = load_catalogue(cfg)
         self._stop = threading.Event()
         self.ready = False
 
@@ -138,27 +136,20 @@ class Service:
             log.warning("banner arms not seeded (Redis down?): %s", exc)
 
 
-def _state_dir(cfg: ServingConfig) -> Any:
-    from pathlib import Path
-
-    return Path(cfg.state_dir)
-
-
-def load_catalogue(cfg: ServingConfig) -> pd.DataFrame:
-    """Products indexed by productId: category, list_price, rating."""
+def load_catalogue(cfg: ServingConfig) -> dict[int, tuple[str, float, float]]:
+    """productId -> (category, list_price, rating): a dict lookup per request, not a pandas one."""
     if cfg.catalogue_path:
         from jobs.tables import Column, read_table
 
         cols = (Column("productId", "int"), Column("category", "str"), Column("list_price", "float"),
                 Column("rating", "float"))
-        from pathlib import Path
-
         df = read_table(Path(cfg.catalogue_path), cols, "product catalogue")
     else:
         from models.pricing.synth import ClickstreamSpec, products
 
         df = products(ClickstreamSpec(n_products=cfg.catalogue_products, seed=cfg.catalogue_seed))
-    return df.set_index("productId")[["category", "list_price", "rating"]]
+    return {int(pid): (str(c), float(lp), float(r))
+            for pid, c, lp, r in zip(df["productId"], df["category"], df["list_price"], df["rating"])}
 
 
 def price_quote(svc: Service, product_id: int, session_id: str) -> dict[str, Any]:
@@ -245,7 +236,7 @@ def create_app(cfg: ServingConfig | None = None) -> FastAPI:
         metrics.EVENTS.labels("rejected").inc(len(bad))
         body: dict[str, Any] = {"accepted": len(good), "rejected": bad, "stored": None, "degraded": None}
         if good:
-            rows = [{col: ev[name] for name, col in svc.event_columns.items()} for ev in good]
+            rows = [{col: ev[name] for name, col in EVENT_COLUMNS.items()} for ev in good]
             body["stored"] = svc.store.write("events", rows)
             metrics.EVENTS.labels("accepted").inc(len(good))
             by_session: dict[str, list[dict[str, Any]]] = {}
