@@ -24,7 +24,7 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     logging.getLogger("serving").info("serving on http://%s:%d with %d workers", cfg.host, cfg.port, cfg.workers)
     uvicorn.run("serving.app:create_app", factory=True, host=cfg.host, port=cfg.port, workers=cfg.workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, timeout_graceful_shutdown=10)
 
 
 if __name__ == "__main__":

@@ -232,6 +232,10 @@ def stop(services: list[Service], timeout_s: float = 30) -> list[str]:
                 pass
 
     def alive(pid: int) -> bool:
+        try:  # a child of ours that exited is a zombie until reaped, and a zombie still answers kill(0)
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
         try:
             os.killpg(pid, 0)
             return True

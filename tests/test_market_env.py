@@ -36,6 +36,37 @@ def test_a_seeded_episode_repeats_exactly() -> None:
     assert any(r != 0 for r in a[0])  # the learner wins auctions and gets paid or pays
 
 
+def test_unseeded_resets_draw_new_markets_and_a_seed_reproduces_the_sequence() -> None:
+    """RLlib auto-resets finished sub-environments with a bare ``reset()``: each must be a new market (it used
+    to replay the seed-0 one), and a seeded reset must replay the markets that follow it too."""
+    env = one_learner(["aggressive"])
+
+    def market() -> tuple[np.ndarray, np.ndarray]:
+        m = env.core.market
+        return m.pool_p.copy(), m.affinity.copy()
+
+    def same(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
+        return all(np.array_equal(x, y) for x, y in zip(a, b))
+
+    env.reset(seed=11)
+    seeded = market()
+    env.reset()
+    first = market()
+    env.reset()
+    second = market()
+    assert not same(first, seeded) and not same(second, first)
+    env.reset(seed=11)
+    assert same(market(), seeded)
+    env.reset()
+    assert same(market(), first)  # the unseeded sequence after a seed is reproducible too
+    fresh = one_learner(["aggressive"])
+    fresh.reset()
+    other = one_learner(["aggressive"])
+    other.reset()
+    assert not same((fresh.core.market.pool_p, fresh.core.market.affinity),
+                    (other.core.market.pool_p, other.core.market.affinity))  # never seeded: fresh entropy
+
+
 def test_pettingzoo_parallel_env_passes_the_api_test() -> None:
     from pettingzoo.test import parallel_api_test
 

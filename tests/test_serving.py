@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -117,9 +118,10 @@ def svc(module_env: Path) -> Iterator[Svc]:
         yield s
         proc.terminate()
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            proc.wait(15)
+        except subprocess.TimeoutExpired:  # the workers too: they are in the service's own session
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
 
 def _pipeline(svc: Svc, *args: str) -> subprocess.Popen:

@@ -165,6 +165,7 @@ class RetargetingParallelEnv(ParallelEnv):
         self.core = _Learners(cfg, rivals, list(learners))
         self.agents: list[str] = []
         self.steps = 0
+        self._rng: np.random.Generator | None = None
 
     def set_complexity(self, complexity: float) -> None:
         """Curriculum: the next episodes run at this complexity (env_config)."""
@@ -179,7 +180,17 @@ class RetargetingParallelEnv(ParallelEnv):
         return gym.spaces.Discrete(len(BID_GRID)) if self.discrete else action_space()
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
-        self.core.reset(0 if seed is None else int(seed))
+        """A new market: ``seed`` reproduces one exactly; without it (RLlib's auto-reset of finished
+        sub-environments) the market seed is drawn from the env's generator, seeded by the last seeded reset
+        (fresh entropy if there was none), as Gymnasium's ``np_random`` does, so episodes differ."""
+        if seed is not None:
+            self._rng = np.random.default_rng(int(seed))
+            market_seed = int(seed)
+        else:
+            if self._rng is None:
+                self._rng = np.random.default_rng()
+            market_seed = int(self._rng.integers(2**31 - 1))
+        self.core.reset(market_seed)
         self.agents = list(self.possible_agents)
         self.steps = 0
         return {a: self.core.observe(i) for i, a in enumerate(self.agents)}, {a: {} for a in self.agents}
