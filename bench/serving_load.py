@@ -222,7 +222,10 @@ def main() -> None:
     parser.add_argument("--heavy-rates", default="25,50,100",
                         help="more rates for CTR batches and mlflow models serve, which saturate below 200/s")
     parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--endpoints", default="price,banner,ctr_batch100,mlflow_models_serve_agent_classifier",
+                        help="which to load (a subset writes serving_load_subset.json, not the full result)")
     args = parser.parse_args()
+    chosen = args.endpoints.split(",")
     rates = [float(r) for r in args.rates.split(",")]
     heavy = sorted({float(r) for r in args.heavy_rates.split(",") if r} | set(rates))
     root = Path(tempfile.mkdtemp(prefix="serving-bench-"))
@@ -278,6 +281,8 @@ def main() -> None:
             }
             out["load"] = []
             for name, (url, req) in endpoints.items():
+                if name not in chosen:
+                    continue
                 for rate in (heavy if name in HEAVY else rates):
                     settle(url + ("/healthz" if url == base else "/ping"))
                     r = drive(url, rate, args.duration, req)
@@ -292,7 +297,7 @@ def main() -> None:
             for p in (service, baseline):
                 p.terminate()
                 p.wait(30)
-    path = write_result("serving_load", out)
+    path = write_result("serving_load" if set(chosen) >= set(endpoints) else "serving_load_subset", out)
     print(f"wrote {path}")
 
 

@@ -39,7 +39,7 @@ class Service:
     """Everything one worker holds: clients, champions, the banner policy, the catalogue, background loops."""
 
     def __init__(self, cfg: ServingConfig) -> None:
-        import redis
+        import redis.asyncio
 
         from jobs.tracking import mlflow_setup
         from serving.banner import BannerPolicy
@@ -50,12 +50,14 @@ class Service:
         self.cfg = cfg
         mlflow_setup("serving")
         self.redis = redis.Redis.from_url(cfg.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.aredis = redis.asyncio.Redis.from_url(cfg.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self.store = LogStore(cfg.database_url, Path(cfg.state_dir) / "buffer",
                               on_buffered=lambda table, n: metrics.BUFFERED.labels(table).inc(n))
-        self.sessions = SessionStore(self.redis, cfg.session_ttl_s, self._history)
+        self.sessions = SessionStore(self.redis, self.aredis, cfg.session_ttl_s, self._history)
         self.champions = Champions(on_swap=self._swapped,
                                    on_failure=lambda name, v: metrics.LOAD_FAILURES.labels(name).inc())
-        self.banner = BannerPolicy(self.redis, cfg.banner_prior_alpha, cfg.banner_prior_beta, cfg.banner_draws,
+        self.banner = BannerPolicy(self.redis, self.aredis, cfg.banner_prior_alpha, cfg.banner_prior_beta,
+                                   cfg.banner_draws,
                                    seed=int.from_bytes(uuid.uuid4().bytes[:4], "little"))
         self.products = load_catalogue(cfg)
         self._stop = threading.Event()
@@ -159,7 +161,7 @@ def load_catalogue(cfg: ServingConfig) -> dict[int, tuple[str, float, float]]:
             for pid, c, lp, r in zip(df["productId"], df["category"], df["list_price"], df["rating"])}
 
 
-def price_quote(svc: Service, product_id: int, session_id: str) -> dict[str, Any]:
+async def price_quote(svc: Service, product_id: int, session_id: str) -> dict[str, Any]:
     """The served price of ``product_id`` for ``session_id`` and everything that decided it."""
     from redis.exceptions import RedisError
 
@@ -175,7 +177,7 @@ def price_quote(svc: Service, product_id: int, session_id: str) -> dict[str, Any
                            "models": {"agent_classifier": clf.version, "pricing_rules": rules.version},
                            "degraded": None}
     try:
-        state = svc.sessions.get(session_id)
+        state = await svc.sessions.get(session_id)
     except RedisError as exc:
         log.warning("Redis down, list price for session %s: %s", session_id, exc)
         metrics.DEGRADED.labels("redis").inc()
@@ -191,9 +193,9 @@ def price_quote(svc: Service, product_id: int, session_id: str) -> dict[str, Any
     return out
 
 
-def price_answer(svc: Service, product_id: int, session_id: str) -> dict[str, Any]:
+async def price_answer(svc: Service, product_id: int, session_id: str) -> dict[str, Any]:
     """``GET /v1/price/{product_id}``: the quote, logged (behind) with its id."""
-    quote = price_quote(svc, product_id, session_id)
+    quote = await price_quote(svc, product_id, session_id)
     quote["quote_id"] = str(uuid.uuid4())
     category, _, rating = svc.products[product_id]
     svc.store.write_behind("quotes", {
@@ -204,7 +206,7 @@ def price_answer(svc: Service, product_id: int, session_id: str) -> dict[str, An
     return quote
 
 
-def banner_answer(svc: Service, platform: str, slot: int, location: str) -> dict[str, Any]:
+async def banner_answer(svc: Service, platform: str, slot: int, location: str) -> dict[str, Any]:
     """``GET /v1/banner``: a Thompson draw for the context, its impression logged with the propensity."""
     from redis.exceptions import RedisError
 
@@ -215,16 +217,16 @@ def banner_answer(svc: Service, platform: str, slot: int, location: str) -> dict
     degraded = None
     try:
         try:
-            creative, prop, creatives, props = svc.banner.choose(key)
+            creative, prop, creatives, props = await svc.banner.choose(key)
         except KeyError:
             svc.seed_banner_arms()  # Redis restarted empty: seed again, then this context may exist
-            creative, prop, creatives, props = svc.banner.choose(key)
+            creative, prop, creatives, props = await svc.banner.choose(key)
     except KeyError:
         raise HTTPException(404, f"no creatives for context platform={platform!r} slot={slot} "
                                  f"location={location!r}") from None
     except RedisError:
         try:
-            creative, prop, creatives, props = svc.banner.choose(key, stale_ok=True)
+            creative, prop, creatives, props = await svc.banner.choose(key, stale_ok=True)
         except KeyError:
             raise HTTPException(503, "Redis is down and this worker has no propensities for this context "
                                      "yet") from None
@@ -235,7 +237,7 @@ def banner_answer(svc: Service, platform: str, slot: int, location: str) -> dict
                                            "policy": "thompson"})
     if degraded is None:
         try:
-            svc.banner.record_impression(impression_id, key, int(creative))
+            await svc.banner.record_impression(impression_id, key, int(creative))
         except RedisError:  # went down just now: the impression is in the log, the posterior misses it
             metrics.DEGRADED.labels("redis").inc()
             degraded = "redis"
@@ -247,7 +249,7 @@ def banner_answer(svc: Service, platform: str, slot: int, location: str) -> dict
 def create_app(cfg: ServingConfig | None = None) -> FastAPI:
     """The app of one worker (uvicorn's factory). The hot endpoints (price, banner, session features) are
     ``async`` and do their sub-millisecond work on the event loop: a thread-pool hop per request cost more CPU
-    than the work (the only blocking calls are to Redis on loopback, with 0.5 s timeouts)."""
+    than the work; their Redis round trips are awaited (0.5 s timeouts), so they never block the loop."""
     from serving.config import from_env
 
     cfg = cfg or from_env()
@@ -258,6 +260,7 @@ def create_app(cfg: ServingConfig | None = None) -> FastAPI:
         svc.start()
         yield
         svc.stop()
+        await svc.aredis.aclose()
 
     app = FastAPI(title="adplatform serving", version="1", lifespan=lifespan)
     app.state.svc = svc
@@ -316,7 +319,7 @@ def create_app(cfg: ServingConfig | None = None) -> FastAPI:
         """The 29 features the price of this session is computed from (404 for a session with no event)."""
         from models.pricing.online_features import features
 
-        state = svc.sessions.get(session_id)
+        state = await svc.sessions.get(session_id)
         if state is None:
             raise HTTPException(404, f"no events for session {session_id!r} within the last "
                                      f"{cfg.session_ttl_s} s")
@@ -324,11 +327,11 @@ def create_app(cfg: ServingConfig | None = None) -> FastAPI:
 
     @app.get("/v1/price/{product_id}")
     async def get_price(product_id: int, session_id: str) -> JSONResponse:
-        return JSONResponse(price_answer(svc, product_id, session_id))
+        return JSONResponse(await price_answer(svc, product_id, session_id))
 
     @app.get("/v1/banner")
     async def get_banner(platform: str, slot: int, location: str) -> JSONResponse:
-        return JSONResponse(banner_answer(svc, platform, slot, location))
+        return JSONResponse(await banner_answer(svc, platform, slot, location))
 
     @app.post("/v1/banner/click")
     def post_click(click: Click) -> JSONResponse:
@@ -402,7 +405,7 @@ class HotPaths:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            body = self._answer(scope)
+            body = await self._answer(scope)
             if body is not None:
                 await send({"type": "http.response.start", "status": 200,
                             "headers": [(b"content-type", b"application/json"),
@@ -411,7 +414,7 @@ class HotPaths:
                 return
         await self.app(scope, receive, send)
 
-    def _answer(self, scope: Any) -> bytes | None:
+    async def _answer(self, scope: Any) -> bytes | None:
         from urllib.parse import parse_qsl
 
         from serving.champions import MissingChampion
@@ -428,11 +431,11 @@ class HotPaths:
             if route == "/v1/banner":
                 if not query.get("slot", "").isdigit() or "platform" not in query or "location" not in query:
                     return None
-                body = banner_answer(self.svc, query["platform"], int(query["slot"]), query["location"])
+                body = await banner_answer(self.svc, query["platform"], int(query["slot"]), query["location"])
             else:
                 if not pid.isdigit() or "session_id" not in query:
                     return None
-                body = price_answer(self.svc, int(pid), query["session_id"])
+                body = await price_answer(self.svc, int(pid), query["session_id"])
         except (HTTPException, MissingChampion):
             return None  # nothing was logged: the route raises it again and answers it
         if self._routes is None:

@@ -54,9 +54,11 @@ def propensities(alpha: np.ndarray, beta: np.ndarray, draws: int, rng: np.random
 class BannerPolicy:
     """The online posteriors (Redis) and the choice, click and snapshot operations on them."""
 
-    def __init__(self, redis: Any, prior_alpha: float, prior_beta: float, draws: int, seed: int,
+    def __init__(self, redis: Any, aredis: Any, prior_alpha: float, prior_beta: float, draws: int, seed: int,
                  refresh_s: float = 0.1) -> None:
-        self.redis, self.prior_alpha, self.prior_beta, self.draws = redis, prior_alpha, prior_beta, draws
+        # ``aredis`` (redis.asyncio) for the per-request round trips, as in SessionStore.
+        self.redis, self.aredis, self.prior_alpha, self.prior_beta = redis, aredis, prior_alpha, prior_beta
+        self.draws = draws
         self.refresh_s = refresh_s
         self.rng = np.random.default_rng(seed)
         self._lock = threading.Lock()  # numpy Generators are not thread-safe; requests run in a thread pool
@@ -79,7 +81,9 @@ class BannerPolicy:
 
     def posterior(self, key: str) -> tuple[list[int], np.ndarray, np.ndarray]:
         """Creatives and their Beta parameters for context ``key``; KeyError for an unknown context."""
-        creatives_raw, post = self.redis.hget(ARMS, key), self.redis.hgetall(POST + key)
+        return self._parse(key, self.redis.hget(ARMS, key), self.redis.hgetall(POST + key))
+
+    def _parse(self, key: str, creatives_raw: Any, post: dict[Any, Any]) -> tuple[list[int], np.ndarray, np.ndarray]:
         if creatives_raw is None:
             raise KeyError(key)
         creatives = json.loads(creatives_raw)
@@ -90,13 +94,22 @@ class BannerPolicy:
 
     def refresh(self, key: str) -> tuple[list[int], np.ndarray]:
         """Recompute the propensities of context ``key`` from its posterior in Redis (KeyError if unknown)."""
-        creatives, a, b = self.posterior(key)
+        return self._propensities(key, *self.posterior(key))
+
+    async def arefresh(self, key: str) -> tuple[list[int], np.ndarray]:
+        """:meth:`refresh` in one asynchronous round trip."""
+        async with self.aredis.pipeline(transaction=False) as pipe:
+            creatives_raw, post = await pipe.hget(ARMS, key).hgetall(POST + key).execute()
+        return self._propensities(key, *self._parse(key, creatives_raw, post))
+
+    def _propensities(self, key: str, creatives: list[int], a: np.ndarray,
+                      b: np.ndarray) -> tuple[list[int], np.ndarray]:
         with self._lock:
             p = propensities(a, b, self.draws, self.rng)
         self.cache[key] = (time.monotonic(), creatives, p)
         return creatives, p
 
-    def choose(self, key: str, stale_ok: bool = False) -> tuple[int, float, list[int], np.ndarray]:
+    async def choose(self, key: str, stale_ok: bool = False) -> tuple[int, float, list[int], np.ndarray]:
         """(creative, its propensity, every creative, every propensity) for one request in context ``key``;
         ``stale_ok``: from this worker's last propensities however old (Redis is down), KeyError if none."""
         cached = self.cache.get(key)
@@ -105,19 +118,19 @@ class BannerPolicy:
                 raise KeyError(key)
             creatives, p = cached[1], cached[2]
         elif cached is None or time.monotonic() - cached[0] > self.refresh_s:
-            creatives, p = self.refresh(key)
+            creatives, p = await self.arefresh(key)
         else:
             creatives, p = cached[1], cached[2]
         with self._lock:
             i = int(self.rng.choice(len(creatives), p=p))
         return creatives[i], float(p[i]), creatives, p
 
-    def record_impression(self, impression_id: str, key: str, creative: int) -> None:
-        with self.redis.pipeline(transaction=True) as pipe:
+    async def record_impression(self, impression_id: str, key: str, creative: int) -> None:
+        async with self.aredis.pipeline(transaction=True) as pipe:
             pipe.hincrbyfloat(POST + key, f"{creative}:b", 1.0)
             pipe.set(IMPRESSION + impression_id, json.dumps({"context": key, "creative": creative}),
                      ex=IMPRESSION_TTL_S)
-            pipe.execute()
+            await pipe.execute()
 
     def record_click(self, impression_id: str, known: dict[str, Any] | None) -> str:
         """Move the impression's failure to a success once; ``known`` is the impression from the log store when

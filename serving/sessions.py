@@ -20,8 +20,10 @@ PREFIX = "session:"
 class SessionStore:
     """get / add for session states; Redis errors propagate (the caller decides how to degrade)."""
 
-    def __init__(self, redis: Any, ttl_s: int, history: Callable[[str], list[dict[str, Any]]]) -> None:
-        self.redis, self.ttl_s, self.history = redis, ttl_s, history
+    def __init__(self, redis: Any, aredis: Any, ttl_s: int, history: Callable[[str], list[dict[str, Any]]]) -> None:
+        # ``aredis`` (redis.asyncio) serves the per-request read: a slow Redis reply then holds up only the
+        # requests that wait for it, not every request of the worker's event loop.
+        self.redis, self.aredis, self.ttl_s, self.history = redis, aredis, ttl_s, history
 
     def _rebuilt(self, session_id: str) -> dict[str, Any]:
         state = new_state()
@@ -49,9 +51,9 @@ class SessionStore:
                 except WatchError:
                     continue  # another worker changed this session meanwhile: fold again on its state
 
-    def get(self, session_id: str) -> dict[str, Any] | None:
+    async def get(self, session_id: str) -> dict[str, Any] | None:
         """The session's state (rebuilt from the log when Redis lost it), or None for a session with no event."""
-        raw = self.redis.get(PREFIX + session_id)
+        raw = await self.aredis.get(PREFIX + session_id)
         if raw is not None:
             return json.loads(raw)
         state = self._rebuilt(session_id)

@@ -18,6 +18,7 @@ def register_banner_policy(arms: pd.DataFrame) -> dict[str, Any]:
     import mlflow
     from mlflow.models import infer_signature
 
+    from jobs.model_code import requirements
     from jobs.tracking import mlflow_setup
 
     if arms.empty:
@@ -31,7 +32,7 @@ def register_banner_policy(arms: pd.DataFrame) -> dict[str, Any]:
                             "impressions": float((arms["alpha"] + arms["beta"]).sum())})
         info = mlflow.pyfunc.log_model(
             name=NAME, python_model=str(HERE / "banner_model.py"), artifacts={"arms": str(path)},
-            code_paths=[str(HERE), str(HERE.parent / "models")],
+            code_paths=[str(HERE), str(HERE.parent / "models")], pip_requirements=requirements("banner_policy"),
             signature=infer_signature(example, pd.DataFrame({"creative": [0], "propensity": [0.5]})))
         client = mlflow.MlflowClient()
         version = mlflow.register_model(info.model_uri, NAME, tags={"source": "serving"}).version

@@ -88,6 +88,13 @@ def test_registered_policies_act_in_the_envs(trained: dict) -> None:
     assert 0.7 <= m <= 1.5
 
 
+def test_registered_policies_list_what_they_need(trained: dict) -> None:
+    from tests.model_requirements import uncovered
+
+    for name in ("bidder_conservative", "pricing_policy"):
+        assert uncovered(f"models:/{name}@champion") == set(), name
+
+
 def test_the_nightly_reports_learned_next_to_scripted(trained: dict) -> None:
     state = run_pipeline("market_nightly", "smoke", {"seeds": 2, "steps": 48}, run_id="night_learned")
     assert set(state["champions"]["bidders"]) == set(AGENTS)

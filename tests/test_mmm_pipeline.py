@@ -48,6 +48,12 @@ def test_run_writes_every_output_and_registers_the_model(published: dict) -> Non
     assert "## Budget optimiser" in text and "uplift" in text
 
 
+def test_the_registered_model_lists_what_it_needs(published: dict) -> None:
+    from tests.model_requirements import uncovered
+
+    assert uncovered("models:/mmm@champion") == set()
+
+
 def test_report_and_whatif_cli(published: dict, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     from jobs.mmm.whatif import main as whatif_main
     from jobs.report import main

@@ -21,6 +21,9 @@ def test_pipeline_on_real_avazu_rows(platform_env: Path) -> None:
     assert state["oracle_auc"] is None  # real data has no ground truth
     # 999 real rows: a weak model, but one that ranks clicks better than chance on 200 held-out rows.
     assert state["holdout_auc"] > 0.55
+    from tests.model_requirements import uncovered
+
+    assert uncovered("models:/ctr_lightgbm@champion") == set()
 
 
 def test_same_config_same_numbers_then_worse_model_becomes_challenger(platform_env: Path) -> None:

@@ -54,6 +54,12 @@ def test_three_models_registered_with_figures(first_run: dict) -> None:
     assert list(out.columns) == ["p_agent", "p_purchase"] and out.to_numpy().min() >= 0
 
 
+def test_the_multitask_model_lists_what_it_needs(first_run: dict) -> None:
+    from tests.model_requirements import uncovered
+
+    assert uncovered("models:/pricing_multitask@champion") == set()
+
+
 def _events_folder(root: Path, first_run: dict, edit) -> Path:
     folder = root / "bad_events"
     folder.mkdir(exist_ok=True)
