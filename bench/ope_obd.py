@@ -1,12 +1,14 @@
 """Off-policy estimates on the Open Bandit Dataset sample, and interval coverage on synthetic logs.
 
-``python bench/ope_obd.py``: the banner_bandit_eval demo settings (2,000 bootstrap
-replicates) on ../shared/data/obd, then 200 synthetic logs (10,000 rows each, known
-truth) to measure how often each estimator's 95% interval covers the truth.
+``python bench/ope_obd.py [--obd-dir DIR] [--campaign all|men|women]``: the banner_bandit_eval demo settings
+(2,000 bootstrap replicates) on the OBD logs (default ../shared/data/obd; either layout of
+``jobs.banner_bandit_eval.logs.obd_files``), then 200 synthetic logs (10,000 rows each, known truth) to
+measure how often each estimator's 95% interval covers the truth.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
@@ -15,7 +17,7 @@ from common import write_result
 
 from jobs.banner_bandit_eval.config import load
 from jobs.banner_bandit_eval.evaluate import obd_table
-from jobs.banner_bandit_eval.logs import read_obd
+from jobs.banner_bandit_eval.logs import obd_files, read_obd
 from models.bandits.banner_synth import log_policy, make_banner_world, softmax_policy, uniform_policy
 from models.bandits.ope import evaluate, reward_model
 
@@ -45,9 +47,16 @@ def coverage(n_logs: int = 200, rows: int = 10_000) -> list[dict]:
 
 
 def main() -> None:
-    cfg = load("demo")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--obd-dir", default="", help="Open Bandit Dataset folder (default: the config's)")
+    parser.add_argument("--campaign", default="all")
+    args = parser.parse_args()
+    cfg = load("demo", {"obd_dir": args.obd_dir, "campaign": args.campaign})
+    files, missing = obd_files(cfg.obd_path(), cfg.campaign)
+    if missing:
+        raise SystemExit(f"campaign {cfg.campaign!r}: looked for {' and '.join(map(str, missing))}")
     t0 = time.perf_counter()
-    logs = pd.concat([read_obd(cfg.obd_path() / lg / f"{cfg.campaign}.csv", lg, cfg) for lg in ("random", "bts")])
+    logs = pd.concat([read_obd(f, lg, cfg) for lg, f in files.items()])
     table = obd_table(logs, cfg, np.random.default_rng(cfg.seed))
     obd_s = time.perf_counter() - t0
     cov = coverage()
@@ -55,9 +64,9 @@ def main() -> None:
         "obd_rows": {"random": int((logs["log"] == "random").sum()), "bts": int((logs["log"] == "bts").sum())},
         "obd_clicks": {"random": int(logs.loc[logs["log"] == "random", "click"].sum()),
                        "bts": int(logs.loc[logs["log"] == "bts", "click"].sum())},
-        "n_boot": cfg.n_boot, "obd_seconds": round(obd_s, 1),
-        "obd": table[["policy", "log", "estimator", "estimate", "lo", "hi", "se", "ess", "reference"]].round(6)
-        .to_dict(orient="records"),
+        "campaign": cfg.campaign, "n_boot": cfg.n_boot, "obd_seconds": round(obd_s, 1),
+        "obd": table[["policy", "log", "estimator", "estimate", "lo", "hi", "se", "ess", "split_sd", "reference",
+                      "note"]].round(6).to_dict(orient="records"),
         "synthetic_coverage": {"logs": 200, "rows_per_log": 10_000, "nominal": 0.95, "results": cov},
     })
 

@@ -50,7 +50,16 @@ class Service:
         self.cfg = cfg
         mlflow_setup("serving")
         self.redis = redis.Redis.from_url(cfg.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self.aredis = redis.asyncio.Redis.from_url(cfg.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        # After a Redis restart every pooled asyncio connection is dead, and (unlike the sync client, which
+        # checks a connection before use) its first command fails: one reconnect and retry on a closed
+        # connection, so a restart costs no degraded answer. Timeouts are not retried (the 0.5 s is the budget).
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        self.aredis = redis.asyncio.Redis.from_url(cfg.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
+                                                   retry=Retry(NoBackoff(), 1),
+                                                   retry_on_error=[RedisConnectionError])
         self.store = LogStore(cfg.database_url, Path(cfg.state_dir) / "buffer",
                               on_buffered=lambda table, n: metrics.BUFFERED.labels(table).inc(n))
         self.sessions = SessionStore(self.redis, self.aredis, cfg.session_ttl_s, self._history)

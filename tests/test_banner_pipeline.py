@@ -28,12 +28,18 @@ def test_ope_on_obd_and_synthetic_logs(platform_env: Path, capsys: pytest.Captur
     assert set(bts.index) == {"replay", "ipw", "snipw", "dr"}
     assert np.allclose(bts["reference"], 0.0042)
     assert (bts["lo"] <= bts["estimate"]).all() and (bts["estimate"] < bts["hi"]).all()
-    assert "replay" not in set(t[(t["source"] == "obd") & (t["log"] == "bts")]["estimator"])  # non-uniform logger
+    # A non-uniform logger: replay is not estimated, and the row says why instead of vanishing.
+    replay = t[(t["source"] == "obd") & (t["log"] == "bts") & (t["estimator"] == "replay")].iloc[0]
+    assert np.isnan(replay["estimate"]) and "uniform logger" in replay["note"]
+    dr = t[t["estimator"] == "dr"]
+    assert (dr["split_sd"] >= 0).all() and t.loc[t["estimator"] != "dr", "split_sd"].isna().all()
+    assert (t["low_ess"] == (t["estimate"].notna() & (t["ess"] < 100))).all()
     assert {"thompson (cold start)", "thompson (learning, batched)"} <= set(t[t["source"] == "obd"]["policy"])
     syn = t[(t["source"] == "synthetic") & (t["estimator"] == "dr")]
     assert ((syn["estimate"] - syn["reference"]).abs() < 4 * syn["se"]).all()
     report = (Path(state["ope_path"]) / "ope_report.md").read_text()
     assert "to be told apart at 80% power" in report
+    assert "not estimated: replay is unbiased only under a uniform logger" in report
     assert {"ope_obd.png", "ope_synthetic.png"} <= {p.name for p in Path(state["ope_path"]).iterdir()}
     from jobs.report import main
 
@@ -52,5 +58,18 @@ def test_bad_propensity_fails_validation_and_missing_obd_is_named(platform_env: 
     with pytest.raises(DataValidationError, match="expect_column_values_to_be_between column 'propensity'"):
         run_pipeline("banner_bandit_eval", "smoke", {"obd_dir": str(bad)}, run_id="bad")
     assert not (platform_env / "data" / "banner_bandit_eval" / "runs" / "bad" / "ope").exists()
-    with pytest.raises(BadInputError, match="lacks .*nowhere/random/all.csv"):
+    with pytest.raises(BadInputError, match="lacks campaign 'all': looked for .*nowhere/random/all.csv and "
+                                            ".*nowhere/random/all/all.csv"):
         run_pipeline("banner_bandit_eval", "smoke", {"obd_dir": str(platform_env / "nowhere")}, run_id="none")
+
+
+def test_obd_in_its_nested_layout_is_found_and_a_missing_campaign_names_both_layouts(tmp_path: Path) -> None:
+    from jobs.banner_bandit_eval.logs import obd_files
+
+    for logger in ("random", "bts"):  # as the Open Bandit Dataset and Open Bandit Pipeline lay it out
+        (tmp_path / logger / "all").mkdir(parents=True)
+        shutil.copy(OBD_DIR / logger / "all.csv", tmp_path / logger / "all" / "all.csv")
+    found, missing = obd_files(tmp_path, "all")
+    assert missing == [] and found == {lg: tmp_path / lg / "all" / "all.csv" for lg in ("random", "bts")}
+    found, missing = obd_files(tmp_path, "men")
+    assert found == {} and tmp_path / "bts" / "men.csv" in missing and tmp_path / "bts" / "men" / "men.csv" in missing

@@ -87,3 +87,44 @@ def test_bad_logs_are_refused() -> None:
         BanditLog(np.zeros(3, int), np.zeros(3, int), np.zeros(3), np.array([0.5, 0.0, 0.5]), 1, 2)
     with pytest.raises(ValueError, match="policy must have shape"):
         evaluate(log_policy(WORLD, UNI, 100, 0), np.ones((2, 2)), None, 50, np.random.default_rng(0))
+
+
+def _one_tiny_propensity() -> tuple[BanditLog, np.ndarray]:
+    """A uniform log of 10,000 rows in which one unclicked row claims a logging propensity of 1e-6, and a target
+    policy that always shows that row's creative: the row carries nearly all of the importance weight."""
+    log = log_policy(WORLD, UNI, 10_000, seed=3)
+    pscore = log.pscore.copy()
+    reward = log.reward.copy()
+    pscore[17], reward[17] = 1e-6, 0.0
+    log = BanditLog(log.context, log.action, reward, pscore, log.n_contexts, log.n_actions)
+    pi = np.zeros((3, 10))
+    pi[:, log.action[17]] = 1.0
+    return log, pi
+
+
+def test_a_near_zero_propensity_is_flagged_and_no_rate_goes_negative() -> None:
+    from jobs.banner_bandit_eval.evaluate import flag_low_ess
+
+    log, pi = _one_tiny_propensity()
+    rng = np.random.default_rng(0)
+    est = evaluate(log, pi, reward_model(log, 2, 100.0, rng), 200, rng).set_index("estimator")
+    assert est.loc["dr", "ess"] < 2  # one row carries the weight
+    # Unbounded, DR here is far below zero (the one row's correction: 0 - q times a weight of ~1e5).
+    assert (est[["estimate", "lo", "hi"]] >= 0).all().all() and (est[["estimate", "lo", "hi"]] <= 1).all().all()
+    assert "bounded to [0, 1] (raw -" in est.loc["dr", "note"]
+    flagged = flag_low_ess(est.reset_index(), 100).set_index("estimator")
+    assert flagged.loc[["ipw", "snipw", "dr"], "low_ess"].all() and not flagged.loc["replay", "low_ess"]
+    assert "ESS" in flagged.loc["dr", "note"] and "bounded" in flagged.loc["dr", "note"]
+    # Capping the weights takes the one row's weight down to the cap: a usable ESS, and the note says so.
+    capped = evaluate(log, pi, reward_model(log, 2, 100.0, rng), 200, rng, clip=20.0).set_index("estimator")
+    assert capped.loc["dr", "ess"] > 100 and "weights capped at 20" in capped.loc["dr", "note"]
+
+
+def test_the_dr_spread_over_splits_is_small_on_a_healthy_log_and_large_on_a_degenerate_one() -> None:
+    from models.bandits.ope import dr_split_spread
+
+    healthy = log_policy(WORLD, UNI, 20_000, seed=8)
+    spread = dr_split_spread(healthy, PROD, 2, 100.0, 5, np.random.default_rng(1))
+    assert 0 < spread < 0.002
+    log, pi = _one_tiny_propensity()
+    assert dr_split_spread(log, pi, 2, 100.0, 5, np.random.default_rng(1)) > 10 * spread

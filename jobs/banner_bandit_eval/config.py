@@ -32,6 +32,9 @@ class BannerConfig:
         n_boot: bootstrap replicates per interval.
         dr_folds, dr_prior_strength: the DR reward model's cross-fitting and shrinkage.
         replay_batch: rows between posterior updates when replaying the learning policy.
+        min_ess: an estimate whose weights' effective sample size is below this is flagged (and warned about).
+        weight_clip: cap on each importance weight (0 = none; capped estimators lean low, the note says so).
+        dr_splits: cross-fitting splits over which the DR estimate's spread is reported.
         synthetic_rows, synthetic_creatives, synthetic_positions: the synthetic logs.
     """
 
@@ -51,6 +54,9 @@ class BannerConfig:
     dr_folds: int
     dr_prior_strength: float
     replay_batch: int
+    min_ess: float
+    weight_clip: float
+    dr_splits: int
     synthetic_rows: int
     synthetic_creatives: int
     synthetic_positions: int
@@ -67,6 +73,10 @@ class BannerConfig:
             (self.dr_folds >= 2, f"dr_folds must be >= 2 (cross-fitting), got {self.dr_folds}"),
             (self.dr_prior_strength >= 0, "dr_prior_strength must be >= 0"),
             (self.replay_batch >= 1, f"replay_batch must be >= 1, got {self.replay_batch}"),
+            (self.min_ess >= 0, f"min_ess must be >= 0, got {self.min_ess}"),
+            (self.weight_clip == 0 or self.weight_clip >= 1,
+             f"weight_clip must be 0 (none) or >= 1 (a cap below 1 would cut every weight), got {self.weight_clip}"),
+            (self.dr_splits >= 2, f"dr_splits must be >= 2 for a spread, got {self.dr_splits}"),
             (self.synthetic_rows >= 1000, f"synthetic_rows must be >= 1000, got {self.synthetic_rows}"),
             (self.synthetic_creatives >= 2, "synthetic_creatives must be >= 2"),
             (self.synthetic_positions >= 1, "synthetic_positions must be >= 1"),

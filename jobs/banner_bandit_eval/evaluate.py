@@ -25,11 +25,13 @@ from models.bandits.ope import (
     action_frequencies,
     binomial_interval,
     bootstrap_frequencies,
+    dr_split_spread,
     evaluate,
     on_policy,
     replay_learning,
     reward_model,
 )
+from models.common.streams import stream
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +91,33 @@ def _rows(source: str, policy: str, log_name: str, est: pd.DataFrame | list[dict
     return out
 
 
-def _drop_replay_unless_uniform(est: pd.DataFrame, lg: BanditLog) -> pd.DataFrame:
-    """Replay is only unbiased under a uniform logger: drop it for any other log."""
-    return est if np.ptp(lg.pscore) < 1e-12 else est[est["estimator"] != "replay"]
+def estimate(lg: BanditLog, pi: np.ndarray, cfg: BannerConfig, rng: np.random.Generator,
+             pi_boot: np.ndarray | None = None, q: np.ndarray | None = None) -> pd.DataFrame:
+    """Every estimator of ``pi`` on ``lg`` with this run's settings: a cross-fitted reward model, the weight
+    cap, DR's spread over ``dr_splits`` other splits (``split_sd``), and replay only where it is unbiased (a
+    uniform logger; elsewhere its row stays, empty, saying why)."""
+    q = reward_model(lg, cfg.dr_folds, cfg.dr_prior_strength, rng) if q is None else q
+    est = evaluate(lg, pi, q, cfg.n_boot, rng, pi_boot=pi_boot, clip=cfg.weight_clip)
+    # Its own stream: the splits do not shift the draws of the estimates after this one.
+    splits = stream(cfg.seed, "banner.dr_splits", lg.n)
+    est["split_sd"] = np.where(est["estimator"] == "dr", dr_split_spread(
+        lg, pi, cfg.dr_folds, cfg.dr_prior_strength, cfg.dr_splits, splits, cfg.weight_clip), np.nan)
+    if np.ptp(lg.pscore) >= 1e-12:
+        replay = est["estimator"] == "replay"
+        est.loc[replay, ["estimate", "lo", "hi", "se"]] = np.nan
+        est.loc[replay, "note"] = "not estimated: replay is unbiased only under a uniform logger"
+    return est
+
+
+def flag_low_ess(table: pd.DataFrame, min_ess: float) -> pd.DataFrame:
+    """Mark (``low_ess``) and note every estimate whose weights' effective sample size is below ``min_ess``."""
+    table = table.copy()
+    table["low_ess"] = table["estimate"].notna() & (table["ess"] < min_ess)
+    note = "ESS " + table["ess"].round(1).astype(str) + f" < {min_ess:g}: a few rows carry this estimate"
+    table["note"] = np.where(table["low_ess"], np.where(table["note"].fillna("") == "", note,
+                                                        table["note"].fillna("") + "; " + note),
+                             table["note"].fillna(""))
+    return table
 
 
 def obd_table(logs: pd.DataFrame, cfg: BannerConfig, rng: np.random.Generator) -> pd.DataFrame:
@@ -103,22 +129,17 @@ def obd_table(logs: pd.DataFrame, cfg: BannerConfig, rng: np.random.Generator) -
     obs_r, obs_b = on_policy(R.reward, cfg.n_boot, rng), on_policy(B.reward, cfg.n_boot, rng)
     parts = [_rows("obd", "random", "random", [obs_r]), _rows("obd", "bts", "bts", [obs_b])]
     bts_pi, bts_boot = action_frequencies(B), bootstrap_frequencies(B, cfg.n_boot, rng)
-    est = evaluate(
-        R, bts_pi, reward_model(R, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng, pi_boot=bts_boot
-    )
+    est = estimate(R, bts_pi, cfg, rng, pi_boot=bts_boot)
     parts.append(_rows("obd", "bts", "random", est, obs_b["estimate"], "observed on-policy CTR"))
-    est = evaluate(
-        B, uniform_policy(n_slots, n_cr), reward_model(B, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng
-    )
+    est = estimate(B, uniform_policy(n_slots, n_cr), cfg, rng)
     parts.append(
-        _rows("obd", "random", "bts", _drop_replay_unless_uniform(est, B), obs_r["estimate"], "observed on-policy CTR")
+        _rows("obd", "random", "bts", est, obs_r["estimate"], "observed on-policy CTR")
     )
     prior, rest = split_prior(rnd, cfg.prior_days)
     ts = fit_ts(prior, n_slots, n_cr, cfg)
     Re = to_bandit_log(rest, n_slots, n_cr)
     label = f"random (after day {cfg.prior_days})"
-    est = evaluate(Re, ts_matrix(ts, n_slots, n_cr, cfg.n_draws, rng),
-                   reward_model(Re, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng)
+    est = estimate(Re, ts_matrix(ts, n_slots, n_cr, cfg.n_draws, rng), cfg, rng)
     parts.append(_rows("obd", "thompson (cold start)", label, est))
     parts.append(_rows("obd", "thompson (learning, batched)", label, [learning_replay(ts, rest, Re, cfg, rng)]))
     parts.append(_rows("obd", "random", label, [on_policy(Re.reward, cfg.n_boot, rng)]))
@@ -140,18 +161,18 @@ def synthetic_table(
             "synthetic", "production", "production", [on_policy(P.reward, cfg.n_boot, rng)], world.value(prod), "truth"
         ),
     ]
-    est = evaluate(U, prod, reward_model(U, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng)
+    est = estimate(U, prod, cfg, rng)
     parts.append(_rows("synthetic", "production", "uniform", est, world.value(prod), "truth"))
-    est = evaluate(P, uni, reward_model(P, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng)
+    est = estimate(P, uni, cfg, rng)
     parts.append(
-        _rows("synthetic", "uniform", "production", _drop_replay_unless_uniform(est, P), world.value(uni), "truth")
+        _rows("synthetic", "uniform", "production", est, world.value(uni), "truth")
     )
     prior, rest = split_prior(uni_df, cfg.prior_days)
     ts = fit_ts(prior, n_slots, n_cr, cfg)
     pi_ts = ts_matrix(ts, n_slots, n_cr, cfg.n_draws, rng)
     Ue = to_bandit_log(rest, n_slots, n_cr)
     label = f"uniform (after day {cfg.prior_days})"
-    est = evaluate(Ue, pi_ts, reward_model(Ue, cfg.dr_folds, cfg.dr_prior_strength, rng), cfg.n_boot, rng)
+    est = estimate(Ue, pi_ts, cfg, rng)
     parts.append(_rows("synthetic", "thompson (cold start)", label, est, world.value(pi_ts), "truth"))
     parts.append(_rows("synthetic", "thompson (learning, batched)", label, [learning_replay(ts, rest, Ue, cfg, rng)]))
     return pd.concat(parts, ignore_index=True)
@@ -174,7 +195,7 @@ def served_table(served: pd.DataFrame, cfg: BannerConfig, rng: np.random.Generat
     label = "served (second half)"
     q = reward_model(second, cfg.dr_folds, cfg.dr_prior_strength, rng)
     parts.append(_rows("served", "uniform", label,
-                       _drop_replay_unless_uniform(evaluate(second, uni, q, cfg.n_boot, rng), second)))
+                       estimate(second, uni, cfg, rng, q=q)))
     keys = served[KEY].drop_duplicates().sort_values(KEY).reset_index(drop=True)
     arms = keys.loc[np.repeat(np.arange(n_ctx), exists.sum(axis=1))].reset_index(drop=True)
     arms["creative"] = np.nonzero(exists)[1]
@@ -185,7 +206,7 @@ def served_table(served: pd.DataFrame, cfg: BannerConfig, rng: np.random.Generat
     pi_ts = np.zeros((n_ctx, n_cr))
     pi_ts[probs["index"].to_numpy(int), probs["creative"].to_numpy(int)] = probs["prob"].to_numpy()
     parts.append(_rows("served", "thompson (cold start on first half)", label,
-                       _drop_replay_unless_uniform(evaluate(second, pi_ts, q, cfg.n_boot, rng), second)))
+                       estimate(second, pi_ts, cfg, rng, q=q)))
     parts.append(_rows("served", "thompson (served)", label, [on_policy(second.reward, cfg.n_boot, rng)],
                        float(second.reward.mean()), "observed on-policy CTR"))
     return pd.concat(parts, ignore_index=True)
@@ -196,6 +217,8 @@ def power_notes(table: pd.DataFrame) -> list[str]:
     notes = []
     for row in table[table["estimator"].isin(["observed", "dr", "replay"])].itertuples():
         if not np.isfinite(row.estimate) or row.estimate <= 0:
+            why = row.note or ("no estimate" if not np.isfinite(row.estimate) else "an estimate of 0")
+            notes.append(f"{row.source}: {row.policy} on the {row.log} log ({row.estimator}): no power figure: {why}.")
             continue
         half = (row.hi - row.lo) / 2
         mdd = 2.8 * row.se * np.sqrt(2)
@@ -238,19 +261,26 @@ def run(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, 
     tables.append(synthetic_table(logs, truth, cfg, rng))
     if "served" in set(logs["log"]):
         tables.append(served_table(logs[logs["log"] == "served"], cfg, rng))
-    table = pd.concat(tables, ignore_index=True)[["source", "policy", "log", "estimator", "estimate", "lo", "hi", "se",
-                                                   "ess", "reference", "reference_kind", "covered"]]
+    table = flag_low_ess(pd.concat(tables, ignore_index=True), cfg.min_ess)[
+        ["source", "policy", "log", "estimator", "estimate", "lo", "hi", "se", "ess", "low_ess", "split_sd",
+         "reference", "reference_kind", "covered", "note"]]
+    for r in table[table["low_ess"]].itertuples():
+        log.warning("%s: %s on the %s log (%s): %s", r.source, r.policy, r.log, r.estimator, r.note)
     notes = power_notes(table)
+    flagged = [f"{r.source}: {r.policy} on the {r.log} log ({r.estimator}): {r.note}"
+               for r in table[table["note"] != ""].itertuples()]
     out = ctx.run_dir / "ope"
     with atomic_path(out, is_dir=True) as tmp:
         table.to_csv(tmp / "ope_results.csv", index=False, float_format="%.6g")
-        for source, g in table.groupby("source"):
+        for source, g in table[table["estimate"].notna()].groupby("source"):
             forest_png(g, tmp / f"ope_{source}.png", f"Off-policy estimates, {source} logs (95% intervals)")
-        md = ["# Banner policies: off-policy evaluation", "", table.round(5).to_markdown(index=False), "",
+        md = ["# Banner policies: off-policy evaluation", "",
+              table.drop(columns="note").round(5).to_markdown(index=False), "",
+              f"## Flags and omissions ({len(flagged)})", "", *[f"- {n}" for n in flagged], "",
               "## Power", "", *[f"- {n}" for n in notes], ""]
         (tmp / "ope_report.md").write_text("\n".join(md))
     mlflow.log_artifacts(str(out), "ope")
-    for r in table.itertuples():
+    for r in table[table["estimate"].notna()].itertuples():  # an empty row is in the report, with its reason
         name = (
             f"{r.source}.{r.policy}.{r.log}.{r.estimator}".replace(" ", "_")
             .replace("(", "")

@@ -30,8 +30,23 @@ OBD_LOGGERS = ("random", "bts")
 SCHEMA = ["log", "timestamp", "platform", "slot", "location", "creative", "click", "propensity"]
 
 
+def obd_files(obd: Path, campaign: str) -> tuple[dict[str, Path], list[Path]]:
+    """The campaign's log file per logger, in either layout people keep the Open Bandit Dataset in: flat,
+    ``<dir>/<logger>/<campaign>.csv``, or as the dataset and Open Bandit Pipeline ship it,
+    ``<dir>/<logger>/<campaign>/<campaign>.csv``. Returns (found, every path looked for where one is missing)."""
+    found, missing = {}, []
+    for logger in OBD_LOGGERS:
+        candidates = [obd / logger / f"{campaign}.csv", obd / logger / campaign / f"{campaign}.csv"]
+        hit = next((c for c in candidates if c.is_file()), None)
+        if hit is None:
+            missing += candidates
+        else:
+            found[logger] = hit
+    return found, missing
+
+
 def read_obd(path: Path, logger: str, cfg: BannerConfig) -> pd.DataFrame:
-    """One OBD log (``<dir>/<logger>/<campaign>.csv``) in the normalised schema."""
+    """One OBD log (a file of :func:`obd_files`) in the normalised schema."""
     raw = read_table(path, OBD_COLUMNS, "OBD log")
     ts = raw["timestamp"]
     return pd.DataFrame(
@@ -77,12 +92,13 @@ def run_load(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[
 
     frames = []
     obd = cfg.obd_path()
-    files = {lg: obd / lg / f"{cfg.campaign}.csv" for lg in OBD_LOGGERS}
-    if all(f.is_file() for f in files.values()):
+    files, missing = obd_files(obd, cfg.campaign)
+    if not missing:
         frames += [read_obd(f, lg, cfg) for lg, f in files.items()]
-        log.info("OBD logs from %s: %s", obd, {lg: len(f) for lg, f in zip(files, frames)})
+        log.info("OBD logs from %s: %s", obd, {str(f): len(df) for f, df in zip(files.values(), frames)})
     elif cfg.obd_dir:
-        raise BadInputError(f"obd_dir={cfg.obd_dir} lacks {[str(f) for f in files.values() if not f.is_file()]}")
+        raise BadInputError(f"obd_dir={cfg.obd_dir} lacks campaign {cfg.campaign!r}: looked for "
+                            f"{' and '.join(str(f) for f in missing)}")
     else:
         log.warning("no Open Bandit Dataset logs at %s (get them from https://research.zozo.com/data_release/"
                     "open_bandit_dataset.zip or set obd_dir / PLATFORM_OBD_DIR): evaluating synthetic logs only", obd)

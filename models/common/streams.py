@@ -30,6 +30,7 @@ STREAMS: dict[str, int | tuple[int | None, str]] = {
     "rllib.replay_buffer": 7,
     "serving.purchases": 21,         # simulated shoppers' purchase draws
     "serving.banner_visits": 22,     # simulated banner visitors' contexts and clicks
+    "banner.dr_splits": 23,          # + rows of the log: the DR reward model's extra cross-fitting splits
 }
 
 
