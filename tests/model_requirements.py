@@ -1,6 +1,6 @@
 """Does a registered model's requirements.txt cover what loading and calling it imports? The check MLflow's
 own inference stands for, run where the model was trained: a fresh interpreter loads the model and predicts
-on its input example; every one of this project's direct dependencies it imported must be a listed
+on its input example (when it has one); every one of this project's direct dependencies it imported must be a listed
 requirement or required by one. Only direct dependencies are judged: libraries import many packages just
 because they are installed (MLflow imports pyspark, OpenTelemetry exporters, uvloop when present)."""
 
@@ -20,7 +20,8 @@ import importlib.metadata as md, json, sys
 import mlflow
 model = mlflow.pyfunc.load_model(sys.argv[1])
 example = model.metadata.load_input_example(mlflow.artifacts.download_artifacts(sys.argv[1]))
-model.predict(example)
+if example is not None:  # a model logged without one is judged on what loading it imports
+    model.predict(example)
 names = md.packages_distributions()
 print(json.dumps(sorted({d for m in list(sys.modules) for d in names.get(m.split(".")[0], [])})))
 """

@@ -115,14 +115,16 @@ def svc(module_env: Path) -> Iterator[Svc]:
             except requests.ConnectionError:
                 return False
 
-        _wait(ready, 120, "the service to be ready")
-        yield s
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:  # the workers too: they are in the service's own session
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        try:  # stopped however the module ends: a service that never got ready kept respawning its workers
+            _wait(ready, 120, f"the service to be ready (log {log})")
+            yield s
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:  # the workers too: they are in the service's own session
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
 
 
 def _pipeline(svc: Svc, *args: str) -> subprocess.Popen:
@@ -430,6 +432,9 @@ def test_served_traffic_trains_the_next_champion_and_the_service_swaps_to_it(svc
     assert q["models"]["agent_classifier"] == champions["agent_classifier"]
     snap = svc.call("POST", "/v1/admin/banner/snapshot")
     assert snap["model"] == "banner_policy" and _champions()["banner_policy"] == snap["version"]
+    from tests.model_requirements import uncovered
+
+    assert uncovered("models:/banner_policy@champion") == set()
     out = _finish(_pipeline(svc, "banner_bandit_eval", "--profile", "smoke", "--set", "source=served"),
                   "banner served")
     ope_path = re.search(r'"ope_path": "([^"]+)"', out).group(1)  # type: ignore[union-attr]

@@ -44,6 +44,8 @@ def stack() -> Iterator[dict[str, Any]]:
     canaries = {} if was_up else canary_env()  # a stack started elsewhere has none planted
     if not was_up:  # schedules off: unpausing budget_bandits and market_rl_training must not start extra runs
         res = _stack("up", 900, {**canaries, "PLATFORM_SCHEDULES": "off"})
+        if res.returncode != 0:
+            _stack("down", 300)  # what did start must not outlive the failure
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     s = load()
     yield {"settings": s, "env": client_env(s), "canaries": canaries}
