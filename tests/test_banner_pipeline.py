@@ -73,3 +73,17 @@ def test_obd_in_its_nested_layout_is_found_and_a_missing_campaign_names_both_lay
     assert missing == [] and found == {lg: tmp_path / lg / "all" / "all.csv" for lg in ("random", "bts")}
     found, missing = obd_files(tmp_path, "men")
     assert found == {} and tmp_path / "bts" / "men.csv" in missing and tmp_path / "bts" / "men" / "men.csv" in missing
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("weight_clip", 0.5, "weight_clip must be 0 \\(none\\) or >= 1"),
+    ("weight_clip", float("nan"), "weight_clip must be 0 \\(none\\) or >= 1"),
+    ("min_ess", -1, "min_ess must be >= 0"),
+    ("min_ess", float("nan"), "min_ess must be >= 0"),
+    ("dr_splits", 1, "dr_splits must be >= 2"),
+])
+def test_bad_weight_settings_are_named(key: str, value: float, message: str) -> None:
+    from jobs.banner_bandit_eval.config import load
+
+    with pytest.raises(ValueError, match=f"BannerConfig: {message}"):
+        load("smoke", {key: value})

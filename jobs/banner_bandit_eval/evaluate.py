@@ -113,10 +113,8 @@ def flag_low_ess(table: pd.DataFrame, min_ess: float) -> pd.DataFrame:
     """Mark (``low_ess``) and note every estimate whose weights' effective sample size is below ``min_ess``."""
     table = table.copy()
     table["low_ess"] = table["estimate"].notna() & (table["ess"] < min_ess)
-    note = "ESS " + table["ess"].round(1).astype(str) + f" < {min_ess:g}: a few rows carry this estimate"
-    table["note"] = np.where(table["low_ess"], np.where(table["note"].fillna("") == "", note,
-                                                        table["note"].fillna("") + "; " + note),
-                             table["note"].fillna(""))
+    ess = ("ESS " + table["ess"].round(1).astype(str) + f" < {min_ess:g}: a few rows carry this estimate")
+    table["note"] = (table["note"].fillna("") + "; " + ess.where(table["low_ess"], "")).str.strip("; ")
     return table
 
 
@@ -269,10 +267,11 @@ def run(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, 
     notes = power_notes(table)
     flagged = [f"{r.source}: {r.policy} on the {r.log} log ({r.estimator}): {r.note}"
                for r in table[table["note"] != ""].itertuples()]
+    estimated = table[table["estimate"].notna()]  # an empty row is in the report, with its reason
     out = ctx.run_dir / "ope"
     with atomic_path(out, is_dir=True) as tmp:
         table.to_csv(tmp / "ope_results.csv", index=False, float_format="%.6g")
-        for source, g in table[table["estimate"].notna()].groupby("source"):
+        for source, g in estimated.groupby("source"):
             forest_png(g, tmp / f"ope_{source}.png", f"Off-policy estimates, {source} logs (95% intervals)")
         md = ["# Banner policies: off-policy evaluation", "",
               table.drop(columns="note").round(5).to_markdown(index=False), "",
@@ -280,7 +279,7 @@ def run(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, 
               "## Power", "", *[f"- {n}" for n in notes], ""]
         (tmp / "ope_report.md").write_text("\n".join(md))
     mlflow.log_artifacts(str(out), "ope")
-    for r in table[table["estimate"].notna()].itertuples():  # an empty row is in the report, with its reason
+    for r in estimated.itertuples():
         name = (
             f"{r.source}.{r.policy}.{r.log}.{r.estimator}".replace(" ", "_")
             .replace("(", "")

@@ -130,10 +130,9 @@ def evaluate(log: BanditLog, pi: np.ndarray, q: np.ndarray | None, n_boot: int, 
             out["dr"] = (dm + w * (rr - qa)).mean(-1)
         return out
 
-    w = pi[ctx, act] / p
-    clipped = float(np.maximum(w - clip, 0).sum() / max(w.sum(), 1e-300)) if clip > 0 else 0.0
-    if clip > 0:
-        w = np.minimum(w, clip)
+    raw = pi[ctx, act] / p
+    w = importance_weights(log, pi, clip)
+    clipped = float((raw - w).sum() / max(raw.sum(), 1e-300))
     dm = (pi[ctx] * q).sum(axis=1) if q is not None else None
     qa = q[np.arange(log.n), act] if q is not None else None
     point = stats(w, dm, qa, match, r)
@@ -179,13 +178,17 @@ def evaluate(log: BanditLog, pi: np.ndarray, q: np.ndarray | None, n_boot: int, 
     return pd.DataFrame(rows)
 
 
+def importance_weights(log: BanditLog, pi: np.ndarray, clip: float = 0.0) -> np.ndarray:
+    """pi[x_i, a_i] / p_i per row, capped at ``clip`` when it is > 0."""
+    w = pi[log.context, log.action] / log.pscore
+    return np.minimum(w, clip) if clip > 0 else w
+
+
 def dr_split_spread(log: BanditLog, pi: np.ndarray, folds: int, prior_strength: float, splits: int,
                     rng: np.random.Generator, clip: float = 0.0) -> float:
     """Standard deviation of the DR point estimate over ``splits`` different cross-fitting splits of the reward
     model: a DR estimate that moves with the split rests on a reward model that does not hold."""
-    w = pi[log.context, log.action] / log.pscore
-    if clip > 0:
-        w = np.minimum(w, clip)
+    w = importance_weights(log, pi, clip)
     values = []
     for _ in range(splits):  # a loop over splits, each vectorised over rows
         q = reward_model(log, folds, prior_strength, rng)
