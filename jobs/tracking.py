@@ -12,6 +12,7 @@ from typing import Any
 from jobs.liveness import process_alive, process_tags
 from jobs.paths import REPO_ROOT, RunContext
 from jobs.provenance import config_hash, git_sha
+from jobs.resources import cpu_count
 from models.common.errors import PlatformError
 
 # MLflow's own settings, with defaults that make a dead server fail a task within ~30 s (its defaults: 120 s
@@ -154,7 +155,8 @@ def task_run(experiment: str, ctx: RunContext, cfg: Any) -> Iterator[Any]:
     """A nested MLflow run for one task under the DAG run's parent run.
 
     The parent (one per ``ctx.run_id``) is created by whichever task comes first. Tags:
-    ``airflow.dag_id``, ``airflow.run_id``, ``airflow.task_id``, ``git.sha``, ``config.hash``.
+    ``airflow.dag_id``, ``airflow.run_id``, ``airflow.task_id``, ``git.sha``, ``config.hash``, and
+    ``platform.threads`` (what XGBoost, LightGBM and torch were given: their last digits can depend on it).
     """
     import mlflow
 
@@ -173,7 +175,8 @@ def task_run(experiment: str, ctx: RunContext, cfg: Any) -> Iterator[Any]:
         run_name=ctx.task_id or "task",
         parent_run_id=parent,
         nested=True,
-        tags={**tags, **process_tags(), "airflow.task_id": ctx.task_id, "platform.role": "task"},
+        tags={**tags, **process_tags(), "airflow.task_id": ctx.task_id, "platform.role": "task",
+              "platform.threads": str(cpu_count())},
     ) as run:
         yield run
 

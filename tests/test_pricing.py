@@ -100,3 +100,25 @@ def test_multitask_learns_a_falling_demand_curve() -> None:
     from sklearn.metrics import roc_auc_score
 
     assert roc_auc_score(label[:200], p_agent) > 0.8
+
+
+def test_multitask_numbers_do_not_depend_on_the_machines_threads() -> None:
+    """torch splits reductions by thread count: a Celery worker and a laptop must still give the same losses."""
+    import torch
+
+    from models.pricing.multitask import train
+
+    rng = np.random.default_rng(0)
+    n = 2200
+    S, P = rng.normal(size=(n, 29)), np.abs(rng.normal(1, 0.2, size=(n, 10))) + 0.1
+    ya, yb, valid = rng.random(n) < 0.3, rng.random(n) < 0.2, rng.random(n) < 0.2
+    before = torch.get_num_threads()
+    runs = []
+    try:
+        for threads in (2, 1):
+            torch.set_num_threads(threads)
+            runs.append(train(S, P, ya, yb, valid, 5, 512, 1e-3, 1.0, 1.0, 3, 42).history)
+            assert torch.get_num_threads() == threads  # the caller's setting is given back
+    finally:
+        torch.set_num_threads(before)
+    assert runs[0] == runs[1]

@@ -21,7 +21,6 @@ from jobs.paths import RunContext
 from jobs.plots import pyplot, save_png
 from jobs.pricing_models.classifier import load_sessions, validation_mask
 from jobs.pricing_models.config import PricingConfig
-from jobs.resources import cpu_count
 from models.pricing.multitask import OFFER_FEATURES, Scaler, build_net, predict, product_matrix, session_matrix, train
 from models.pricing.session_features import FEATURES
 
@@ -89,7 +88,6 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
         cfg.mt_beta,
         cfg.mt_patience,
         cfg.seed,
-        threads=cpu_count(),
         log=lambda row: (
             mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"])),
             log.info("epoch %d: %s", row["epoch"], {k: round(v, 4) for k, v in row.items() if k != "epoch"}),

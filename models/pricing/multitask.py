@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.common.threads import torch_threads
 from models.pricing.session_features import FEATURES
 from models.pricing.synth import CATEGORIES
 
@@ -95,12 +96,21 @@ class TrainResult:
 
 def train(S: np.ndarray, P: np.ndarray, y_agent: np.ndarray, y_buy: np.ndarray, valid: np.ndarray, epochs: int,
           batch: int, lr: float, alpha: float, beta: float, patience: int, seed: int,
-          log: Any = None, threads: int = 1) -> TrainResult:
-    """Adam with early stopping on the validation loss; the best epoch's weights are kept."""
+          log: Any = None) -> TrainResult:
+    """Adam with early stopping on the validation loss; the best epoch's weights are kept.
+
+    One intra-op thread whatever the machine: torch splits its reductions by thread count, so the same run on
+    a Celery worker and on a laptop differed in the last digits of every loss (CI: 0.42791319 vs 0.42791328),
+    and a second thread bought nothing for this net (200k sessions, 3 epochs: 3.6 s on one thread, 3.1-3.5 s on two)."""
+    with torch_threads(1):
+        return _train(S, P, y_agent, y_buy, valid, epochs, batch, lr, alpha, beta, patience, seed, log)
+
+
+def _train(S: np.ndarray, P: np.ndarray, y_agent: np.ndarray, y_buy: np.ndarray, valid: np.ndarray, epochs: int,
+           batch: int, lr: float, alpha: float, beta: float, patience: int, seed: int, log: Any) -> TrainResult:
     import torch
 
     torch.manual_seed(seed)
-    torch.set_num_threads(threads)
     scaler = Scaler.fit(S[~valid], P[~valid])
     s, p = scaler.transform(S, P)
     lr_ = np.log(P[:, 2]).astype(np.float32)  # log(price / list price)
