@@ -8,15 +8,12 @@ The MLflow UI address comes from ``MLFLOW_UI_URL`` (default http://127.0.0.1:500
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
 
-
-def mlflow_ui_url() -> str:
-    return os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000").rstrip("/")
+from dashboard.links import mlflow_ui_url, run_address
 
 
 def run_url(value: Any) -> str:
@@ -28,7 +25,7 @@ def run_url(value: Any) -> str:
             return ""
     if not isinstance(value, dict) or not value.get("mlflow_run_id") or not value.get("mlflow_experiment_id"):
         return ""
-    return f"{mlflow_ui_url()}/#/experiments/{value['mlflow_experiment_id']}/runs/{value['mlflow_run_id']}"
+    return run_address(value["mlflow_experiment_id"], value["mlflow_run_id"])
 
 
 class MlflowRunLink(BaseOperatorLink):

@@ -30,10 +30,10 @@ def canary_env() -> dict[str, str]:
             "LLM_API_BASE": "http://127.0.0.1:9/v1", "LLM_API_KEY": f"canary-llm-{token}"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack() -> Iterator[dict[str, Any]]:
-    """Settings and client environment of a healthy stack; stopped after the module (if started here), so the
-    rest of the suite does not share the machine with it."""
+    """Settings and client environment of a healthy stack; stopped after the integration tests (if started
+    here; `make test` runs them alone, first), so the rest of the suite does not share the machine with it."""
     from stack.__main__ import APT
     from stack.services import pg_bin
     from stack.settings import client_env, load, stack_dir

@@ -1,0 +1,64 @@
+"""Plotly figures of the pages. Each is returned as a figure; the pages embed them with plotly.js served by the
+app itself (no CDN: the Airflow UI may have no internet)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+LAYOUT = dict(template="plotly_white", height=360, margin=dict(l=60, r=20, t=50, b=50))
+
+
+def model_versions(history: pd.DataFrame, model: str, measure: str) -> go.Figure:
+    """Score per version over time, the oracle beside it, the champion and challenger marked."""
+    h = history[history["model"] == model]
+    fig = go.Figure(go.Scatter(x=h["created"], y=h["score"], mode="lines+markers", name=measure,
+                               text=[f"v{v}" for v in h["version"]], hovertemplate="%{text}: %{y:.4f}<extra></extra>"))
+    if h["oracle"].notna().any():
+        fig.add_trace(go.Scatter(x=h["created"], y=h["oracle"], mode="lines+markers", name="oracle",
+                                 line=dict(dash="dot")))
+    for alias, symbol in (("champion", "star"), ("challenger", "diamond")):
+        a = h[h["alias"] == alias]
+        if len(a):
+            fig.add_trace(go.Scatter(x=a["created"], y=a["score"], mode="markers", name=alias,
+                                     marker=dict(symbol=symbol, size=16)))
+    fig.update_layout(title=f"{model}: {measure} per version", xaxis_title="registered", yaxis_title=measure,
+                      **LAYOUT)
+    return fig
+
+
+def budget_plan(plan: pd.DataFrame) -> go.Figure:
+    """Tomorrow's share per segment with the conversions per 100 spent and its 90% posterior band."""
+    p = plan.sort_values("share")
+    fig = go.Figure(go.Bar(x=p["share"], y=p["segment_key"], orientation="h", name="share of budget"))
+    fig.add_trace(go.Scatter(x=p["conv_per_100"], y=p["segment_key"], mode="markers", name="conversions per 100",
+                             xaxis="x2", error_x=dict(type="data", symmetric=False,
+                                                      array=p["conv_per_100_hi"] - p["conv_per_100"],
+                                                      arrayminus=p["conv_per_100"] - p["conv_per_100_lo"])))
+    fig.update_layout(title="Plan: share per segment, conversions per 100 spent (90% band)",
+                      xaxis=dict(title="share", tickformat=".0%"),
+                      xaxis2=dict(title="conversions per 100", overlaying="x", side="top"),
+                      **{**LAYOUT, "height": max(360, 24 * len(p) + 120)})
+    return fig
+
+
+def budget_shares(thompson: pd.DataFrame) -> go.Figure:
+    """Thompson sampling's split learning day by day (mean over the simulated seeds)."""
+    s = thompson.groupby(["day", "segment_key"], as_index=False)["share"].mean()
+    fig = go.Figure([go.Scatter(x=g["day"], y=g["share"], mode="lines", stackgroup="one", name=str(seg))
+                     for seg, g in s.groupby("segment_key")])
+    fig.update_layout(title="Simulated days: Thompson sampling's shares", xaxis_title="day",
+                      yaxis=dict(title="share", tickformat=".0%"), **LAYOUT)
+    return fig
+
+
+def budget_regret(daily: pd.DataFrame) -> go.Figure:
+    """Cumulative regret against the oracle per policy (mean over seeds), and daily conversions."""
+    d = daily.sort_values(["policy", "seed", "day"]).copy()
+    d["cum_regret"] = d.groupby(["policy", "seed"])["regret"].cumsum()
+    m = d.groupby(["policy", "day"], as_index=False)[["cum_regret", "conv"]].mean()
+    fig = go.Figure([go.Scatter(x=g["day"], y=g["cum_regret"], mode="lines+markers", name=str(p))
+                     for p, g in m.groupby("policy")])
+    fig.update_layout(title="Cumulative regret against the oracle (expected conversions lost)", xaxis_title="day",
+                      yaxis_title="conversions", **LAYOUT)
+    return fig

@@ -1,0 +1,117 @@
+"""What the pages show, read from MLflow through its client (runs, metrics, artifacts, registry): never from the
+pipelines' data folder, so the dashboards show exactly what MLflow holds."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+# What each registered model's ``score`` tag measures (jobs/registry.py registers every version with one), and
+# where its oracle (the same measure with the true probabilities, where the data is synthetic) is found: a
+# version tag or a metric of the run that logged the model.
+SCORES = {"ctr_lightgbm": ("holdout AUC", "oracle_auc"), "agent_classifier": ("holdout AUC", "oracle_auc"),
+          "pricing_multitask": ("holdout purchase AUC", "oracle_purchase_auc"),
+          "pricing_rules": ("revenue per 1,000 sessions", None), "mmm": ("holdout R²", None),
+          "pricing_policy": ("revenue per week", None), "banner_policy": ("clicks per impression", None)}
+BIDDER_SCORE = ("ROAS", None)
+
+
+def score_meaning(model: str) -> tuple[str, str | None]:
+    """(what the score measures, the oracle's tag or metric name or None) for a registered model."""
+    return BIDDER_SCORE if model.startswith("bidder_") else SCORES.get(model, ("score", None))
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _runs(client: Any, run_ids: set[str]) -> dict[str, Any]:
+    """The runs of ``run_ids``, a few searches instead of one request each (hundreds of versions)."""
+    experiments = [e.experiment_id for e in client.search_experiments(max_results=1000)]
+    ids, found = sorted(run_ids), {}
+    for i in range(0, len(ids), 100):
+        chunk = ", ".join(f"'{r}'" for r in ids[i:i + 100])
+        for run in client.search_runs(experiments, f"attributes.run_id IN ({chunk})", max_results=100):
+            found[run.info.run_id] = run
+    return found
+
+
+def model_history(client: Any) -> pd.DataFrame:
+    """One row per registered model version: model, version, created (UTC), score, oracle, alias, run and
+    experiment ids; oldest first within a model."""
+    versions = []
+    for rm in client.search_registered_models(max_results=1000):
+        aliases = {str(v): a for a, v in (rm.aliases or {}).items()}
+        versions += [(rm.name, aliases, v)
+                     for v in client.search_model_versions(f"name = '{rm.name}'", max_results=10_000)]
+    runs = _runs(client, {v.run_id for _, _, v in versions if v.run_id}) if versions else {}
+    rows = []
+    for name, aliases, v in versions:
+        _, oracle_key = score_meaning(name)
+        run = runs.get(v.run_id or "")
+        oracle = _float(v.tags.get(oracle_key)) if oracle_key else None
+        if oracle is None and oracle_key and run is not None:
+            oracle = _float(run.data.metrics.get(oracle_key))
+        rows.append({"model": name, "version": int(v.version),
+                     "created": pd.Timestamp(v.creation_timestamp, unit="ms", tz="UTC"),
+                     "score": _float(v.tags.get("score")), "oracle": oracle,
+                     "alias": aliases.get(str(v.version), ""), "run_id": v.run_id or "",
+                     "experiment_id": run.info.experiment_id if run is not None else ""})
+    cols = ["model", "version", "created", "score", "oracle", "alias", "run_id", "experiment_id"]
+    return pd.DataFrame(rows, columns=cols).sort_values(["model", "version"], ignore_index=True)
+
+
+@dataclass
+class BudgetView:
+    """The latest successful budget_bandits run: its plan, the simulated days and the insights."""
+
+    run_id: str  # the DAG run's parent MLflow run
+    airflow_run_id: str
+    experiment_id: str
+    plan: pd.DataFrame
+    daily: pd.DataFrame  # per policy, seed and simulated day: conversions, oracle, regret
+    thompson: pd.DataFrame  # Thompson sampling's plan per seed and day
+    summary: pd.DataFrame  # regret per policy with intervals
+    insights: str
+
+
+def _task_run(client: Any, experiment_id: str, airflow_run_id: str, task: str) -> Any | None:
+    found = client.search_runs([experiment_id], f"tags.`airflow.run_id` = '{airflow_run_id}' and "
+                               f"tags.`airflow.task_id` = '{task}' and attributes.status = 'FINISHED'",
+                               max_results=1)
+    return found[0] if found else None
+
+
+def latest_budget(client: Any) -> BudgetView | None:
+    """The newest budget_bandits DAG run that finished, or None when there is none."""
+    exp = client.get_experiment_by_name("budget_bandits")
+    if exp is None:
+        return None
+    parents = client.search_runs([exp.experiment_id], "tags.`platform.role` = 'dag_run' and "
+                                 "attributes.status = 'FINISHED'", order_by=["attributes.start_time DESC"],
+                                 max_results=20)
+    for parent in parents:
+        rid = parent.data.tags.get("airflow.run_id", "")
+        runs = {t: _task_run(client, exp.experiment_id, rid, t) for t in ("allocate", "simulate", "insights")}
+        if any(r is None for r in runs.values()):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            ids = {t: r.info.run_id for t, r in runs.items()}
+
+            def get(task: str, path: str, ids: dict[str, str] = ids, tmp: str = tmp) -> Path:
+                return Path(client.download_artifacts(ids[task], path, tmp))
+
+            return BudgetView(parent.info.run_id, rid, exp.experiment_id,
+                              pd.read_parquet(get("allocate", "plan/plan.parquet")),
+                              pd.read_parquet(get("simulate", "simulation/daily.parquet")),
+                              pd.read_parquet(get("simulate", "simulation/thompson_plans.parquet")),
+                              pd.read_csv(get("simulate", "simulation/regret_summary.csv")),
+                              get("insights", "insights/insights.md").read_text())
+    return None

@@ -1,0 +1,136 @@
+"""The dashboards inside the Airflow UI (after test_stack.py, whose runs fill MLflow), in a real headless
+Chromium (Debian's package, driven by Playwright): sign in as a user does, open each page from the UI's
+navigation, check that the charts rendered the data MLflow holds and that no page logged a console error, and
+press "Run optimisation" until a new budget_bandits plan is shown. A screenshot of every page is kept in
+.test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+from tests.integration.test_stack import api, mlflow_client
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+APT = "apt-get update && apt-get install -y chromium"
+SHOTS = REPO / ".test-artifacts" / "screenshots"
+
+
+def ensure_chromium() -> str:
+    """Debian's Chromium: installed here when root (CI is), else skipped off CI with the command to run."""
+    if not shutil.which(CHROMIUM):
+        if os.geteuid() != 0:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"the browser tests need Chromium: {APT}")
+            pytest.skip(f"the browser tests need Chromium: sudo sh -c '{APT}'")
+        subprocess.run(["sh", "-c", APT + " >/dev/null"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, timeout=900)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def ui(stack: dict[str, Any]) -> Iterator[Any]:
+    """A signed-in browser page on the stack's Airflow UI, and the console errors it has logged."""
+    from playwright.sync_api import sync_playwright
+
+    s = stack["settings"]
+    base = f"http://{s['STACK_HOST']}:{s['STACK_AIRFLOW_PORT']}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=ensure_chromium(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+        page.goto(base + "/")
+        page.fill("input[name=username]", s["AIRFLOW_ADMIN_USER"])
+        page.fill("input[name=password]", s["AIRFLOW_ADMIN_PASSWORD"])
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/auth/login" not in url, timeout=60_000)
+        page.wait_for_load_state("networkidle")
+        errors.clear()  # the sign-in page's own API calls answer 401 before the user has signed in
+        yield {"page": page, "base": base, "errors": errors}
+        browser.close()
+
+
+def chart_traces(frame: Any, div_id: str) -> int:
+    return frame.evaluate(f"document.getElementById('{div_id}').data.length")
+
+
+def test_the_nav_entry_opens_the_dashboards_inside_the_airflow_ui(ui: dict[str, Any]) -> None:
+    page = ui["page"]
+    page.goto(ui["base"] + "/")
+    page.get_by_text("Plugins", exact=True).click()  # the navigation groups plugin entries in one menu
+    page.get_by_role("menuitem", name="Dashboards").click()
+    page.wait_for_url("**/plugin/dashboards", timeout=30_000)
+    frame = page.frame_locator("iframe").first
+    frame.locator("a[href$='/models']").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SHOTS / "dashboards_in_airflow.png"))
+    assert not ui["errors"], ui["errors"]
+
+
+@pytest.fixture(scope="module")
+def registered(stack: dict[str, Any]) -> Any:
+    """The registry's history, with at least one model: test_stack.py's runs (before this module) register
+    several; alone, this runs mmm's smoke profile to register one."""
+    import time
+
+    from dashboard.store import model_history
+
+    history = model_history(mlflow_client(stack))
+    if len(history) == 0:
+        client = api(stack)
+        client.wait_for_dag("mmm")
+        run_id = client.trigger("mmm", f"ui_mmm_{time.strftime('%H%M%S')}", {"profile": "smoke", "source": "synthetic"})
+        assert client.wait([("mmm", run_id)], timeout_s=900)[("mmm", run_id)] == "success"
+        history = model_history(mlflow_client(stack))
+    return history
+
+
+def test_models_page_shows_every_registered_version_from_mlflow(registered: Any, ui: dict[str, Any]) -> None:
+    page = ui["page"]
+    page.goto(ui["base"] + "/dashboard/models")
+    history = registered
+    for name, h in history.groupby("model"):
+        section = page.locator(f"section[data-model='{name}']")
+        assert section.locator("tr.version").count() == len(h), name
+        assert chart_traces(page, f"chart-{name}") >= 1, name
+        champion = h[h["alias"] == "champion"]
+        for row in champion.itertuples():
+            cells = section.locator(f"tr.version[data-version='{row.version}']")
+            assert cells.locator("td.alias").inner_text() == "champion"
+            assert cells.locator("td.score").inner_text() == f"{row.score:.4f}"
+    page.screenshot(path=str(SHOTS / "models.png"), full_page=True)
+    assert not ui["errors"], ui["errors"]
+
+
+def test_run_optimisation_triggers_budget_bandits_and_shows_its_plan(stack: dict[str, Any], ui: dict[str, Any]) -> None:
+    from dashboard.store import latest_budget
+
+    api(stack).wait_for_dag("budget_bandits")  # parsed and unpaused, as a user's would be
+    page = ui["page"]
+    page.goto(ui["base"] + "/dashboard/budget")
+    page.select_option("#profile", "smoke")
+    page.click("#run-optimisation")
+    page.wait_for_function("document.getElementById('progress').textContent.includes('dashboard__')",
+                           timeout=30_000)
+    run_id = page.locator("#progress").inner_text().split()[1].rstrip(":")
+    page.wait_for_function(f"document.getElementById('run-link') && "
+                           f"document.getElementById('run-link').textContent === '{run_id}'", timeout=600_000)
+    view = latest_budget(mlflow_client(stack))
+    assert view is not None and view.airflow_run_id == run_id
+    assert page.locator("#segments").inner_text() == str(len(view.plan))
+    assert page.locator("#expected-conv").inner_text() == f"{view.plan['expected_conv'].sum():.1f}"
+    assert chart_traces(page, "chart-plan") == 2
+    assert chart_traces(page, "chart-shares") == view.plan["segment_key"].nunique()
+    assert chart_traces(page, "chart-regret") == view.daily["policy"].nunique()
+    assert page.locator("#regret tr").count() == len(view.summary) + 1
+    page.screenshot(path=str(SHOTS / "budget.png"), full_page=True)
+    assert not ui["errors"], ui["errors"]

@@ -1,0 +1,77 @@
+"""The dashboards' pages rendered from a real MLflow store (the browser tests of the same pages, inside the
+Airflow UI, are in tests/integration/test_ui.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def client_for(app: Any) -> TestClient:
+    """The app without Airflow's sign-in (its dependency is Airflow's own, checked in the browser tests)."""
+    from airflow.api_fastapi.core_api.security import get_user
+
+    app.dependency_overrides[get_user] = lambda: "tester"
+    return TestClient(app)
+
+
+def test_models_page_lists_each_version_with_its_score_oracle_and_alias(platform_env: Path) -> None:
+    import mlflow
+
+    from dashboard.app import create_app, mlflow_client
+    from dashboard.store import model_history
+
+    client = mlflow_client()
+    exp = client.create_experiment("avazu_ctr")
+    client.create_registered_model("ctr_lightgbm")
+    for score, oracle in ((0.71, 0.74), (0.73, 0.74), (0.72, 0.75)):
+        run = client.create_run(exp)
+        client.set_terminated(run.info.run_id)
+        client.create_model_version("ctr_lightgbm", f"{run.info.artifact_uri}/model", run.info.run_id,
+                                    tags={"score": f"{score:.6f}", "oracle_auc": f"{oracle:.6f}"})
+    client.set_registered_model_alias("ctr_lightgbm", "champion", "2")
+    client.set_registered_model_alias("ctr_lightgbm", "challenger", "3")
+    history = model_history(client)
+    assert history["version"].tolist() == [1, 2, 3]
+    assert history["score"].tolist() == [0.71, 0.73, 0.72] and history["oracle"].tolist() == [0.74, 0.74, 0.75]
+    assert history["alias"].tolist() == ["", "champion", "challenger"] and (history["experiment_id"] == exp).all()
+
+    body = client_for(create_app()).get("/models").text
+    rows = re.findall(r'data-version="(\d)".*?class="score">([\d.]+)</td>.*?class="alias">(\w*)</td>', body, re.S)
+    assert rows == [("3", "0.7200", "challenger"), ("2", "0.7300", "champion"), ("1", "0.7100", "")]
+    assert body.count("Plotly.newPlot") == 1 and "holdout AUC" in body
+    assert mlflow.get_tracking_uri()  # the page did not need an MLflow server
+
+
+def test_models_page_says_when_nothing_is_registered(platform_env: Path) -> None:
+    from dashboard.app import create_app
+
+    body = client_for(create_app()).get("/models").text
+    assert 'id="empty"' in body
+
+
+@pytest.mark.slow  # a budget_bandits run
+def test_budget_page_shows_the_latest_finished_run(platform_env: Path) -> None:
+    from dashboard.app import create_app, mlflow_client
+    from dashboard.store import latest_budget
+    from jobs.runner import run_pipeline
+
+    run_pipeline("budget_bandits", "smoke", {}, "dash_1")
+    view = latest_budget(mlflow_client())
+    assert view is not None and view.airflow_run_id == "dash_1"
+    body = client_for(create_app()).get("/budget").text
+    assert re.search(r'id="segments">(\d+)<', body).group(1) == str(len(view.plan))
+    assert f'id="expected-conv">{view.plan["expected_conv"].sum():.1f}<' in body
+    assert body.count("Plotly.newPlot") == 3
+    assert view.summary["policy"].tolist() == re.findall(r"<tr><td>(\w+)</td>", body)
+
+
+def test_run_optimisation_refuses_an_unknown_profile(platform_env: Path) -> None:
+    from dashboard.app import create_app
+
+    res = client_for(create_app()).post("/budget/run?profile=huge")
+    assert res.status_code == 422 and "smoke, demo, full" in res.text
