@@ -21,7 +21,7 @@ from dashboard.links import run_address
 from jobs.config import PROFILES
 
 BUDGET_DAG = "budget_bandits"
-PAGES = (("models", "Models"), ("budget", "Budget"))
+PAGES = (("models", "Models"), ("budget", "Budget"), ("mmm", "MMM"))
 templates = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                         autoescape=select_autoescape(["html"]))
 
@@ -127,4 +127,62 @@ def create_app() -> FastAPI:
         return JSONResponse({"state": run["state"],
                              "tasks": [{"task_id": t["task_id"], "state": t["state"]} for t in tis]})
 
+    @app.get("/mmm", response_class=HTMLResponse)
+    def mmm(request: Request) -> HTMLResponse:
+        t0 = time.perf_counter()
+        view = store.latest_mmm(mlflow_client())
+        charts_html, channels = [], []
+        if view is not None:
+            levels = list(dict.fromkeys(view.curves["level"]))
+            charts_html = [figure_html(charts.mmm_curves(view.curves, lv), f"chart-curves-{lv.lower()}")
+                           for lv in levels] + [figure_html(charts.mmm_shares(view.shares), "chart-shares")]
+            channels = list(dict.fromkeys(view.curves.loc[view.curves["level"] == "national", "channel"]))
+        return page(request, "mmm", view=view, charts=charts_html, channels=channels,
+                    run_url=run_address(view.experiment_id, view.run_id) if view else "",
+                    seconds=time.perf_counter() - t0)
+
+    @app.post("/mmm/whatif")
+    def mmm_whatif(scales: dict[str, float], interval: float = 0.9) -> JSONResponse:
+        """``mmm@champion`` on one plan: each channel's spend scaled (1 = today's); the value change against
+        today with its interval."""
+        if not scales:
+            raise HTTPException(422, "move at least one channel: an empty plan is today's, with no change")
+        bad = {ch: v for ch, v in scales.items() if not (v >= 0 and v < float("inf"))}
+        if bad or not 0 < interval < 1:
+            raise HTTPException(422, f"scales must be finite and >= 0 (got {bad}) and 0 < interval < 1 "
+                                     f"(got {interval})")
+        version, model = champion_mmm()
+        import pandas as pd
+
+        plan = pd.DataFrame([{"scenario": "what-if", "channel": ch, "scale": float(v)} for ch, v in scales.items()])
+        try:
+            out = model.predict(plan, params={"interval": interval}).set_index("scenario")
+        except Exception as exc:  # an unknown channel, named by the model's own check
+            raise HTTPException(422, f"mmm v{version} refused the plan: {exc}") from exc
+        row = out.loc["what-if"] if "what-if" in out.index else out.loc["current"]
+        return JSONResponse({"version": version, "interval": interval,
+                             **{k: float(row[k]) for k in ("value", "delta_value", "delta_value_lo",
+                                                           "delta_value_hi", "spend")}})
+
     return app
+
+
+_models: dict[str, Any] = {}
+
+
+def champion_mmm() -> tuple[str, Any]:
+    """(version, loaded pyfunc) of ``mmm@champion``, loaded once per version."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from jobs.tracking import mlflow_tracking_uri
+
+    try:
+        version = mlflow_client().get_model_version_by_alias("mmm", "champion").version
+    except MlflowException as exc:
+        raise HTTPException(404, "no mmm@champion yet: run the mmm DAG") from exc
+    if version not in _models:
+        _models.clear()
+        mlflow.set_tracking_uri(mlflow_tracking_uri())  # models:/ resolves against the global store
+        _models[version] = mlflow.pyfunc.load_model(f"models:/mmm/{version}")
+    return version, _models[version]

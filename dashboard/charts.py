@@ -62,3 +62,43 @@ def budget_regret(daily: pd.DataFrame) -> go.Figure:
     fig.update_layout(title="Cumulative regret against the oracle (expected conversions lost)", xaxis_title="day",
                       yaxis_title="conversions", **LAYOUT)
     return fig
+
+
+COLOURS = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880")
+
+
+def _band(x: pd.Series, lo: pd.Series, hi: pd.Series, name: str, colour: str, visible: bool = True) -> go.Scatter:
+    """An interval as one filled polygon (upper edge out, lower edge back), in its line's colour."""
+    return go.Scatter(x=list(x) + list(x[::-1]), y=list(hi) + list(lo[::-1]), fill="toself", mode="lines",
+                      line=dict(width=0, color=colour), fillcolor=colour, opacity=0.2, name=name, showlegend=False,
+                      hoverinfo="skip", visible=visible)
+
+
+def mmm_curves(curves: pd.DataFrame, level: str) -> go.Figure:
+    """Incremental value against spend per channel with its interval; per brand or geo, a menu picks the group."""
+    c = curves[curves["level"] == level].sort_values(["group", "channel", "spend"])
+    groups = list(dict.fromkeys(c["group"]))
+    colour = {ch: COLOURS[i % len(COLOURS)] for i, ch in enumerate(dict.fromkeys(c["channel"]))}
+    fig, owner = go.Figure(), []
+    for g in groups:
+        for ch, d in c[c["group"] == g].groupby("channel", sort=False):
+            fig.add_trace(_band(d["spend"], d["incremental_lo"], d["incremental_hi"], f"{ch} interval", colour[ch],
+                                g == groups[0]))
+            fig.add_trace(go.Scatter(x=d["spend"], y=d["incremental_value"], mode="lines", name=str(ch),
+                                     line=dict(color=colour[ch]), visible=g == groups[0]))
+            owner += [g, g]
+    if len(groups) > 1:
+        fig.update_layout(updatemenus=[dict(x=1.0, y=1.18, buttons=[
+            dict(label=str(g), method="update", args=[{"visible": [o == g for o in owner]}]) for g in groups])])
+    fig.update_layout(title=f"Response curves ({level}): incremental value against spend", xaxis_title="spend",
+                      yaxis_title="incremental value", **LAYOUT)
+    return fig
+
+
+def mmm_shares(shares: pd.DataFrame) -> go.Figure:
+    """Today's split of the budget and the optimiser's."""
+    fig = go.Figure([go.Bar(x=shares["channel"], y=shares["current_share"], name="today"),
+                     go.Bar(x=shares["channel"], y=shares["optimal_share"], name="optimiser")])
+    fig.update_layout(title="Budget split per channel: today and the optimiser's", barmode="group",
+                      yaxis=dict(title="share", tickformat=".0%"), **LAYOUT)
+    return fig

@@ -69,17 +69,42 @@ def model_history(client: Any) -> pd.DataFrame:
 
 
 @dataclass
-class BudgetView:
-    """The latest successful budget_bandits run: its plan, the simulated days and the insights."""
+class LatestRun:
+    """The newest finished DAG run of a pipeline with its artifacts read into memory (tables and texts)."""
 
     run_id: str  # the DAG run's parent MLflow run
     airflow_run_id: str
     experiment_id: str
-    plan: pd.DataFrame
-    daily: pd.DataFrame  # per policy, seed and simulated day: conversions, oracle, regret
-    thompson: pd.DataFrame  # Thompson sampling's plan per seed and day
-    summary: pd.DataFrame  # regret per policy with intervals
-    insights: str
+    artifacts: dict[str, Any]  # artifact path -> DataFrame (.parquet, .csv) or str (other files)
+
+
+def _read(path: Path) -> Any:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    return path.read_text()
+
+
+def latest_run(client: Any, experiment: str, wanted: dict[str, tuple[str, ...]]) -> LatestRun | None:
+    """The newest finished DAG run of ``experiment`` whose tasks (keys of ``wanted``) all finished, with their
+    artifacts (values: paths in each task's run); None when there is none."""
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return None
+    parents = client.search_runs([exp.experiment_id], "tags.`platform.role` = 'dag_run' and "
+                                 "attributes.status = 'FINISHED'", order_by=["attributes.start_time DESC"],
+                                 max_results=20)
+    for parent in parents:
+        rid = parent.data.tags.get("airflow.run_id", "")
+        runs = {t: _task_run(client, exp.experiment_id, rid, t) for t in wanted}
+        if any(r is None for r in runs.values()):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            artifacts = {path: _read(Path(client.download_artifacts(runs[task].info.run_id, path, tmp)))
+                         for task, paths in wanted.items() for path in paths}
+        return LatestRun(parent.info.run_id, rid, exp.experiment_id, artifacts)
+    return None
 
 
 def _task_run(client: Any, experiment_id: str, airflow_run_id: str, task: str) -> Any | None:
@@ -89,29 +114,38 @@ def _task_run(client: Any, experiment_id: str, airflow_run_id: str, task: str) -
     return found[0] if found else None
 
 
-def latest_budget(client: Any) -> BudgetView | None:
-    """The newest budget_bandits DAG run that finished, or None when there is none."""
-    exp = client.get_experiment_by_name("budget_bandits")
-    if exp is None:
-        return None
-    parents = client.search_runs([exp.experiment_id], "tags.`platform.role` = 'dag_run' and "
-                                 "attributes.status = 'FINISHED'", order_by=["attributes.start_time DESC"],
-                                 max_results=20)
-    for parent in parents:
-        rid = parent.data.tags.get("airflow.run_id", "")
-        runs = {t: _task_run(client, exp.experiment_id, rid, t) for t in ("allocate", "simulate", "insights")}
-        if any(r is None for r in runs.values()):
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            ids = {t: r.info.run_id for t, r in runs.items()}
+BUDGET = {"allocate": ("plan/plan.parquet",),
+          "simulate": ("simulation/daily.parquet", "simulation/thompson_plans.parquet",
+                       "simulation/regret_summary.csv"),
+          "insights": ("insights/insights.md",)}
+MMM = {"curves": ("curves/response_curves.parquet",), "optimise": ("optimise/channel_shares.csv",)}
 
-            def get(task: str, path: str, ids: dict[str, str] = ids, tmp: str = tmp) -> Path:
-                return Path(client.download_artifacts(ids[task], path, tmp))
 
-            return BudgetView(parent.info.run_id, rid, exp.experiment_id,
-                              pd.read_parquet(get("allocate", "plan/plan.parquet")),
-                              pd.read_parquet(get("simulate", "simulation/daily.parquet")),
-                              pd.read_parquet(get("simulate", "simulation/thompson_plans.parquet")),
-                              pd.read_csv(get("simulate", "simulation/regret_summary.csv")),
-                              get("insights", "insights/insights.md").read_text())
-    return None
+class BudgetRun(LatestRun):
+    """A budget_bandits run: plan, simulated days (per policy, seed and day: conversions, oracle, regret),
+    Thompson sampling's plans per seed and day, the regret summary and the insights."""
+
+    plan = property(lambda self: self.artifacts["plan/plan.parquet"])
+    daily = property(lambda self: self.artifacts["simulation/daily.parquet"])
+    thompson = property(lambda self: self.artifacts["simulation/thompson_plans.parquet"])
+    summary = property(lambda self: self.artifacts["simulation/regret_summary.csv"])
+    insights = property(lambda self: self.artifacts["insights/insights.md"])
+
+
+class MmmRun(LatestRun):
+    """An mmm run: response curves (national, per brand, per geo, with intervals) and the optimiser's split."""
+
+    curves = property(lambda self: self.artifacts["curves/response_curves.parquet"])
+    shares = property(lambda self: self.artifacts["optimise/channel_shares.csv"])
+
+
+def latest_budget(client: Any) -> BudgetRun | None:
+    """The newest finished budget_bandits run."""
+    run = latest_run(client, "budget_bandits", BUDGET)
+    return None if run is None else BudgetRun(**vars(run))
+
+
+def latest_mmm(client: Any) -> MmmRun | None:
+    """The newest finished mmm run."""
+    run = latest_run(client, "mmm", MMM)
+    return None if run is None else MmmRun(**vars(run))

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -47,11 +48,14 @@ def test_models_page_lists_each_version_with_its_score_oracle_and_alias(platform
     assert mlflow.get_tracking_uri()  # the page did not need an MLflow server
 
 
-def test_models_page_says_when_nothing_is_registered(platform_env: Path) -> None:
+def test_pages_say_when_nothing_has_run_yet(platform_env: Path) -> None:
     from dashboard.app import create_app
 
-    body = client_for(create_app()).get("/models").text
-    assert 'id="empty"' in body
+    http = client_for(create_app())
+    for page in ("/models", "/budget", "/mmm"):
+        assert 'id="empty"' in http.get(page).text, page
+    res = http.post("/mmm/whatif", json={"TV": 1.2})
+    assert res.status_code == 404 and "no mmm@champion yet" in res.text
 
 
 @pytest.mark.slow  # a budget_bandits run
@@ -75,3 +79,30 @@ def test_run_optimisation_refuses_an_unknown_profile(platform_env: Path) -> None
 
     res = client_for(create_app()).post("/budget/run?profile=huge")
     assert res.status_code == 422 and "smoke, demo, full" in res.text
+
+
+@pytest.mark.slow  # an mmm run
+def test_mmm_page_and_whatif_answer_from_the_champion(platform_env: Path) -> None:
+    import mlflow
+
+    from dashboard.app import create_app, mlflow_client
+    from dashboard.store import latest_mmm
+    from jobs.runner import run_pipeline
+
+    run_pipeline("mmm", "smoke", {}, "dash_mmm")
+    view = latest_mmm(mlflow_client())
+    assert view is not None and view.airflow_run_id == "dash_mmm"
+    http = client_for(create_app())
+    body = http.get("/mmm").text
+    channels = list(dict.fromkeys(view.curves.loc[view.curves["level"] == "national", "channel"]))
+    assert re.findall(r'data-channel="([^"]+)"', body) == channels
+    assert body.count("Plotly.newPlot") == view.curves["level"].nunique() + 1
+    got = http.post("/mmm/whatif", json={channels[0]: 1.5}).json()
+    want = mlflow.pyfunc.load_model("models:/mmm@champion").predict(
+        pd.DataFrame([{"scenario": "s", "channel": channels[0], "scale": 1.5}])).set_index("scenario").loc["s"]
+    assert got["delta_value"] == pytest.approx(want["delta_value"], rel=1e-12) and got["delta_value"] > 0
+    assert got["delta_value_lo"] < got["delta_value"] < got["delta_value_hi"]
+    for bad, says in (({}, "move at least one channel"), ({channels[0]: -0.5}, "finite and >= 0"),
+                      ({"Billboards": 1.2}, "unknown channel 'Billboards'")):
+        res = http.post("/mmm/whatif", json=bad)
+        assert res.status_code == 422 and says in res.text, (bad, res.text)

@@ -78,20 +78,20 @@ def test_the_nav_entry_opens_the_dashboards_inside_the_airflow_ui(ui: dict[str, 
 
 @pytest.fixture(scope="module")
 def registered(stack: dict[str, Any]) -> Any:
-    """The registry's history, with at least one model: test_stack.py's runs (before this module) register
-    several; alone, this runs mmm's smoke profile to register one."""
+    """The registry's history, with an mmm champion and its run: test_stack.py's runs (before this module)
+    leave them; alone, this runs mmm's smoke profile."""
     import time
 
-    from dashboard.store import model_history
+    from dashboard.store import latest_mmm, model_history
 
-    history = model_history(mlflow_client(stack))
-    if len(history) == 0:
-        client = api(stack)
-        client.wait_for_dag("mmm")
-        run_id = client.trigger("mmm", f"ui_mmm_{time.strftime('%H%M%S')}", {"profile": "smoke", "source": "synthetic"})
-        assert client.wait([("mmm", run_id)], timeout_s=900)[("mmm", run_id)] == "success"
-        history = model_history(mlflow_client(stack))
-    return history
+    client = mlflow_client(stack)
+    if latest_mmm(client) is None or "champion" not in set(model_history(client).query("model == 'mmm'")["alias"]):
+        airflow = api(stack)
+        airflow.wait_for_dag("mmm")
+        run_id = airflow.trigger("mmm", f"ui_mmm_{time.strftime('%H%M%S')}", {"profile": "smoke",
+                                                                               "source": "synthetic"})
+        assert airflow.wait([("mmm", run_id)], timeout_s=900)[("mmm", run_id)] == "success"
+    return model_history(client)
 
 
 def test_models_page_shows_every_registered_version_from_mlflow(registered: Any, ui: dict[str, Any]) -> None:
@@ -133,4 +133,32 @@ def test_run_optimisation_triggers_budget_bandits_and_shows_its_plan(stack: dict
     assert chart_traces(page, "chart-regret") == view.daily["policy"].nunique()
     assert page.locator("#regret tr").count() == len(view.summary) + 1
     page.screenshot(path=str(SHOTS / "budget.png"), full_page=True)
+    assert not ui["errors"], ui["errors"]
+
+
+def test_mmm_page_draws_the_curves_and_a_slider_asks_the_champion(stack: dict[str, Any], registered: Any,
+                                                                 ui: dict[str, Any]) -> None:
+    import mlflow
+    import pandas as pd
+
+    from dashboard.store import latest_mmm
+
+    view = latest_mmm(mlflow_client(stack))
+    page = ui["page"]
+    page.goto(ui["base"] + "/dashboard/mmm")
+    for level in view.curves["level"].unique():
+        groups = view.curves[view.curves["level"] == level]
+        per_group = groups.groupby("group")["channel"].nunique()
+        assert chart_traces(page, f"chart-curves-{level.lower()}") == 2 * int(per_group.sum()), level
+    assert chart_traces(page, "chart-shares") == 2
+    channel = page.locator("input.whatif").first.get_attribute("data-channel")
+    page.locator(f"input.whatif[data-channel='{channel}']").fill("150")
+    page.wait_for_function("document.getElementById('whatif-result').dataset.delta !== undefined",
+                           timeout=60_000)
+    shown = float(page.locator("#whatif-result").get_attribute("data-delta"))
+    mlflow.set_tracking_uri(stack["env"]["MLFLOW_TRACKING_URI"])
+    want = mlflow.pyfunc.load_model("models:/mmm@champion").predict(
+        pd.DataFrame([{"scenario": "s", "channel": channel, "scale": 1.5}])).set_index("scenario").loc["s"]
+    assert shown == pytest.approx(want["delta_value"], rel=1e-9) and shown > 0
+    page.screenshot(path=str(SHOTS / "mmm.png"), full_page=True)
     assert not ui["errors"], ui["errors"]
