@@ -21,7 +21,7 @@ from dashboard.links import run_address
 from jobs.config import PROFILES
 
 BUDGET_DAG = "budget_bandits"
-PAGES = (("models", "Models"), ("budget", "Budget"), ("mmm", "MMM"))
+PAGES = (("models", "Models"), ("budget", "Budget"), ("market", "Market"), ("mmm", "MMM"))
 templates = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                         autoescape=select_autoescape(["html"]))
 
@@ -126,6 +126,38 @@ def create_app() -> FastAPI:
         tis = _airflow(request, "GET", f"/dags/{BUDGET_DAG}/dagRuns/{run_id}/taskInstances")["task_instances"]
         return JSONResponse({"state": run["state"],
                              "tasks": [{"task_id": t["task_id"], "state": t["state"]} for t in tis]})
+
+    @app.get("/market", response_class=HTMLResponse)
+    def market(request: Request) -> HTMLResponse:
+        t0 = time.perf_counter()
+        h = store.market_history(mlflow_client())
+        charts_html = []
+        if h is not None:
+            charts_html.append(figure_html(charts.market_headline(h.nights), "chart-market-roas"))
+            if len(h.advertisers):
+                charts_html += [figure_html(charts.market_advertisers(h.advertisers, m, t), f"chart-adv-{m}")
+                                for m, t in (("roas", "ROAS per advertiser"), ("spend", "Spend per advertiser"),
+                                             ("market_share", "Market share per advertiser"))]
+            if len(h.learned):
+                charts_html.append(figure_html(charts.market_learned(h.learned), "chart-learned"))
+            charts_html.append(figure_html(charts.market_pricing(h.pricing), "chart-pricing"))
+        return page(request, "market", history=h, charts=charts_html,
+                    nights=[] if h is None else h.nights.iloc[::-1].to_dict("records"),
+                    seconds=time.perf_counter() - t0)
+
+    @app.get("/market/report/{run_id}", response_class=HTMLResponse)
+    def market_report(run_id: str) -> HTMLResponse:
+        """A night's HTML report (self-contained: plots inline) from its report task's run."""
+        client = mlflow_client()
+        exp = client.get_experiment_by_name("market_nightly")
+        try:
+            run = client.get_run(run_id)
+        except Exception as exc:
+            raise HTTPException(404, f"no run {run_id!r}") from exc
+        if exp is None or run.info.experiment_id != exp.experiment_id or \
+                run.data.tags.get("airflow.task_id") != "report":
+            raise HTTPException(404, f"run {run_id!r} is not a market_nightly report")
+        return HTMLResponse(store.artifact(client, run_id, "report/report.html"))
 
     @app.get("/mmm", response_class=HTMLResponse)
     def mmm(request: Request) -> HTMLResponse:

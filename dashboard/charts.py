@@ -102,3 +102,45 @@ def mmm_shares(shares: pd.DataFrame) -> go.Figure:
     fig.update_layout(title="Budget split per channel: today and the optimiser's", barmode="group",
                       yaxis=dict(title="share", tickformat=".0%"), **LAYOUT)
     return fig
+
+
+def _errors(d: pd.DataFrame, col: str) -> dict:
+    return dict(type="data", symmetric=False, array=d[f"{col}_hi"] - d[col], arrayminus=d[col] - d[f"{col}_lo"])
+
+
+def market_headline(nights: pd.DataFrame) -> go.Figure:
+    """The market's ROAS per night with its interval over seeds."""
+    fig = go.Figure([_band(nights["night"], nights["market_roas.lo"], nights["market_roas.hi"], "interval",
+                           COLOURS[0]),
+                     go.Scatter(x=nights["night"], y=nights["market_roas"], mode="lines+markers", name="market ROAS",
+                                line=dict(color=COLOURS[0]))])
+    fig.update_layout(title="Market ROAS per night (interval over seeds)", xaxis_title="night",
+                      yaxis_title="ROAS", **LAYOUT)
+    return fig
+
+
+def market_advertisers(advertisers: pd.DataFrame, metric: str, title: str) -> go.Figure:
+    """One advertiser metric across nights, a line per advertiser with its interval as error bars."""
+    fig = go.Figure([go.Scatter(x=d["night"], y=d[metric], mode="lines+markers", name=str(a),
+                                error_y=_errors(d, metric))
+                     for a, d in advertisers.sort_values("night").groupby("advertiser", sort=False)])
+    fig.update_layout(title=title, xaxis_title="night", **LAYOUT)
+    return fig
+
+
+def market_learned(learned: pd.DataFrame) -> go.Figure:
+    """ROAS of each learned bidder next to the scripted strategy it replaces."""
+    fig = go.Figure([go.Bar(x=d["agent"], y=d["roas"], name=str(p), error_y=_errors(d, "roas"))
+                     for p, d in learned.groupby("policy", sort=False)])
+    fig.update_layout(title="Learned bidders vs their scripts: ROAS (latest night)", barmode="group",
+                      yaxis_title="ROAS", **LAYOUT)
+    return fig
+
+
+def market_pricing(pricing: pd.DataFrame) -> go.Figure:
+    """Revenue per pricing policy in each scenario (latest night)."""
+    fig = go.Figure([go.Bar(x=d["scenario"], y=d["revenue"], name=str(p), error_y=_errors(d, "revenue"))
+                     for p, d in pricing.groupby("policy", sort=False)])
+    fig.update_layout(title="Pricing policies: revenue per scenario (latest night)", barmode="group",
+                      yaxis_title="revenue", **LAYOUT)
+    return fig

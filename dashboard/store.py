@@ -4,6 +4,7 @@ pipelines' data folder, so the dashboards show exactly what MLflow holds."""
 from __future__ import annotations
 
 import tempfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,30 @@ def _read(path: Path) -> Any:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     if path.suffix == ".csv":
-        return pd.read_csv(path)
+        try:
+            return pd.read_csv(path)
+        except pd.errors.EmptyDataError:  # a table with no rows (e.g. no learned bidder yet) is written empty
+            return pd.DataFrame()
     return path.read_text()
+
+
+_artifacts: OrderedDict[tuple[str, str], Any] = OrderedDict()
+CACHED_ARTIFACTS = 512
+
+
+def artifact(client: Any, run_id: str, path: str) -> Any:
+    """One artifact of a finished run read into memory (DataFrame or text), downloaded once: a finished run's
+    artifacts do not change, and pages re-read the same nights on every load."""
+    key = (run_id, path)
+    if key in _artifacts:
+        _artifacts.move_to_end(key)
+        return _artifacts[key]
+    with tempfile.TemporaryDirectory() as tmp:
+        value = _read(Path(client.download_artifacts(run_id, path, tmp)))
+    _artifacts[key] = value
+    if len(_artifacts) > CACHED_ARTIFACTS:
+        _artifacts.popitem(last=False)
+    return value
 
 
 def latest_run(client: Any, experiment: str, wanted: dict[str, tuple[str, ...]]) -> LatestRun | None:
@@ -100,9 +123,8 @@ def latest_run(client: Any, experiment: str, wanted: dict[str, tuple[str, ...]])
         runs = {t: _task_run(client, exp.experiment_id, rid, t) for t in wanted}
         if any(r is None for r in runs.values()):
             continue
-        with tempfile.TemporaryDirectory() as tmp:
-            artifacts = {path: _read(Path(client.download_artifacts(runs[task].info.run_id, path, tmp)))
-                         for task, paths in wanted.items() for path in paths}
+        artifacts = {path: artifact(client, runs[task].info.run_id, path)
+                     for task, paths in wanted.items() for path in paths}
         return LatestRun(parent.info.run_id, rid, exp.experiment_id, artifacts)
     return None
 
@@ -149,3 +171,60 @@ def latest_mmm(client: Any) -> MmmRun | None:
     """The newest finished mmm run."""
     run = latest_run(client, "mmm", MMM)
     return None if run is None else MmmRun(**vars(run))
+
+
+@dataclass
+class MarketHistory:
+    """The last nights of market_nightly: one row per night (headlines with intervals, the regression gate's
+    verdict, the report's run), the advertisers per night in the headline scenario and pCTR source, and the
+    latest night's learned-vs-scripted bidders and pricing policies."""
+
+    experiment_id: str
+    nights: pd.DataFrame
+    advertisers: pd.DataFrame
+    learned: pd.DataFrame
+    pricing: pd.DataFrame
+
+
+def _finished_tasks(client: Any, experiment_id: str, task: str, n: int) -> dict[str, Any]:
+    runs = client.search_runs([experiment_id], f"tags.`airflow.task_id` = '{task}' and attributes.status = 'FINISHED'",
+                              order_by=["attributes.start_time DESC"], max_results=n)
+    return {r.data.tags.get("airflow.run_id", ""): r for r in runs}
+
+
+def market_history(client: Any, nights: int = 30) -> MarketHistory | None:
+    """The newest ``nights`` finished market_nightly runs (None when there is none)."""
+    exp = client.get_experiment_by_name("market_nightly")
+    if exp is None:
+        return None
+    parents = client.search_runs([exp.experiment_id], "tags.`platform.role` = 'dag_run' and "
+                                 "attributes.status = 'FINISHED'", order_by=["attributes.start_time DESC"],
+                                 max_results=nights)
+    if not parents:
+        return None
+    tasks = {t: _finished_tasks(client, exp.experiment_id, t, 3 * nights) for t in ("compare", "regression_gate",
+                                                                                   "report")}
+    rows, advertisers = [], []
+    for parent in parents:
+        rid = parent.data.tags.get("airflow.run_id", "")
+        compare, gate, report = (tasks[t].get(rid) for t in ("compare", "regression_gate", "report"))
+        if compare is None:
+            continue
+        m, tags = compare.data.metrics, compare.data.tags
+        night = pd.Timestamp(parent.info.start_time, unit="ms", tz="UTC")
+        rows.append({"night": night, "airflow_run_id": rid, "run_id": parent.info.run_id,
+                     "report_run_id": report.info.run_id if report else "",
+                     "regression": gate.data.tags.get("regression", "") if gate else "not run",
+                     "scenario": tags.get("headline.scenario", ""), "ctr": tags.get("headline.ctr", ""),
+                     **{k.removeprefix("headline."): v for k, v in m.items() if k.startswith("headline.")}})
+        adv = artifact(client, compare.info.run_id, "compare/advertisers.csv")
+        if len(adv):
+            head = adv[(adv["scenario"] == rows[-1]["scenario"]) & (adv["source"] == rows[-1]["ctr"])]
+            advertisers.append(head.assign(night=night))
+    if not rows:
+        return None
+    latest = tasks["compare"][rows[0]["airflow_run_id"]].info.run_id
+    return MarketHistory(exp.experiment_id, pd.DataFrame(rows).sort_values("night", ignore_index=True),
+                         pd.concat(advertisers, ignore_index=True) if advertisers else pd.DataFrame(),
+                         artifact(client, latest, "compare/learned_bidders.csv"),
+                         artifact(client, latest, "compare/pricing.csv"))

@@ -106,3 +106,28 @@ def test_mmm_page_and_whatif_answer_from_the_champion(platform_env: Path) -> Non
                       ({"Billboards": 1.2}, "unknown channel 'Billboards'")):
         res = http.post("/mmm/whatif", json=bad)
         assert res.status_code == 422 and says in res.text, (bad, res.text)
+
+
+@pytest.mark.slow  # a market_nightly run
+def test_market_page_shows_each_night_and_serves_its_report(platform_env: Path) -> None:
+    from dashboard.app import create_app, mlflow_client
+    from dashboard.store import market_history
+    from jobs.runner import run_pipeline
+
+    run_pipeline("market_nightly", "smoke", {}, "night_1")
+    h = market_history(mlflow_client())
+    assert h is not None and h.nights["airflow_run_id"].tolist() == ["night_1"]
+    http = client_for(create_app())
+    body = http.get("/market").text
+    assert re.findall(r'<td class="verdict">([^<]*)</td>', body) == ["no previous night"]
+    n_adv = h.advertisers["advertiser"].nunique()
+    assert n_adv >= 2 and body.count("Plotly.newPlot") == 5 + (len(h.learned) > 0)
+    roas = h.nights["market_roas"].iloc[0]
+    assert f"{roas:.3g} [" in body
+    report = re.search(r'href="(/market/report/\w+)"', body).group(1)
+    page = http.get(report)
+    assert page.status_code == 200 and "<img" in page.text
+    other = h.nights["run_id"].iloc[0]  # the DAG run's parent: not a report
+    for run_id in (other, "no-such-run"):
+        res = http.get(f"/market/report/{run_id}")
+        assert res.status_code == 404, run_id
