@@ -45,7 +45,10 @@ def ui(stack: dict[str, Any]) -> Iterator[Any]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=ensure_chromium(), args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        # The MLflow server asks for basic auth (the links the UI opens go there); Airflow uses its own sign-in.
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, http_credentials={
+            "username": stack["env"]["MLFLOW_TRACKING_USERNAME"], "password": stack["env"]["MLFLOW_TRACKING_PASSWORD"]})
+        page = context.new_page()
         errors: list[str] = []
         page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
@@ -162,3 +165,73 @@ def test_mmm_page_draws_the_curves_and_a_slider_asks_the_champion(stack: dict[st
     assert shown == pytest.approx(want["delta_value"], rel=1e-9) and shown > 0
     page.screenshot(path=str(SHOTS / "mmm.png"), full_page=True)
     assert not ui["errors"], ui["errors"]
+
+
+def test_market_page_charts_every_night_and_opens_its_report(stack: dict[str, Any], ui: dict[str, Any]) -> None:
+    import time
+
+    from dashboard.store import market_history
+
+    airflow = api(stack)
+    airflow.wait_for_dag("market_nightly")
+    run_id = airflow.trigger("market_nightly", f"ui_night_{time.strftime('%H%M%S')}", {"profile": "smoke"})
+    assert airflow.wait([("market_nightly", run_id)], timeout_s=900)[("market_nightly", run_id)] == "success"
+    h = market_history(mlflow_client(stack))
+    page = ui["page"]
+    page.goto(ui["base"] + "/dashboard/market")
+    assert page.locator("#nights tr.night").count() == len(h.nights)
+    assert chart_traces(page, "chart-market-roas") == 2
+    for metric in ("roas", "spend", "market_share"):
+        assert chart_traces(page, f"chart-adv-{metric}") == h.advertisers["advertiser"].nunique(), metric
+    assert chart_traces(page, "chart-pricing") == h.pricing["policy"].nunique()
+    page.screenshot(path=str(SHOTS / "market.png"), full_page=True)
+    with page.context.expect_page() as opened:
+        page.locator("#nights tr.night a.report").first.click()
+    report = opened.value
+    report.wait_for_load_state()
+    assert report.locator("img").count() >= 1
+    report.close()
+    assert not ui["errors"], ui["errors"]
+
+
+def test_trigger_form_of_every_dag_renders_its_params(stack: dict[str, Any], ui: dict[str, Any]) -> None:
+    airflow = api(stack)
+    page = ui["page"]
+    dags = [d["dag_id"] for d in airflow.call("GET", "/dags?limit=100")["dags"]]
+    assert len(dags) >= 7, dags
+    for dag_id in dags:
+        params = airflow.call("GET", f"/dags/{dag_id}/details")["params"]
+        page.goto(f"{ui['base']}/dags/{dag_id}")
+        page.get_by_role("button", name="Trigger").first.click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("Run Parameters").wait_for(timeout=30_000)
+        # Each Param is a labelled field: an input named element_<key>, or a JSON editor for an object Param.
+        labels = set(dialog.locator("label").all_inner_texts())
+        missing = [k for k, p in params.items() if dialog.locator(f"[name='element_{k}']").count() == 0
+                   and p["schema"].get("title", k) not in labels]
+        assert params and not missing, (dag_id, missing)
+        page.screenshot(path=str(SHOTS / f"trigger_{dag_id}.png"))
+        page.keyboard.press("Escape")
+    assert not ui["errors"], ui["errors"]
+
+
+def test_a_tasks_mlflow_run_link_opens_its_run(stack: dict[str, Any], ui: dict[str, Any]) -> None:
+    airflow = api(stack)
+    run = airflow.call("GET", "/dags/budget_bandits/dagRuns?state=success&order_by=-end_date&limit=1")["dag_runs"]
+    assert run, "no finished budget_bandits run (test_run_optimisation... makes one)"
+    run_id = run[0]["dag_run_id"]
+    exp = mlflow_client(stack).get_experiment_by_name("budget_bandits")
+    want = mlflow_client(stack).search_runs([exp.experiment_id], f"tags.`airflow.run_id` = '{run_id}' and "
+                                            "tags.`airflow.task_id` = 'allocate' and attributes.status = 'FINISHED'")
+    assert len(want) == 1
+    page = ui["page"]
+    page.goto(f"{ui['base']}/dags/budget_bandits/runs/{run_id}/tasks/allocate")
+    page.get_by_text("Details", exact=True).click()
+    link = page.get_by_role("link", name="MLflow run")
+    assert link.get_attribute("href").endswith(f"/experiments/{exp.experiment_id}/runs/{want[0].info.run_id}")
+    with page.context.expect_page() as opened:
+        link.click()
+    mlflow_page = opened.value
+    mlflow_page.wait_for_function(f"document.body.innerText.includes('{want[0].info.run_id}')", timeout=60_000)
+    mlflow_page.screenshot(path=str(SHOTS / "mlflow_run_from_airflow.png"))
+    mlflow_page.close()
