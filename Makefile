@@ -22,7 +22,7 @@ export GX_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
 
-.PHONY: help venv init demo market-demo doctor stack stack-status stack-down stack-env serve test test-fast lint ui stop bench lock clean
+.PHONY: help venv init demo market-demo doctor stack stack-status stack-down stack-env serve notebooks test test-fast lint ui stop bench lock clean
 help:
 	@echo "make demo   - install, init the embedded stack, run avazu_ctr, pricing_models, budget_bandits, banner_bandit_eval (demo)"
 	@echo "make test   - install what is missing, lint, run the integration tests, then the rest in TEST_WORKERS (2) processes"
@@ -31,6 +31,7 @@ help:
 	@echo "make stack  - production mode on this machine: Postgres, Redis, MLflow server, Airflow with Celery workers,"
 	@echo "              a Spark cluster with Spark Connect, Ray (stack-status, stack-down; eval \"\$$(make stack-env)\")"
 	@echo "make serve  - the online service on 127.0.0.1:8000 (prices, banners, CTR; needs Postgres and Redis: make stack)"
+	@echo "make notebooks - execute notebooks/ (smoke; NOTEBOOK_PROFILE=demo) into data/notebooks/ and MLflow"
 	@echo "make doctor - after killed tasks: close their MLflow runs, finish or undo a promotion, remove half-written files"
 	@echo "make bench  - measure sampling, features, training and quality; JSON in bench/results/"
 
@@ -82,6 +83,12 @@ stack-env: venv
 # The online service: SERVING_* settings (serving/config.py); Redis and Postgres default to make stack's.
 serve: venv
 	$(BIN)/python -m serving
+
+# Executes notebooks/ in order on the smoke profile (NOTEBOOK_PROFILE=demo for real figures); executed copies
+# under data/notebooks/ and in MLflow (experiment notebooks).
+NOTEBOOK_PROFILE ?= smoke
+notebooks: venv
+	$(BIN)/python -m jobs.notebooks --profile $(NOTEBOOK_PROFILE)
 
 lint: venv
 	$(BIN)/ruff check .
