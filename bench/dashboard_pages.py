@@ -1,11 +1,11 @@
 """How fast the dashboards load with a store holding 50 runs per pipeline (target: under 2 s a page).
 
 ``python bench/dashboard_pages.py [--runs 50] [--loads 5]``: a fresh MLflow store (SQLite, as `make ui` runs it)
-gets one real smoke run of budget_bandits and of mmm and ``runs - 1`` copies of their runs and artifacts, and
-``runs`` registered versions of each model the pipelines register; the dashboards' app is served on loopback
-(uvicorn, Airflow's sign-in left out: it is checked by tests/integration/test_ui.py) and each page is loaded
-``loads`` times in headless Chromium, timed from navigation until every chart has been drawn; then an MMM
-slider is moved twice, timed until the champion's answer is shown."""
+gets one real smoke run of budget_bandits, mmm and market_nightly and ``runs - 1`` copies of their runs and
+artifacts, and ``runs`` registered versions of each model the pipelines register; the dashboards' app is
+served on loopback (uvicorn, Airflow's sign-in left out: it is checked by tests/integration/test_ui.py) and
+each page is loaded ``loads`` times in headless Chromium, timed from navigation until every chart has been
+drawn; then an MMM slider is moved twice, timed until the champion's answer is shown."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ MODELS = {"ctr_lightgbm": ("avazu_ctr", "oracle_auc"), "agent_classifier": ("pri
 
 # The pipelines whose pages read their latest run: (task, the artifact folder it logs) of each.
 COPIED = {"budget_bandits": (("allocate", "plan"), ("simulate", "simulation"), ("insights", "insights")),
-          "mmm": (("curves", "curves"), ("optimise", "optimise"))}
+          "mmm": (("curves", "curves"), ("optimise", "optimise")),
+          "market_nightly": (("compare", "compare"), ("regression_gate", None), ("report", "report"))}
 
 
 def fill_store(runs: int) -> None:
@@ -43,13 +44,20 @@ def fill_store(runs: int) -> None:
         run_pipeline(pipeline, "smoke", {}, "bench_0")
         exp = client.get_experiment_by_name(pipeline).experiment_id
         folder = data_root() / pipeline / "runs" / "bench_0"
+        originals = {task: client.search_runs([exp], f"tags.`airflow.task_id` = '{task}'")[0] for task, _ in tasks}
         for i in range(1, runs):
             rid = f"bench_{i}"
             parent = client.create_run(exp, tags={"platform.role": "dag_run", "airflow.run_id": rid})
             for task, d in tasks:
                 run = client.create_run(exp, tags={"platform.role": "task", "airflow.run_id": rid,
                                                    "airflow.task_id": task, "mlflow.parentRunId": parent.info.run_id})
-                client.log_artifacts(run.info.run_id, str(folder / d), d)
+                if d:
+                    client.log_artifacts(run.info.run_id, str(folder / d), d)
+                for key, value in originals[task].data.metrics.items():  # the headlines the pages plot
+                    client.log_metric(run.info.run_id, key, value)
+                for key, value in originals[task].data.tags.items():
+                    if not key.startswith(("mlflow.", "airflow.", "platform.")):
+                        client.set_tag(run.info.run_id, key, value)
                 client.set_terminated(run.info.run_id)
             client.set_terminated(parent.info.run_id)
     for name, (experiment, oracle) in MODELS.items():
@@ -95,7 +103,7 @@ def time_pages(base: str, loads: int) -> dict[str, Any]:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(base + "/static/plotly.js")  # cached from here on, as in a user's browser after the first page
-        for name, charts in (("models", len(MODELS)), ("budget", 3), ("mmm", 4)):
+        for name, charts in (("models", len(MODELS)), ("budget", 3), ("market", 5), ("mmm", 4)):
             seconds = []
             for _ in range(loads):
                 t0 = time.perf_counter()
