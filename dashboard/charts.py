@@ -128,19 +128,19 @@ def market_advertisers(advertisers: pd.DataFrame, metric: str, title: str) -> go
     return fig
 
 
+def grouped_bars(df: pd.DataFrame, x: str, y: str, by: str, title: str) -> go.Figure:
+    """Bars of ``y`` per ``x``, one colour per ``by``, each with its interval (``<y>_lo``, ``<y>_hi``)."""
+    fig = go.Figure([go.Bar(x=d[x], y=d[y], name=str(k), error_y=_errors(d, y)) for k, d in df.groupby(by, sort=False)])
+    fig.update_layout(title=title, barmode="group", yaxis_title=y, **LAYOUT)
+    return fig
+
+
 def market_learned(learned: pd.DataFrame) -> go.Figure:
     """ROAS of each learned bidder next to the scripted strategy it replaces."""
-    fig = go.Figure([go.Bar(x=d["agent"], y=d["roas"], name=str(p), error_y=_errors(d, "roas"))
-                     for p, d in learned.groupby("policy", sort=False)])
-    fig.update_layout(title="Learned bidders vs their scripts: ROAS (latest night)", barmode="group",
-                      yaxis_title="ROAS", **LAYOUT)
-    return fig
+    return grouped_bars(learned, "agent", "roas", "policy", "Learned bidders vs their scripts: ROAS (latest night)")
 
 
 def market_pricing(pricing: pd.DataFrame) -> go.Figure:
     """Revenue per pricing policy in each scenario (latest night)."""
-    fig = go.Figure([go.Bar(x=d["scenario"], y=d["revenue"], name=str(p), error_y=_errors(d, "revenue"))
-                     for p, d in pricing.groupby("policy", sort=False)])
-    fig.update_layout(title="Pricing policies: revenue per scenario (latest night)", barmode="group",
-                      yaxis_title="revenue", **LAYOUT)
-    return fig
+    return grouped_bars(pricing, "scenario", "revenue", "policy",
+                        "Pricing policies: revenue per scenario (latest night)")
