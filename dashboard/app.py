@@ -90,9 +90,10 @@ def create_app() -> FastAPI:
         sections = []
         for name, h in history.groupby("model", sort=True):
             measure, _ = store.score_meaning(str(name))
+            truth_label = store.VS_TRUTH.get(str(name), ("",))[0]
             rows = [{**r, "run_url": run_address(r["experiment_id"], r["run_id"]) if r["run_id"] else ""}
                     for r in h.sort_values("version", ascending=False).to_dict("records")]
-            sections.append({"name": name, "measure": measure, "rows": rows,
+            sections.append({"name": name, "measure": measure, "rows": rows, "truth_label": truth_label,
                              "chart": figure_html(charts.model_versions(history, str(name), measure),
                                                   f"chart-{name}")})
         return page(request, "models", sections=sections, seconds=time.perf_counter() - t0)
@@ -105,6 +106,7 @@ def create_app() -> FastAPI:
         if view is not None:
             charts_html = [figure_html(charts.budget_plan(view.plan), "chart-plan"),
                            figure_html(charts.budget_shares(view.thompson), "chart-shares"),
+                           figure_html(charts.budget_conversions(view.daily), "chart-conversions"),
                            figure_html(charts.budget_regret(view.daily), "chart-regret")]
         return page(request, "budget", view=view, profiles=PROFILES, charts=charts_html,
                     run_url=run_address(view.experiment_id, view.run_id) if view else "",

@@ -52,11 +52,24 @@ def budget_shares(thompson: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def budget_conversions(daily: pd.DataFrame) -> go.Figure:
+    """Conversions per simulated day for each policy (mean over seeds) against the oracle's expected ones."""
+    m = daily.groupby(["policy", "day"], as_index=False)[["conv", "oracle_conv"]].mean()
+    fig = go.Figure([go.Scatter(x=g["day"], y=g["conv"], mode="lines+markers", name=str(p))
+                     for p, g in m.groupby("policy")])
+    oracle = m.groupby("day", as_index=False)["oracle_conv"].mean()
+    fig.add_trace(go.Scatter(x=oracle["day"], y=oracle["oracle_conv"], mode="lines", name="oracle (expected)",
+                             line=dict(dash="dot", color="black")))
+    fig.update_layout(title="Conversions per simulated day, learning against the oracle", xaxis_title="day",
+                      yaxis_title="conversions", **LAYOUT)
+    return fig
+
+
 def budget_regret(daily: pd.DataFrame) -> go.Figure:
-    """Cumulative regret against the oracle per policy (mean over seeds), and daily conversions."""
+    """Cumulative regret against the oracle per policy (mean over seeds)."""
     d = daily.sort_values(["policy", "seed", "day"]).copy()
     d["cum_regret"] = d.groupby(["policy", "seed"])["regret"].cumsum()
-    m = d.groupby(["policy", "day"], as_index=False)[["cum_regret", "conv"]].mean()
+    m = d.groupby(["policy", "day"], as_index=False)["cum_regret"].mean()
     fig = go.Figure([go.Scatter(x=g["day"], y=g["cum_regret"], mode="lines+markers", name=str(p))
                      for p, g in m.groupby("policy")])
     fig.update_layout(title="Cumulative regret against the oracle (expected conversions lost)", xaxis_title="day",

@@ -19,6 +19,9 @@ SCORES = {"ctr_lightgbm": ("holdout AUC", "oracle_auc"), "agent_classifier": ("h
           "pricing_rules": ("revenue per 1,000 sessions", None), "mmm": ("holdout R²", None),
           "pricing_policy": ("revenue per week", None), "banner_policy": ("clicks per impression", None)}
 BIDDER_SCORE = ("ROAS", None)
+# Where the truth is known but no oracle score exists, the error against the truth: (label, experiment, task of
+# the same DAG run, metric). The MMM's ROI error against the simulated truth is what says whether to trust it.
+VS_TRUTH = {"mmm": ("ROI error vs truth, %", "mmm", "evaluate", "recovery_mean_abs_roi_error_pct")}
 
 
 def score_meaning(model: str) -> tuple[str, str | None]:
@@ -44,15 +47,28 @@ def _runs(client: Any, run_ids: set[str]) -> dict[str, Any]:
     return found
 
 
+def _vs_truth(client: Any, model: str) -> dict[str, float]:
+    """DAG run id -> the model's error against the truth (:data:`VS_TRUTH`), for every run that has one."""
+    if model not in VS_TRUTH:
+        return {}
+    _, experiment, task, metric = VS_TRUTH[model]
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return {}
+    runs = client.search_runs([exp.experiment_id], f"tags.`airflow.task_id` = '{task}'", max_results=5000)
+    return {r.data.tags.get("airflow.run_id", ""): r.data.metrics[metric] for r in runs if metric in r.data.metrics}
+
+
 def model_history(client: Any) -> pd.DataFrame:
-    """One row per registered model version: model, version, created (UTC), score, oracle, alias, run and
-    experiment ids; oldest first within a model."""
+    """One row per registered model version: model, version, created (UTC), score, oracle, the error against
+    the truth where :data:`VS_TRUTH` names one, alias, run and experiment ids; oldest first within a model."""
     versions = []
     for rm in client.search_registered_models(max_results=1000):
         aliases = {str(v): a for a, v in (rm.aliases or {}).items()}
         versions += [(rm.name, aliases, v)
                      for v in client.search_model_versions(f"name = '{rm.name}'", max_results=10_000)]
     runs = _runs(client, {v.run_id for _, _, v in versions if v.run_id}) if versions else {}
+    truth = {name: _vs_truth(client, name) for name in {n for n, _, _ in versions}}
     rows = []
     for name, aliases, v in versions:
         _, oracle_key = score_meaning(name)
@@ -63,9 +79,10 @@ def model_history(client: Any) -> pd.DataFrame:
         rows.append({"model": name, "version": int(v.version),
                      "created": pd.Timestamp(v.creation_timestamp, unit="ms", tz="UTC"),
                      "score": _float(v.tags.get("score")), "oracle": oracle,
+                     "vs_truth": truth[name].get(v.tags.get("airflow.run_id", "")),
                      "alias": aliases.get(str(v.version), ""), "run_id": v.run_id or "",
                      "experiment_id": run.info.experiment_id if run is not None else ""})
-    cols = ["model", "version", "created", "score", "oracle", "alias", "run_id", "experiment_id"]
+    cols = ["model", "version", "created", "score", "oracle", "vs_truth", "alias", "run_id", "experiment_id"]
     return pd.DataFrame(rows, columns=cols).sort_values(["model", "version"], ignore_index=True)
 
 

@@ -70,7 +70,7 @@ def test_budget_page_shows_the_latest_finished_run(platform_env: Path) -> None:
     body = client_for(create_app()).get("/budget").text
     assert re.search(r'id="segments">(\d+)<', body).group(1) == str(len(view.plan))
     assert f'id="expected-conv">{view.plan["expected_conv"].sum():.1f}<' in body
-    assert body.count("Plotly.newPlot") == 3
+    assert body.count("Plotly.newPlot") == 4
     assert view.summary["policy"].tolist() == re.findall(r"<tr><td>(\w+)</td>", body)
 
 
@@ -89,7 +89,7 @@ def test_mmm_page_and_whatif_answer_from_the_champion(platform_env: Path) -> Non
     from dashboard.store import latest_mmm
     from jobs.runner import run_pipeline
 
-    run_pipeline("mmm", "smoke", {}, "dash_mmm")
+    state = run_pipeline("mmm", "smoke", {}, "dash_mmm")
     view = latest_mmm(mlflow_client())
     assert view is not None and view.airflow_run_id == "dash_mmm"
     http = client_for(create_app())
@@ -102,6 +102,8 @@ def test_mmm_page_and_whatif_answer_from_the_champion(platform_env: Path) -> Non
         pd.DataFrame([{"scenario": "s", "channel": channels[0], "scale": 1.5}])).set_index("scenario").loc["s"]
     assert got["delta_value"] == pytest.approx(want["delta_value"], rel=1e-12) and got["delta_value"] > 0
     assert got["delta_value_lo"] < got["delta_value"] < got["delta_value_hi"]
+    models = http.get("/models").text  # the MMM's version shows its ROI error against the simulated truth
+    assert re.findall(r'class="truth">([^<]+)<', models) == [f"{state['recovery']['mean_abs_roi_error_pct']:.1f}"]
     for bad, says in (({}, "move at least one channel"), ({channels[0]: -0.5}, "finite and >= 0"),
                       ({"Billboards": 1.2}, "unknown channel 'Billboards'")):
         res = http.post("/mmm/whatif", json=bad)

@@ -134,6 +134,7 @@ def test_run_optimisation_triggers_budget_bandits_and_shows_its_plan(stack: dict
     assert chart_traces(page, "chart-plan") == 2
     assert chart_traces(page, "chart-shares") == view.plan["segment_key"].nunique()
     assert chart_traces(page, "chart-regret") == view.daily["policy"].nunique()
+    assert chart_traces(page, "chart-conversions") == view.daily["policy"].nunique() + 1  # and the oracle
     assert page.locator("#regret tr").count() == len(view.summary) + 1
     page.screenshot(path=str(SHOTS / "budget.png"), full_page=True)
     assert not ui["errors"], ui["errors"]
