@@ -81,8 +81,10 @@ def down() -> int:
         return 0
     services = define(load())
     for group in reversed(GROUPS):
-        for name in stop([svc for svc in services if svc.name.startswith(group)]):
-            print(f"  stopped {name}")
+        t0 = time.monotonic()
+        stopped = stop([svc for svc in services if svc.name.startswith(group)])
+        if stopped:  # the group's time says which service is slow to stop
+            print(f"  stopped {', '.join(stopped)} in {time.monotonic() - t0:.1f} s", flush=True)
     return 0
 
 
