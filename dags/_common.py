@@ -29,7 +29,10 @@ def schedule(value: Any) -> Any:
     its latest interval at once, on the default profile)."""
     import os
 
-    return None if os.environ.get("PLATFORM_SCHEDULES", "on") == "off" else value
+    switch = os.environ.get("PLATFORM_SCHEDULES", "on")
+    if switch.strip().lower() not in ("on", "off"):  # "false" or "0" must not leave the schedules on unnoticed
+        raise ValueError(f"PLATFORM_SCHEDULES must be 'on' or 'off', got {switch!r}")
+    return None if switch.strip().lower() == "off" else value
 
 
 def default_args(pipeline: str, retries: int = 3, retry_delay_s: int = 20) -> dict[str, Any]:

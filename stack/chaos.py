@@ -29,14 +29,14 @@ def workers() -> list[int]:
     return list(range(1, int(load()["CELERY_WORKERS"]) + 1))
 
 
-def task_marker(run_id: str, task_id: str, attempt: int = 1) -> str:
-    """What a Celery worker logs when it starts this attempt of the task."""
-    return f"run_id={run_id}/task_id={task_id}/attempt={attempt}.log"
+def task_marker(run_id: str, task_id: str) -> str:
+    """What a Celery worker logs when it starts the task's first attempt (the one a fault is aimed at)."""
+    return f"run_id={run_id}/task_id={task_id}/attempt=1.log"
 
 
-def worker_running(run_id: str, task_id: str, attempt: int = 1) -> int | None:
-    """The Celery worker that received this attempt of the task, or None if none has yet."""
-    marker = task_marker(run_id, task_id, attempt)
+def worker_running(run_id: str, task_id: str) -> int | None:
+    """The Celery worker that received the task's first attempt, or None if none has yet."""
+    marker = task_marker(run_id, task_id)
     return next((n for n in workers() if marker in worker_log(n)), None)
 
 

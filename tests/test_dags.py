@@ -343,3 +343,12 @@ def test_schedules_off_leaves_every_dag_to_triggered_runs(tmp_path: Path, switch
     scheduled = {d for d, kind in kinds.items() if kind != "NullTimetable"}
     assert len(kinds) == 7
     assert scheduled == ({"budget_bandits", "market_rl_training", "market_nightly"} if switch == "on" else set())
+
+
+@pytest.mark.slow  # an Airflow subprocess
+def test_a_schedules_switch_other_than_on_or_off_is_an_import_error(tmp_path: Path) -> None:
+    env = {**airflow_env(tmp_path / "af", tmp_path), "PLATFORM_SCHEDULES": "false"}
+    res = subprocess.run([sys.executable, "-c", SCHEDULES, str(REPO / "dags")], env=env, capture_output=True,
+                         text=True, timeout=120)
+    # The DagBag's import errors, as the Airflow UI lists them (quoted once more inside the assertion's repr).
+    assert res.returncode != 0 and "ValueError: PLATFORM_SCHEDULES must be" in res.stderr and "false" in res.stderr
