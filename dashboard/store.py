@@ -132,9 +132,7 @@ def latest_run(client: Any, experiment: str, wanted: dict[str, tuple[str, ...]])
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         return None
-    parents = client.search_runs([exp.experiment_id], "tags.`platform.role` = 'dag_run' and "
-                                 "attributes.status = 'FINISHED'", order_by=["attributes.start_time DESC"],
-                                 max_results=20)
+    parents = _finished_dag_runs(client, exp.experiment_id, 20)
     for parent in parents:
         rid = parent.data.tags.get("airflow.run_id", "")
         runs = {t: _task_run(client, exp.experiment_id, rid, t) for t in wanted}
@@ -144,6 +142,12 @@ def latest_run(client: Any, experiment: str, wanted: dict[str, tuple[str, ...]])
                      for task, paths in wanted.items() for path in paths}
         return LatestRun(parent.info.run_id, rid, exp.experiment_id, artifacts)
     return None
+
+
+def _finished_dag_runs(client: Any, experiment_id: str, n: int) -> list[Any]:
+    """The newest ``n`` finished DAG runs' parent MLflow runs, newest first."""
+    return client.search_runs([experiment_id], "tags.`platform.role` = 'dag_run' and attributes.status = 'FINISHED'",
+                              order_by=["attributes.start_time DESC"], max_results=n)
 
 
 def _task_run(client: Any, experiment_id: str, airflow_run_id: str, task: str) -> Any | None:
@@ -214,9 +218,7 @@ def market_history(client: Any, nights: int = 30) -> MarketHistory | None:
     exp = client.get_experiment_by_name("market_nightly")
     if exp is None:
         return None
-    parents = client.search_runs([exp.experiment_id], "tags.`platform.role` = 'dag_run' and "
-                                 "attributes.status = 'FINISHED'", order_by=["attributes.start_time DESC"],
-                                 max_results=nights)
+    parents = _finished_dag_runs(client, exp.experiment_id, nights)
     if not parents:
         return None
     tasks = {t: _finished_tasks(client, exp.experiment_id, t, 3 * nights) for t in ("compare", "regression_gate",
