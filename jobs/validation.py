@@ -100,8 +100,10 @@ def _observed(result: dict[str, Any]) -> str:
     return ", ".join(parts) or "failed"
 
 
-def validate_frame(df: Any, suite_name: str, dataset: str, project_dir: Path | None = None) -> ValidationReport:
-    """Validate a pandas frame against ``expectations/<suite_name>.json``.
+def validate_frame(df: Any, suite_name: str, dataset: str, project_dir: Path | None = None,
+                   suite: dict[str, Any] | None = None) -> ValidationReport:
+    """Validate a pandas frame against ``expectations/<suite_name>.json`` (or ``suite``, the same JSON layout
+    generated at run time, e.g. from the MMM's data spec).
 
     ``project_dir`` holds the GX context and Data Docs (default: the data root).
     Returns the report on success; raises :class:`DataValidationError` (with the report)
@@ -112,7 +114,7 @@ def validate_frame(df: Any, suite_name: str, dataset: str, project_dir: Path | N
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    spec = load_suite_json(suite_name)
+    spec = suite if suite is not None else load_suite_json(suite_name)
     project_dir = Path(project_dir or data_root())
     ctx = _context(project_dir)
     ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
@@ -178,10 +180,11 @@ def log_report_to_mlflow(report: ValidationReport) -> None:
         mlflow.log_artifacts(str(report.data_docs), "data_docs")
 
 
-def validate_and_log(df: Any, suite_name: str, dataset: str, project_dir: Path) -> dict[str, Any]:
+def validate_and_log(df: Any, suite_name: str, dataset: str, project_dir: Path,
+                     suite: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate and log the report to the active MLflow run, pass or fail (a failure re-raises)."""
     try:
-        report = validate_frame(df, suite_name, dataset, project_dir=project_dir)
+        report = validate_frame(df, suite_name, dataset, project_dir=project_dir, suite=suite)
     except DataValidationError as exc:
         log_report_to_mlflow(exc.report)
         raise

@@ -9,7 +9,7 @@ from typing import Any
 from jobs.config import build_config, require
 from jobs.kaggle import SOURCES
 from models.mmm.model import ADSTOCKS, SATURATIONS
-from models.mmm.schema import CHANNELS
+from models.mmm.spec import DataSpec, SpecError, from_config, with_channels, with_cpm
 
 PIPELINE = "mmm"
 EXPERIMENT = "mmm"
@@ -23,24 +23,30 @@ class MmmConfig:
     Attributes:
         source: ``auto`` (kaggle when credentials exist, else synthetic), ``kaggle``
             (``kaggle_dataset`` / ``kaggle_file`` with the official client), ``local``
-            (``local_path``, a CSV in the geoindia schema) or ``synthetic`` (known truth).
+            (``local_path``, a CSV the data spec describes) or ``synthetic`` (known truth, in the
+            preset's layout).
+        data_preset: a named data specification (models.mmm.spec.PRESETS: ``geoindia``, ``national``).
+        data_spec: fields of the specification overriding the preset's (date, target, price,
+            hierarchy, pooling, channels, controls, seasonality, levels, gate_level, frequency).
         seed: seeds the synthetic data, the fit and the Laplace draws.
-        geos: keep only these geos (empty: all).
+        subset: keep only these members of hierarchy columns, e.g. {Geo: [CENTRAL, SOUTH]} (empty: all).
         digital_noise: synthetic collinearity of Instagram with Facebook (log-sd).
-        cpm: cost per 1,000 impressions per channel: turns impressions into spend and ROI.
+        cpm: cost per 1,000 volume units per channel, overriding the spec's (channels without a spend column).
         adstock: ``geometric`` (decay) or ``weibull`` (pdf over 16 lags: a delayed peak is possible).
         saturation: ``hill`` (half-point and slope) or ``logistic``.
         holdout_weeks: last weeks held out of the fit; also the reference period of plans.
         adam_steps, learning_rate: the MAP fit (Adam, then L-BFGS and Newton to the mode).
         n_draws, interval: Laplace draws and the level of every interval.
-        gate_r2, gate_mape: brand-national holdout R^2 and MAPE the model needs to be registered.
+        gate_r2, gate_mape: holdout R^2 and MAPE at the spec's gate level (geoindia: brand nationally) the
+            model needs to be registered.
         curve_max, curve_points: response curves from 0 to ``curve_max`` x today's spend.
         budget: optimiser budget over the reference period (0: today's total).
         channel_share: channel -> [min, max] share of the budget.
-        cell_bounds: each channel x brand x geo cell within [lo, hi] x its spend today.
+        cell_bounds: each channel x pooled-level cell (geoindia: brand x geo) within [lo, hi] x its spend today.
         channel_cell_bounds: channel -> [lo, hi] overriding ``cell_bounds``.
         frontier: budgets, as multiples of today's, of the efficiency frontier.
-        scenarios: what-if plans: name -> rows {channel, brand?, geo?, spend | scale}.
+        scenarios: what-if plans: name -> rows {channel, <level>?, spend | scale} (empty: a few derived from the
+            fitted data's channels and levels).
     """
 
     profile: str
@@ -48,8 +54,10 @@ class MmmConfig:
     local_path: str
     kaggle_dataset: str
     kaggle_file: str
+    data_preset: str
+    data_spec: Mapping[str, Any]
     seed: int
-    geos: tuple[str, ...]
+    subset: Mapping[str, tuple[str, ...]]
     digital_noise: float
     cpm: Mapping[str, float]
     adstock: str
@@ -71,14 +79,23 @@ class MmmConfig:
     scenarios: Mapping[str, tuple[Mapping[str, Any], ...]]
 
     def __post_init__(self) -> None:
+        try:
+            spec = from_config(self.data_preset, self.data_spec)
+            spec.check()
+        except SpecError as exc:
+            raise ValueError(f"MmmConfig: {exc}") from None
         named = {**self.channel_share, **self.channel_cell_bounds}
+        channels = spec.names
         checks = [
             (self.source in SOURCES, f"source must be one of {SOURCES}, got {self.source!r}"),
             (self.source != "local" or bool(self.local_path), "source=local needs local_path"),
-            (set(self.cpm) == set(CHANNELS) and all(v > 0 for v in self.cpm.values()),
-             f"cpm needs a positive cost per thousand for exactly {CHANNELS}, got {self.cpm}"),
-            (all(ch in CHANNELS for ch in named), f"unknown channel(s) {sorted(set(named) - set(CHANNELS))} "
-                                                  f"in channel_share / channel_cell_bounds; channels: {CHANNELS}"),
+            (all(v > 0 for v in self.cpm.values()), f"cpm values are positive costs per thousand, got {self.cpm}"),
+            (not channels or all(ch in channels for ch in [*named, *self.cpm]),
+             f"unknown channel(s) {sorted(set([*named, *self.cpm]) - set(channels))} in cpm / channel_share / "
+             f"channel_cell_bounds; channels: {channels}"),
+            (set(self.subset) <= set(spec.hierarchy), f"subset names column(s) "
+                                                      f"{sorted(set(self.subset) - set(spec.hierarchy))} that are "
+                                                      f"not hierarchy levels {list(spec.hierarchy)}"),
             (all(len(v) == 2 for v in [*named.values(), self.cell_bounds]), "bounds are [min, max] pairs"),
             (self.adstock in ADSTOCKS, f"adstock must be one of {ADSTOCKS}, got {self.adstock!r}"),
             (self.saturation in SATURATIONS, f"saturation must be one of {SATURATIONS}, got {self.saturation!r}"),
@@ -93,6 +110,19 @@ class MmmConfig:
              "each scenario is a non-empty list of plan rows"),
         ]
         require("MmmConfig", checks)
+
+    @property
+    def geoindia_layout(self) -> bool:
+        """The geoindia file as it comes: its reviewed GX suite and its own synthetic generator apply."""
+        return self.data_preset == "geoindia" and not self.data_spec
+
+    def spec(self, columns: list[str] | None = None) -> DataSpec:
+        """The data specification of this run: the preset with ``data_spec`` and ``cpm`` applied, channels found in
+        ``columns`` (the file's) when the preset leaves them to the data."""
+        spec = from_config(self.data_preset, self.data_spec)
+        if columns is not None:
+            spec = with_channels(spec, columns)
+        return with_cpm(spec, self.cpm) if spec.channels else spec
 
 
 def load(profile: str = "demo", overrides: dict[str, Any] | None = None) -> MmmConfig:

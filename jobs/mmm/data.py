@@ -1,7 +1,9 @@
-"""ingest / validate: the weekly geo x brand x SKU data from Kaggle, a local CSV or the synthetic generator."""
+"""ingest / validate: the panel the data spec describes (default: the geoindia layout) from Kaggle, a local CSV or
+the synthetic generators."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,52 +16,79 @@ from jobs.paths import RunContext, atomic_path, sha256_file, write_json
 from jobs.tables import Column, convert_columns, read_rows, require_columns
 from jobs.validation import validate_and_log
 from models.common.errors import BadInputError
-from models.mmm.schema import KEYS, NUMERIC, SchemaError, parse_weekly
+from models.mmm.spec import FREQUENCIES, GEOINDIA, Channel, DataSpec, media_problems, parse, suite
+from models.mmm.schema import NUMERIC
 from models.mmm.synth import MmmSpec, generate, to_kaggle_layout
+from models.mmm.synth_panel import generate_panel
 
 log = logging.getLogger(__name__)
+# Channels of a synthetic panel whose preset leaves them to the data (national): found again from their columns.
+SYNTHETIC_CHANNELS = (Channel("search", spend="search_spend"), Channel("social", volume="social_impressions",
+                                                                        spend="social_spend"))
 
 
-def read_weekly(path: Path) -> pd.DataFrame:
-    """The weekly CSV at ``path``, parsed and checked against the schema (errors name the file, column and row)."""
+def read_weekly(path: Path, cfg: MmmConfig | None = None) -> tuple[pd.DataFrame, DataSpec]:
+    """The CSV at ``path`` parsed with the run's data spec (default: the geoindia preset), and that spec with its
+    channels resolved; errors name the file, column and row."""
     table = read_rows(path, "weekly data")
-    require_columns(table, [Column(c, "str") for c in KEYS] + [Column(c, "float") for c in NUMERIC])
-    convert_columns(table, [Column(c, "str") for c in KEYS])  # empty and oversized keys, at their row
-    return parse_weekly(table.frame, str(path))
+    spec = cfg.spec(list(table.frame.columns)) if cfg is not None else GEOINDIA
+    # The geoindia file's other numeric columns (flags, indices) are checked too: its reviewed suite reads them.
+    numeric = tuple(NUMERIC) if cfg is None or cfg.geoindia_layout else ()
+    require_columns(table, [Column(c, "str") for c in spec.hierarchy] + [Column(c, "float")
+                                                                          for c in [*spec.value_columns(), *numeric]])
+    convert_columns(table, [Column(c, "str") for c in spec.hierarchy])  # empty and oversized keys, at their row
+    return parse(table.frame, spec, str(path), numeric), spec
 
 
 def write_synthetic(cfg: MmmConfig, raw_dir: Path, truth_dir: Path) -> Path:
-    """The synthetic CSV (the real file's format) and, apart, its ground truth."""
-    data, truth = generate(MmmSpec(seed=cfg.seed, digital_noise=cfg.digital_noise, cpm=dict(cfg.cpm)))
+    """The synthetic CSV (in the preset's layout: geoindia's real file format, or the spec's columns) and, apart,
+    its ground truth."""
     raw = raw_dir / "mmm_weekly.csv"
+    if cfg.geoindia_layout:
+        data, truth = generate(MmmSpec(seed=cfg.seed, digital_noise=cfg.digital_noise,
+                                       cpm={c.name: c.cpm for c in cfg.spec().channels}))
+        frame = to_kaggle_layout(data)
+        contributions = truth.contributions
+        with atomic_path(truth_dir / "roi.csv") as tmp:
+            truth.roi.to_csv(tmp, index=False)
+        with atomic_path(truth_dir / "response_curves.csv") as tmp:
+            truth.curves.to_csv(tmp, index=False)
+        write_json(truth_dir / "params.json", truth.params)
+    else:
+        spec = cfg.spec()
+        if not spec.channels:
+            spec = dataclasses.replace(spec, channels=SYNTHETIC_CHANNELS)
+        data, ptruth = generate_panel(spec, seed=cfg.seed)
+        frame = data.rename(columns={"week": next(iter(spec.date))})
+        contributions = ptruth.contributions
     with atomic_path(raw) as tmp:
-        to_kaggle_layout(data).to_csv(tmp, index=False)
+        frame.to_csv(tmp, index=False)
     with atomic_path(truth_dir / "contributions.parquet") as tmp:
-        truth.contributions.to_parquet(tmp, index=False)
-    with atomic_path(truth_dir / "roi.csv") as tmp:
-        truth.roi.to_csv(tmp, index=False)
-    with atomic_path(truth_dir / "response_curves.csv") as tmp:
-        truth.curves.to_csv(tmp, index=False)
-    write_json(truth_dir / "params.json", truth.params)
+        contributions.to_parquet(tmp, index=False)
     return raw
 
 
-def panel_gaps(df: pd.DataFrame) -> list[str]:
-    """Problems a row-wise expectation cannot see: weeks missing from a series or from the calendar."""
+def panel_gaps(df: pd.DataFrame, spec: DataSpec = GEOINDIA) -> list[str]:
+    """Problems a row-wise expectation cannot see: periods missing from a series or from the calendar."""
     weeks = pd.DatetimeIndex(df["week"].drop_duplicates().sort_values())
+    step = pd.Timedelta(days=FREQUENCIES[spec.frequency])
     problems = []
     steps = weeks.to_series().diff().dropna()
-    if (steps != pd.Timedelta(days=7)).any():
-        gap = steps[steps != pd.Timedelta(days=7)].index[0]
-        problems.append(f"the weeks are not consecutive: nothing between {weeks[weeks.get_loc(gap) - 1].date()} "
-                        f"and {gap.date()}")
-    counts = df.groupby(["Geo", "Brand", "SKU"])["week"].nunique()
+    if (steps != step).any():
+        gap = steps[steps != step].index[0]
+        problems.append(f"the periods are not consecutive ({spec.frequency}): nothing between "
+                        f"{weeks[weeks.get_loc(gap) - 1].date()} and {gap.date()}")
+    if not spec.hierarchy:
+        return problems
+    hier = list(spec.hierarchy)
+    counts = df.groupby(hier)["week"].nunique()
     short = counts[counts < len(weeks)]
     if len(short):
-        (geo, brand, sku), n = short.index[0], int(short.iloc[0])
-        have = set(df.loc[(df["Geo"] == geo) & (df["SKU"] == sku), "week"])
+        key, n = short.index[0], int(short.iloc[0])
+        key = key if isinstance(key, tuple) else (key,)
+        have = set(df.loc[(df[hier] == pd.Series(key, index=hier)).all(axis=1), "week"])
         missing = [str(w.date()) for w in weeks if w not in have][:3]
-        problems.append(f"{len(short)} series lack weeks, e.g. {geo}/{brand}/{sku} has {n} of {len(weeks)} "
+        problems.append(f"{len(short)} series lack periods, e.g. {'/'.join(map(str, key))} has {n} of {len(weeks)} "
                         f"(missing {', '.join(missing)}{'...' if len(weeks) - n > 3 else ''})")
     return problems
 
@@ -79,33 +108,45 @@ def run_ingest(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[s
     else:
         truth_dir = ctx.run_dir / "truth"
         raw = write_synthetic(cfg, ctx.run_dir / "raw", truth_dir)
-    try:
-        df = read_weekly(raw)
-    except SchemaError as exc:
-        raise BadInputError(str(exc)) from exc
-    if cfg.geos:
-        unknown = sorted(set(cfg.geos) - set(df["Geo"]))
+    df, spec = read_weekly(raw, cfg)
+    for col, members in cfg.subset.items():
+        unknown = sorted(set(members) - set(df[col]))
         if unknown:
-            raise BadInputError(f"geos {unknown} are not in {raw}; it has {sorted(df['Geo'].unique())}")
-        df = df[df["Geo"].isin(cfg.geos)].reset_index(drop=True)
+            raise BadInputError(f"subset {col}: {unknown} are not in {raw}; it has {sorted(df[col].unique())}")
+        df = df[df[col].isin(members)].reset_index(drop=True)
     path = ctx.run_dir / "data" / "weekly.parquet"
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
-    log.info("ingest: %s rows, %d series x %d weeks from %s (%s)", f"{len(df):,}",
-             df.groupby(["Geo", "SKU"]).ngroups, df["week"].nunique(), raw, source)
-    mlflow.log_params({"source": source, "raw_file": str(raw), "rows": len(df)})
-    mlflow.log_metrics({"rows": len(df), "weeks": df["week"].nunique(), "series": df.groupby(["Geo", "SKU"]).ngroups})
+    series = df.groupby(list(spec.hierarchy)).ngroups if spec.hierarchy else 1
+    log.info("ingest: %s rows, %d series x %d periods, channels %s from %s (%s)", f"{len(df):,}", series,
+             df["week"].nunique(), spec.names, raw, source)
+    mlflow.log_params({"source": source, "raw_file": str(raw), "rows": len(df), "data_preset": cfg.data_preset,
+                       "channels": ",".join(spec.names)})
+    mlflow.log_dict(dataclasses.asdict(spec), "data_spec.json")
+    mlflow.log_metrics({"rows": len(df), "weeks": df["week"].nunique(), "series": series})
     return {"data_path": str(path), "data_sha256": sha256_file(path), "source": source,
             "truth_dir": str(truth_dir) if truth_dir else None}
 
 
 def run_validate(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """Suite ``mmm_weekly`` plus the panel check; a failure stops the run before any fit is written."""
+    """The GX suite (the reviewed ``mmm_weekly`` for the geoindia preset, else one generated from the data spec),
+    the media check (no all-zero or constant channel) and the panel check; a failure stops the run before any fit
+    is written."""
     import mlflow
 
     df = pd.read_parquet(state["data_path"])
-    report = validate_and_log(df, "mmm_weekly", f"weekly data {state['data_path']}", ctx.run_dir / "validation")
-    gaps = panel_gaps(df)
+    spec = cfg.spec(list(df.columns))
+    dataset = f"weekly data {state['data_path']}"
+    if cfg.geoindia_layout:
+        report = validate_and_log(df, "mmm_weekly", dataset, ctx.run_dir / "validation")
+    else:
+        report = validate_and_log(df, "mmm_data", dataset, ctx.run_dir / "validation", suite=suite(spec))
+    flat = media_problems(df, spec)
+    if flat:
+        mlflow.set_tag("validation.media", "failed")
+        raise BadInputError(f"{dataset}: " + "; ".join(flat) + ": the model cannot estimate such a channel; drop it "
+                            "from the data spec's channels")
+    gaps = panel_gaps(df, spec)
     mlflow.set_tag("validation.panel", "failed" if gaps else "passed")
     if gaps:
         raise BadInputError(f"weekly data {state['data_path']}: " + "; ".join(gaps))

@@ -10,7 +10,7 @@ import numpy as np
 
 from jobs.mmm import plots
 from jobs.mmm.config import MmmConfig
-from jobs.mmm.serving import scenarios_from_config
+from jobs.mmm.serving import default_scenarios, scenarios_from_config
 from jobs.mmm.store import load_posterior
 from jobs.paths import RunContext, write_table
 from models.mmm.optimise import frontier, optimise
@@ -27,7 +27,8 @@ def _log(paths: list[Path], folder: str) -> None:
 
 
 def run_curves(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """Incremental value and marginal ROI against spend per channel, nationally and per brand and geo."""
+    """Incremental value and marginal ROI against spend per channel, nationally and per member of each pooled
+    level (geoindia: brand and geo)."""
     import mlflow
 
     post = load_posterior(Path(state["posterior_path"]))
@@ -38,9 +39,8 @@ def run_curves(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[s
     now = (curves[np.isclose(curves["multiplier"], 1.0) & (curves["level"] == "national")].set_index("channel")
            [["spend", "incremental_value", "marginal_roi", "marginal_roi_lo", "marginal_roi_hi"]])
     write_table(now, out / "marginal_roi_today.csv", index=True)
-    pngs = [plots.curves_png(curves, "national", out / "curves_national.png"),
-            plots.curves_png(curves, "Brand", out / "curves_brand.png"),
-            plots.curves_png(curves, "Geo", out / "curves_geo.png")]
+    pngs = [plots.curves_png(curves, level, out / f"curves_{level.lower()}.png")
+            for level in ["national", *post.levels]]
     _log([out / "response_curves.parquet", out / "marginal_roi_today.csv", *pngs], "curves")
     mlflow.log_metrics({f"marginal_roi_{ch}": float(r.marginal_roi) for ch, r in now.iterrows()})
     log.info("curves: %d rows; marginal ROI at today's spend: %s", len(curves),
@@ -59,7 +59,8 @@ def run_optimise(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict
     opt = optimise(post, cfg.budget or None, level=cfg.interval, **bounds)  # type: ignore[arg-type]
     today = float(post.spend.sum())
     front = frontier(post, today * np.asarray(cfg.frontier, dtype=float), **bounds)
-    table = whatif(post, scenarios_from_config(cfg.scenarios), cfg.interval)
+    table = whatif(post, scenarios_from_config(cfg.scenarios) if cfg.scenarios else default_scenarios(post),
+                   cfg.interval)
     out = ctx.run_dir / "optimise"
     write_table(opt.cells, out / "optimal_plan.csv")
     write_table(opt.channels, out / "channel_shares.csv")

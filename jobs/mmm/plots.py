@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from jobs.plots import pyplot, save_png
-from models.mmm.schema import CHANNELS
 
-COLORS = dict(zip(CHANNELS, ["#3b6ea5", "#c0392b", "#2e86c1", "#8e44ad", "#7f8c8d", "#d68910"]))
+PALETTE = ["#3b6ea5", "#c0392b", "#2e86c1", "#8e44ad", "#7f8c8d", "#d68910", "#27ae60", "#e67e22", "#16a085",
+           "#2c3e50"]
 
 
 def fit_png(data: object, pred: np.ndarray, train_weeks: int, path: Path) -> Path:
@@ -26,19 +26,19 @@ def fit_png(data: object, pred: np.ndarray, train_weeks: int, path: Path) -> Pat
     return save_png(fig, path)
 
 
-def waterfall_png(decomposition: pd.DataFrame, path: Path) -> Path:
-    """Sales value from the baseline then each channel, one waterfall per brand and nationally."""
+def waterfall_png(decomposition: pd.DataFrame, channels: list[str], path: Path) -> Path:
+    """Sales value from the baseline then each channel, one waterfall per group (e.g. brand) and nationally."""
     plt = pyplot()
     n = len(decomposition)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4), squeeze=False)
     for ax, (name, row) in zip(axes[0], decomposition.iterrows()):
-        parts = row[["baseline", *CHANNELS]]
+        parts = row[["baseline", *channels]]
         start = np.r_[0, np.cumsum(parts.to_numpy())[:-1]]
-        colors = ["#bdc3c7", *[COLORS[c] for c in CHANNELS]]
+        colors = ["#bdc3c7", *[PALETTE[i % len(PALETTE)] for i in range(len(channels))]]
         ax.bar(range(len(parts)), parts.to_numpy(), bottom=start, color=colors)
         ax.bar(len(parts), parts.sum(), color="black")
         ax.set_xticks(range(len(parts) + 1), [*parts.index, "total"], rotation=60, fontsize=8)
-        media = parts[CHANNELS].sum() / parts.sum()
+        media = parts[channels].sum() / parts.sum()
         ax.set_title(f"{name}: media {media:.1%} of value", fontsize=10)
     axes[0][0].set_ylabel("sales value")
     return save_png(fig, path)
@@ -73,8 +73,13 @@ def curves_png(curves: pd.DataFrame, level: str, path: Path) -> Path:
     """Incremental value vs spend per channel: bands nationally, one line per brand / geo otherwise."""
     plt = pyplot()
     sub = curves[curves["level"] == level]
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7))
-    for ax, ch in zip(axes.ravel(), CHANNELS):
+    channels = list(dict.fromkeys(curves["channel"]))
+    cols = min(3, len(channels))
+    rows = -(-len(channels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.5 * rows), squeeze=False)
+    for ax in axes.ravel()[len(channels):]:
+        ax.set_visible(False)
+    for ax, ch in zip(axes.ravel(), channels):
         for name, g in sub[sub["channel"] == ch].groupby("group"):
             line = ax.plot(g["spend"], g["incremental_value"], label=str(name))[0]
             if level == "national":

@@ -35,9 +35,9 @@ def load_fit(path: Any, data: MmmData) -> MmmFit:
 def save_posterior(post: Posterior, path: Path) -> None:
     """The posterior's arrays, plus its labels as JSON."""
     meta = {"channels": post.channels, "weeks": post.weeks, "keys": post.keys.to_dict(orient="list"),
-            "saturation": post.saturation}
+            "saturation": post.saturation, "levels": list(post.levels), "series": len(post.keys)}
     with open(path, "wb") as f:
-        np.savez_compressed(f, meta=np.array(json.dumps(meta)), cpm=post.cpm, beta=post.beta, half=post.half,
+        np.savez_compressed(f, meta=np.array(json.dumps(meta)), beta=post.beta, half=post.half,
                             slope=post.slope, base=post.base, carry=post.carry, own=post.own, price=post.price,
                             spend=post.spend)
 
@@ -46,6 +46,8 @@ def load_posterior(path: Path) -> Posterior:
     """A posterior saved by :func:`save_posterior`."""
     with np.load(path) as z:
         meta = json.loads(str(z["meta"]))
-        arrays = {k: z[k] for k in z.files if k != "meta"}
-    return Posterior(keys=pd.DataFrame(meta["keys"]), channels=meta["channels"], weeks=meta["weeks"],
-                     saturation=meta["saturation"], **arrays)
+        arrays = {k: z[k] for k in z.files if k not in ("meta", "cpm")}  # cpm: posteriors saved before data specs
+    # Posteriors saved before data specs were geo x brand x SKU, pooled by brand and geo.
+    keys = pd.DataFrame(meta["keys"]) if meta["keys"] else pd.DataFrame(index=pd.RangeIndex(meta.get("series", 1)))
+    return Posterior(keys=keys, channels=meta["channels"], weeks=meta["weeks"], saturation=meta["saturation"],
+                     levels=tuple(meta.get("levels", ("Brand", "Geo"))), **arrays)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.mmm.schema import CHANNELS
+from models.mmm.spec import GEOINDIA
 
-# Aggregation levels a planner reads: the series itself, geo x brand, brand nationally, national.
-LEVELS = {"row": ["Geo", "Brand", "SKU"], "geo_brand": ["Geo", "Brand"], "brand_national": ["Brand"], "national": []}
+# Aggregation levels a planner reads (the geoindia preset's: the series, geo x brand, brand nationally, national).
+LEVELS = GEOINDIA.report_levels
 
 
 def _scores(actual: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -19,13 +19,15 @@ def _scores(actual: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "wmape": float(np.abs(err).sum() / np.abs(actual).sum())}
 
 
-def level_metrics(keys: pd.DataFrame, actual: np.ndarray, pred: np.ndarray, periods: dict[str, slice]) -> pd.DataFrame:
-    """R^2, MAPE and wMAPE of weekly sales at each level (rows: level x period), for (S, W) arrays.
+def level_metrics(keys: pd.DataFrame, actual: np.ndarray, pred: np.ndarray, periods: dict[str, slice],
+                  levels: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """R^2, MAPE and wMAPE of weekly sales at each level (rows: level x period), for (S, W) arrays; ``levels``:
+    name -> hierarchy columns (default: :data:`LEVELS`).
 
     At a level, series are summed into groups and every (group, week) of the period is one point.
     """
     rows = []
-    for level, cols in LEVELS.items():
+    for level, cols in (LEVELS if levels is None else levels).items():
         group = keys.groupby(cols, sort=True).ngroup().to_numpy() if cols else np.zeros(len(keys), dtype=int)
         n = int(group.max()) + 1
         agg_a = np.zeros((n, actual.shape[1]))
@@ -59,13 +61,14 @@ def collinear_groups(media: np.ndarray, threshold: float = 0.95) -> list[list[in
 def roi_table(roi_draws: pd.DataFrame, spend: np.ndarray, groups: list[list[int]], level: float) -> pd.DataFrame:
     """ROI per channel (MAP and interval) plus one row per collinear group (value over their joint spend).
 
-    ``roi_draws``: one row per draw (``draw`` -1 = MAP) with one ROI column per channel.
+    ``roi_draws``: one row per draw (``draw`` -1 = MAP) with one ROI column per channel, in ``spend``'s order.
     """
-    value = roi_draws[CHANNELS].to_numpy() * spend[None, :]
-    cols = {ch: value[:, [c]] for c, ch in enumerate(CHANNELS)}
-    cols.update({"+".join(CHANNELS[c] for c in g): value[:, g] for g in groups})
-    spend_of = {ch: spend[[c]] for c, ch in enumerate(CHANNELS)}
-    spend_of.update({"+".join(CHANNELS[c] for c in g): spend[g] for g in groups})
+    channels = [c for c in roi_draws.columns if c != "draw"]
+    value = roi_draws[channels].to_numpy() * spend[None, :]
+    cols = {ch: value[:, [c]] for c, ch in enumerate(channels)}
+    cols.update({"+".join(channels[c] for c in g): value[:, g] for g in groups})
+    spend_of = {ch: spend[[c]] for c, ch in enumerate(channels)}
+    spend_of.update({"+".join(channels[c] for c in g): spend[g] for g in groups})
     is_map = (roi_draws["draw"] == -1).to_numpy()
     rows = []
     for name, v in cols.items():

@@ -9,9 +9,11 @@ sales[s, w] = exp(log baseline[s, w]) + sum_c beta[s, c] * saturation(adstock_c(
 - saturation: Hill with half-point between 0.2x and 3x the channel's median adstocked
   level (a sigmoid keeps it in the observed range) and slope in (0.5, 3), or logistic with
   the same half-point;
-- media effects: beta[s, c] = exp(mu_c + sd_b * zb[brand(s), c] + sd_g * zg[geo(s), c]),
-  non-negative and partially pooled: brand and geo deviations around a national effect,
-  with N(0, 1) priors on the deviations;
+- media effects: beta[s, c] = exp(mu_c + sum over pooled levels l of sd_l * z_l[member_l(s), c]),
+  non-negative and partially pooled: e.g. brand and geo deviations around a national effect,
+  with N(0, 1) priors on the deviations (no deviations for one national series);
+- optional ROI priors per channel (log-normal, from experiments or lift tests) on the ROI the
+  parameters imply over the training weeks;
 - likelihood: log-normal (multiplicative noise), sigma estimated.
 
 The Laplace approximation uses the exact Hessian of the negative log posterior at the MAP
@@ -28,74 +30,97 @@ import numpy as np
 import pandas as pd
 
 from models.common.threads import torch_threads
-from models.mmm.schema import CHANNELS, MEDIA
+from models.mmm.spec import GEOINDIA, PERIODS_PER_YEAR, DataSpec
 from models.mmm.transforms import fourier, saturate
 
 MAX_LAG = 16
-# Brand and geo deviations of media effects: about +/-20% (log scale), the prior's spread 0.3 in log(sd).
+# Level deviations of media effects: about +/-20% (log scale), the prior's spread 0.3 in log(sd).
 SD_PRIOR, SD_PRIOR_SCALE = 0.2, 0.3
 # Hill slope in (0.5, 3) with its prior centred on 1 (a concave response, Meridian's default slope) and
 # about 0.75-1.5 within one sd: a channel's data rarely pins the curve's shape, so the prior decides it.
 SLOPE_LOGIT0, SLOPE_LOGIT_SD = float(np.log(0.2 / 0.8)), 0.5
+# Control effects (standardised regressors) have N(0, 2^2) priors; a confounder's N(0, 10^2) barely shrinks it,
+# so the model does not hand part of its effect to a channel that moves with it.
+GAMMA_PREC, CONFOUNDER_PREC = 0.25, 0.01
 ADSTOCKS = ("geometric", "weibull")
 SATURATIONS = ("hill", "logistic")
 
 
 @dataclass
 class MmmData:
-    """Tensors of a weekly panel: series x weeks (and x channels for media)."""
+    """Arrays of a panel: series x periods (and x channels for media), as the data spec describes it."""
 
-    y: np.ndarray            # (S, W) sales units
-    media: np.ndarray        # (S, C, W) impressions / scale
-    scale: np.ndarray        # (C,) media scale (median non-zero impressions)
-    controls: np.ndarray     # (S, W, K) log-baseline regressors
-    price: np.ndarray        # (S, W) net price (to value contributions)
-    brand: np.ndarray        # (S,) brand index
-    geo: np.ndarray          # (S,) geo index
-    keys: pd.DataFrame       # Geo, Brand, SKU per series
+    y: np.ndarray            # (S, W) target: sales units (with a price) or sales value
+    media: np.ndarray        # (S, C, W) media volume / scale
+    scale: np.ndarray        # (C,) media scale (median non-zero volume)
+    spend: np.ndarray        # (S, C, W) spend
+    controls: np.ndarray     # (S, W, K) log-baseline regressors, standardised
+    price: np.ndarray        # (S, W) price per unit (ones when the target is a value)
+    groups: dict[str, np.ndarray]  # pooled level -> (S,) member index
+    keys: pd.DataFrame       # hierarchy columns per series (no columns for one national series)
     weeks: pd.DatetimeIndex
     control_names: list[str]
+    channels: list[str]
+    confounder: np.ndarray   # (K,) bool: controls with the wide prior
+    roi_prior: np.ndarray    # (C, 2) log-normal (mu, sigma) of each channel's ROI; NaN: none
 
 
-def panel(df: pd.DataFrame) -> MmmData:
-    """Pivot the weekly rows (schema of models.mmm.schema) into series x weeks arrays."""
-    df = df.sort_values(["Geo", "Brand", "SKU", "week"], ignore_index=True)
-    keys = df[["Geo", "Brand", "SKU"]].drop_duplicates(ignore_index=True)
+def _control(df_grid: Any, ctl: Any) -> np.ndarray:
+    x = df_grid(ctl.column)
+    if ctl.transform == "log":
+        return np.log(x / ctl.scale) if ctl.scale != 1 else np.log(x)
+    if ctl.transform == "log1p":
+        return np.log1p(x / ctl.scale)
+    if ctl.transform == "log_ratio":
+        return np.log(x / df_grid(ctl.over))
+    return x
+
+
+def _lognormal(mean: float, sd: float) -> tuple[float, float]:
+    """(mu, sigma) of the log-normal with this mean and sd."""
+    s2 = float(np.log1p((sd / mean) ** 2))
+    return float(np.log(mean) - s2 / 2), float(np.sqrt(s2))
+
+
+def panel(df: pd.DataFrame, spec: DataSpec = GEOINDIA) -> MmmData:
+    """Pivot the rows (parsed by :func:`models.mmm.spec.parse`) into series x periods arrays."""
+    hier = list(spec.hierarchy)
+    df = df.sort_values([*hier, "week"], ignore_index=True)
+    keys = df[hier].drop_duplicates(ignore_index=True) if hier else pd.DataFrame(index=pd.RangeIndex(1))
     weeks = pd.DatetimeIndex(df["week"].drop_duplicates().sort_values())
     S, W = len(keys), len(weeks)
     if len(df) != S * W:
-        raise ValueError(f"the panel is not complete: {len(df)} rows for {S} series x {W} weeks")
+        raise ValueError(f"the panel is not complete: {len(df)} rows for {S} series x {W} periods")
 
     def grid(col: str) -> np.ndarray:
         return df[col].to_numpy(np.float64).reshape(S, W)
 
-    raw = np.stack([grid(c) for c in MEDIA], axis=1)
-    scale = np.array([np.median(raw[:, c][raw[:, c] > 0]) for c in range(len(MEDIA))])
-    f = fourier(W, 2)
-    ctrl = {
-        "log_distribution": np.log(grid("Weighted_Distribution")),
-        "log_trade_spend": np.log1p(grid("Trade_Spend") / 1000),
-        "log_cpi": np.log(grid("CPI") / 100),
-        "log_festival": np.log(grid("Festival_Index")),
-        "log_price_ratio": np.log(grid("Net_Price") / grid("MRP")),
-        "feature": grid("Feature_Flag"), "display": grid("Display_Flag"),
-        **{f"fourier_{i}": np.broadcast_to(f[:, i], (S, W)) for i in range(f.shape[1])},
-    }
-    controls = np.stack(list(ctrl.values()), axis=-1)
+    raw = np.stack([grid(ch.media_column) for ch in spec.channels], axis=1)
+    spend = np.stack([grid(ch.spend) if ch.spend else grid(ch.volume) / 1000 * ch.cpm for ch in spec.channels], axis=1)
+    scale = np.array([np.median(raw[:, c][raw[:, c] > 0]) for c in range(len(spec.channels))])
+    f = fourier(W, spec.seasonality, PERIODS_PER_YEAR[spec.frequency])
+    ctrl = {ctl.label: _control(grid, ctl) for ctl in spec.controls}
+    ctrl.update({f"fourier_{i}": np.broadcast_to(f[:, i], (S, W)) for i in range(f.shape[1])})
+    confounder = np.array([ctl.confounder for ctl in spec.controls] + [False] * f.shape[1], dtype=bool)
+    controls = np.stack(list(ctrl.values()), axis=-1) if ctrl else np.zeros((S, W, 0))
     # Centred and scaled so the level and the control effects are not confounded (conditioning of the fit).
     centre, spread = controls.mean(axis=(0, 1)), controls.std(axis=(0, 1))
     controls = (controls - centre) / np.where(spread > 0, spread, 1.0)
+    prior = np.array([_lognormal(*ch.roi_prior) if ch.roi_prior else (np.nan, np.nan) for ch in spec.channels])
     return MmmData(
-        y=grid("Sales_Units"),
+        y=grid(spec.target),
         media=raw / scale[None, :, None],
         scale=scale,
+        spend=spend,
         controls=controls,
-        price=grid("Net_Price"),
-        brand=keys["Brand"].astype("category").cat.codes.to_numpy(),
-        geo=keys["Geo"].astype("category").cat.codes.to_numpy(),
+        price=grid(spec.price) if spec.price else np.ones((S, W)),
+        groups={col: keys[col].astype("category").cat.codes.to_numpy() for col in spec.pooled},
         keys=keys,
         weeks=weeks,
         control_names=list(ctrl),
+        channels=spec.names,
+        confounder=confounder,
+        roi_prior=prior.reshape(len(spec.channels), 2),
     )
 
 
@@ -112,16 +137,22 @@ class MmmNet:
 
         S, C, _ = data.media.shape
         K = data.controls.shape[-1]
-        nb, ng = int(data.brand.max()) + 1, int(data.geo.max()) + 1
-        self.shapes = {"level": (S,), "gamma": (K,), "mu": (C,), "zb": (nb, C), "zg": (ng, C), "log_sd_b": (1,),
-                       "log_sd_g": (1,), "decay": (C,), "shape": (C,), "half": (C,), "slope": (C,), "log_sigma": (1,)}
+        self.levels = list(data.groups)
+        # z_<level> deviations first, then their log sds: the layout the brand x geo model always had.
+        self.shapes = {"level": (S,), "gamma": (K,), "mu": (C,),
+                       **{f"z_{lv}": (int(data.groups[lv].max()) + 1, C) for lv in self.levels},
+                       **{f"log_sd_{lv}": (1,) for lv in self.levels},
+                       "decay": (C,), "shape": (C,), "half": (C,), "slope": (C,), "log_sigma": (1,)}
         sizes = [int(np.prod(s)) for s in self.shapes.values()]
         self.offsets = np.r_[0, np.cumsum(sizes)]
         self.n = int(self.offsets[-1])
         self.t = {k: torch.tensor(np.ascontiguousarray(v), dtype=torch.float64) for k, v in
-                  {"y": data.y, "media": data.media, "controls": data.controls}.items()}
-        self.brand = torch.as_tensor(data.brand.astype(np.int64))
-        self.geo = torch.as_tensor(data.geo.astype(np.int64))
+                  {"y": data.y, "media": data.media, "controls": data.controls, "price": data.price,
+                   "spend": data.spend}.items()}
+        self.member = {lv: torch.as_tensor(data.groups[lv].astype(np.int64)) for lv in self.levels}
+        self.gamma_prec = torch.as_tensor(np.where(data.confounder, CONFOUNDER_PREC, GAMMA_PREC))
+        self.roi_prior = np.asarray(data.roi_prior)
+        self.with_prior = np.flatnonzero(np.isfinite(self.roi_prior[:, 0]))
         med = np.array([np.median(_adstock_np(data.media[:, c], 0.5)) for c in range(C)])
         self.half_lo, self.half_hi = torch.as_tensor(0.2 * med), torch.as_tensor(3.0 * med)
         # Prior centre of a channel's log effect at saturation: 5% of mean weekly sales (sd 2 on the log scale).
@@ -133,8 +164,8 @@ class MmmNet:
         theta = torch.zeros(self.n, dtype=torch.float64)
         self.view(theta)["level"][:] = torch.as_tensor(np.log(data.y.mean(axis=1) + 1))
         self.view(theta)["mu"][:] = self.mu0
-        self.view(theta)["log_sd_b"][:] = np.log(SD_PRIOR)
-        self.view(theta)["log_sd_g"][:] = np.log(SD_PRIOR)
+        for lv in self.levels:
+            self.view(theta)[f"log_sd_{lv}"][:] = np.log(SD_PRIOR)
         self.view(theta)["log_sigma"][:] = np.log(0.1)
         return theta
 
@@ -147,7 +178,6 @@ class MmmNet:
         import torch
 
         p = self.view(theta)
-        sd_b, sd_g = torch.exp(p["log_sd_b"]), torch.exp(p["log_sd_g"])
         lag = torch.arange(MAX_LAG, dtype=torch.float64)[None, :]
         if self.adstock == "geometric":
             decay = torch.sigmoid(p["decay"])
@@ -161,9 +191,17 @@ class MmmNet:
             **adstock,
             "half": self.half_lo + (self.half_hi - self.half_lo) * torch.sigmoid(p["half"]),
             "slope": 0.5 + 2.5 * torch.sigmoid(p["slope"]),
-            "beta": torch.exp(p["mu"][None, :] + sd_b * p["zb"][self.brand] + sd_g * p["zg"][self.geo]),
+            "beta": torch.exp(self._log_beta(p)),
             "log_base": p["level"][:, None] + self.t["controls"] @ p["gamma"],
         }
+
+    def _log_beta(self, p: dict[str, Any]) -> Any:
+        import torch
+
+        log_beta = p["mu"][None, :]
+        for lv in self.levels:
+            log_beta = log_beta + torch.exp(p[f"log_sd_{lv}"]) * p[f"z_{lv}"][self.member[lv]]
+        return log_beta.expand(len(self.t["y"]), -1)
 
     def components(self, theta: Any, weeks: slice = slice(None)) -> tuple[Any, Any]:
         """(log baseline (S, W), media contributions (S, C, W)) for the week range (adstock sees earlier weeks)."""
@@ -191,13 +229,26 @@ class MmmNet:
         y = self.t["y"][:, weeks]
         resid = torch.log(y.clamp_min(1e-6)) - torch.log(mu)
         nll = (0.5 * (resid / sigma) ** 2).sum() + resid.numel() * torch.log(sigma).sum()
-        prior = (0.5 * p["zb"].pow(2).sum() + 0.5 * p["zg"].pow(2).sum() + 0.5 * p["gamma"].pow(2).sum() / 4
+        z = sum(0.5 * p[f"z_{lv}"].pow(2).sum() for lv in self.levels)
+        prior = (z + 0.5 * (p["gamma"].pow(2) * self.gamma_prec).sum()
                  + 0.5 * ((p["mu"] - self.mu0) ** 2).sum() / 4 + 0.5 * ((p["log_sigma"] - np.log(0.1)) ** 2).sum() / 4
                  + 0.5 * (p["decay"].pow(2).sum() + p["shape"].pow(2).sum() + p["half"].pow(2).sum())
-                 + 0.5 * ((p["slope"] - SLOPE_LOGIT0) / SLOPE_LOGIT_SD).pow(2).sum()
-                 + 0.5 * ((p["log_sd_b"] - np.log(SD_PRIOR)) ** 2).sum() / SD_PRIOR_SCALE ** 2
-                 + 0.5 * ((p["log_sd_g"] - np.log(SD_PRIOR)) ** 2).sum() / SD_PRIOR_SCALE ** 2)
+                 + 0.5 * ((p["slope"] - SLOPE_LOGIT0) / SLOPE_LOGIT_SD).pow(2).sum())
+        for lv in self.levels:
+            prior = prior + 0.5 * ((p[f"log_sd_{lv}"] - np.log(SD_PRIOR)) ** 2).sum() / SD_PRIOR_SCALE ** 2
+        if len(self.with_prior):
+            prior = prior + self._roi_prior(contrib, weeks)
         return nll + prior
+
+    def _roi_prior(self, contrib: Any, weeks: slice) -> Any:
+        """Log-normal prior on each channel's ROI over the fitted weeks (value bought / spend)."""
+        import torch
+
+        c = self.with_prior
+        value = (contrib[:, c] * self.t["price"][:, None, weeks]).sum(dim=(0, 2))
+        spend = self.t["spend"][:, c, weeks].sum(dim=(0, 2))
+        mu, sigma = (torch.as_tensor(self.roi_prior[c, i]) for i in (0, 1))
+        return (0.5 * ((torch.log(value / spend) - mu) / sigma) ** 2).sum()
 
 
 def _adstock_np(x: np.ndarray, decay: float) -> np.ndarray:
@@ -296,20 +347,20 @@ def contributions(fitted: MmmFit, theta: np.ndarray | None = None) -> tuple[np.n
     return np.exp(log_base.numpy()), contrib.numpy()
 
 
-def channel_spend(data: MmmData, cpm: dict[str, float]) -> np.ndarray:
-    """Spend per channel over all weeks: impressions / 1000 x cost per thousand."""
-    return np.array([(data.media[:, c] * data.scale[c]).sum() / 1000 * cpm[ch] for c, ch in enumerate(CHANNELS)])
+def channel_spend(data: MmmData) -> np.ndarray:
+    """Spend per channel over all periods."""
+    return data.spend.sum(axis=(0, 2))
 
 
-def roi_samples(fitted: MmmFit, data: MmmData, cpm: dict[str, float], n: int, seed: int) -> pd.DataFrame:
+def roi_samples(fitted: MmmFit, data: MmmData, n: int, seed: int) -> pd.DataFrame:
     """ROI per channel (value of contributed sales / spend) for MAP and ``n`` Laplace draws."""
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_normal(fitted.theta, fitted.cov, size=n, method="eigh")
-    spend = channel_spend(data, cpm)
+    spend = channel_spend(data)
     rows = []
     with torch_threads(1):
         for i, th in enumerate([fitted.theta, *draws]):
             _, contrib = contributions(fitted, th)
             value = (contrib * data.price[:, None, :]).sum(axis=(0, 2))
-            rows.append({"draw": i - 1, **dict(zip(CHANNELS, value / spend))})
+            rows.append({"draw": i - 1, **dict(zip(data.channels, value / spend))})
     return pd.DataFrame(rows)

@@ -75,18 +75,19 @@ def optimise(
     channel_share: dict[str, tuple[float, float]] | None = None,
     cell_bounds: tuple[float, float] = (0.5, 2.0),
     channel_cell_bounds: dict[str, tuple[float, float]] | None = None,
-    by: tuple[str, ...] = ("Brand", "Geo"),
+    by: tuple[str, ...] | None = None,
     level: float = 0.9,
     max_iter: int = 1000,
 ) -> Optimum:
-    """Maximise MAP sales value for ``budget`` (default: today's total) under the bounds; PlanError if infeasible."""
+    """Maximise MAP sales value for ``budget`` (default: today's total) under the bounds; PlanError if infeasible.
+    Cells are channel x the members of ``by`` (default: the pooled levels, e.g. brand x geo)."""
     from scipy.optimize import minimize
 
     share = dict(channel_share or {})
     per_channel = dict(channel_cell_bounds or {})
     for ch in per_channel:
         channel_index(post, ch, "channel_cell_bounds")
-    cells, index = _cells(post, by)
+    cells, index = _cells(post, post.levels if by is None else tuple(by))
     cur = cells["current_spend"].to_numpy()
     budget = float(cur.sum()) if budget is None else float(budget)
     bounds = np.array([per_channel.get(ch, cell_bounds) for ch in cells["channel"]], dtype=float)

@@ -24,8 +24,6 @@ import pandas as pd
 from models.common.errors import BadInputError
 from models.mmm.transforms import adstock, saturate, saturate_grad
 
-LEVELS = ("Brand", "Geo")
-
 
 class PlanError(BadInputError):
     """A spend plan or optimiser setting that cannot be applied; the message names the row or channel."""
@@ -35,9 +33,8 @@ class PlanError(BadInputError):
 class Posterior:
     """Draws of everything a plan needs, over the reference period (S series, C channels, H weeks, D draws)."""
 
-    keys: pd.DataFrame      # Geo, Brand, SKU per series
+    keys: pd.DataFrame      # hierarchy columns per series (e.g. Geo, Brand, SKU; none for one national series)
     channels: list[str]
-    cpm: np.ndarray         # (C,) currency per 1,000 impressions
     weeks: list[str]        # the reference period's weeks (ISO dates)
     beta: np.ndarray        # (D, S, C) sales units per week at saturation
     half: np.ndarray        # (D, C) Hill half-point (scaled impressions)
@@ -48,6 +45,11 @@ class Posterior:
     price: np.ndarray       # (S, H) net price, to value units
     spend: np.ndarray       # (S, C) current spend over the period
     saturation: str = "hill"
+    levels: tuple[str, ...] = ()  # the pooled levels: response curves per member of each
+
+    def plan_columns(self) -> list[str]:
+        """The optional columns of a plan row: one per hierarchy level, lower-case (``brand``, ``geo``...)."""
+        return [c.lower() for c in self.keys.columns]
 
     @property
     def n_draws(self) -> int:
@@ -55,16 +57,12 @@ class Posterior:
 
 
 
-def build_posterior(fitted: Any, data: Any, cpm: dict[str, float], horizon: int, n_draws: int, seed: int) -> Posterior:
+def build_posterior(fitted: Any, data: Any, horizon: int, n_draws: int, seed: int) -> Posterior:
     """Laplace draws of a fitted model (models.mmm.model.MmmFit) turned into a :class:`Posterior`."""
     import torch
 
     from models.common.threads import torch_threads
-    from models.mmm.schema import CHANNELS
 
-    missing = [ch for ch in CHANNELS if ch not in cpm]
-    if missing:
-        raise PlanError(f"cpm lacks channel(s) {missing}; every channel needs a cost per thousand")
     rng = np.random.default_rng(seed)
     thetas = np.vstack([fitted.theta, rng.multivariate_normal(fitted.theta, fitted.cov, size=n_draws, method="eigh")])
     S, C, W = data.media.shape
@@ -82,12 +80,10 @@ def build_posterior(fitted: Any, data: Any, cpm: dict[str, float], horizon: int,
         out["base"].append(np.exp(q["log_base"][:, period]))
         out["carry"].append(adstock(before, w)[..., period])
         out["own"].append(adstock(own_media, w)[..., period])
-    cpm_arr = np.array([cpm[ch] for ch in CHANNELS], dtype=float)
-    spend = data.media[..., period].sum(axis=-1) * data.scale[None, :] / 1000 * cpm_arr[None, :]
-    return Posterior(keys=data.keys.reset_index(drop=True), channels=list(CHANNELS), cpm=cpm_arr,
-                     saturation=fitted.net.saturation,
-                     weeks=[str(d.date()) for d in data.weeks[period]], price=data.price[:, period], spend=spend,
-                     **{k: np.stack(v) for k, v in out.items()})
+    return Posterior(keys=data.keys.reset_index(drop=True), channels=list(data.channels),
+                     saturation=fitted.net.saturation, levels=tuple(data.groups),
+                     weeks=[str(d.date()) for d in data.weeks[period]], price=data.price[:, period],
+                     spend=data.spend[..., period].sum(axis=-1), **{k: np.stack(v) for k, v in out.items()})
 
 
 def media_units(post: Posterior, mult: np.ndarray) -> np.ndarray:
@@ -115,12 +111,17 @@ def value_and_gradient(post: Posterior, mult: np.ndarray) -> tuple[float, np.nda
     return value, grad
 
 
-def select(post: Posterior, brand: str | None = None, geo: str | None = None) -> np.ndarray:
-    """Boolean mask over series for a brand and/or geo (None = all); PlanError for an unknown name."""
+def select(post: Posterior, where: dict[str, Any]) -> np.ndarray:
+    """Boolean mask over series for hierarchy members (level column -> name; None or empty = all); PlanError for an
+    unknown level or name."""
     mask = np.ones(len(post.keys), dtype=bool)
-    for col, name in (("Brand", brand), ("Geo", geo)):
+    columns = {c.lower(): c for c in post.keys.columns}
+    for level, name in where.items():
         if name is None or (isinstance(name, float) and np.isnan(name)) or name == "":
             continue
+        col = columns.get(str(level).lower())
+        if col is None:
+            raise PlanError(f"unknown level {level!r}; this model's levels: {list(post.keys.columns) or 'none'}")
         known = sorted(post.keys[col].unique())
         if name not in known:
             raise PlanError(f"unknown {col.lower()} {name!r}; known: {known}")
@@ -135,7 +136,8 @@ def channel_index(post: Posterior, name: str, where: str) -> int:
 
 
 def plan_multipliers(post: Posterior, plan: pd.DataFrame) -> np.ndarray:
-    """Spend multipliers (S, C) for plan rows: channel, optional brand / geo, and ``spend`` or ``scale``.
+    """Spend multipliers (S, C) for plan rows: channel, optional level columns (:meth:`Posterior.plan_columns`,
+    e.g. brand / geo), and ``spend`` or ``scale``.
 
     A row sets the spend of its channel over the matching series (split as today);
     rows may not overlap; series and channels not named keep today's spend.
@@ -147,7 +149,8 @@ def plan_multipliers(post: Posterior, plan: pd.DataFrame) -> np.ndarray:
     for i, row in enumerate(plan.to_dict(orient="records")):  # plan rows are a handful of channels, not data rows
         where = f"plan row {i + 1}"
         c = channel_index(post, row["channel"], where)
-        mask = select(post, row.get("brand"), row.get("geo"))
+        levels = {k: v for k, v in row.items() if k not in ("scenario", "channel", "spend", "scale")}
+        mask = select(post, levels)
         spend, scale = row.get("spend"), row.get("scale")
         has_spend, has_scale = spend is not None and not pd.isna(spend), scale is not None and not pd.isna(scale)
         if has_spend == has_scale:
@@ -184,14 +187,15 @@ def whatif(post: Posterior, scenarios: dict[str, pd.DataFrame], level: float = 0
 
 
 def response_curves(post: Posterior, grid: np.ndarray, level: float = 0.9) -> pd.DataFrame:
-    """Incremental sales value and marginal ROI of each channel against its spend, nationally and per brand
-    and geo: the channel's spend over the group's series is scaled by each ``grid`` multiplier (which
-    starts at 0, the channel off: the curves are increments over that)."""
+    """Incremental sales value and marginal ROI of each channel against its spend, nationally and per member of
+    each pooled level (e.g. brand and geo): the channel's spend over the group's series is scaled by each ``grid``
+    multiplier (which starts at 0, the channel off: the curves are increments over that)."""
     if grid[0] != 0 or np.any(np.diff(grid) <= 0):
         raise PlanError(f"the curve grid must start at 0 and increase, got {grid[:3]}...")
     groups = [("national", "all", np.ones(len(post.keys), dtype=bool))]
     groups += [
-        (col, name, (post.keys[col] == name).to_numpy()) for col in LEVELS for name in sorted(post.keys[col].unique())
+        (col, name, (post.keys[col] == name).to_numpy())
+        for col in post.levels for name in sorted(post.keys[col].unique())
     ]
     lo_q, hi_q = (1 - level) / 2, (1 + level) / 2
     frames = []
