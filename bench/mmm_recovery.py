@@ -26,16 +26,14 @@ from models.mmm.synth import MmmSpec, generate  # noqa: E402
 
 
 def one_seed(seed: int, cfg) -> tuple[dict, pd.DataFrame, pd.DataFrame]:  # type: ignore[no-untyped-def]
-    data, truth = generate(MmmSpec(seed=seed, digital_noise=cfg.digital_noise, cpm=dict(cfg.cpm)))
+    data, truth = generate(MmmSpec(seed=seed, digital_noise=cfg.digital_noise))
     d = panel(data)
     train = d.y.shape[1] - cfg.holdout_weeks
     t0 = time.perf_counter()
     fitted = fit(d, train, steps=cfg.adam_steps, lr=cfg.learning_rate, seed=cfg.seed)
     fit_s = time.perf_counter() - t0
-    spend = channel_spend(d, dict(cfg.cpm))
-    table = roi_table(
-        roi_samples(fitted, d, dict(cfg.cpm), cfg.n_draws, seed=0), spend, collinear_groups(d.media), cfg.interval
-    )
+    spend = channel_spend(d)
+    table = roi_table(roi_samples(fitted, d, cfg.n_draws, seed=0), spend, collinear_groups(d.media), cfg.interval)
     base, contrib = contributions(fitted)
     true_units = truth.contributions.sort_values(["Geo", "Brand", "SKU", "week"])[CHANNELS].sum()
     rec = recovery(table, truth.roi.set_index("channel")["roi"], true_units,

@@ -1,11 +1,12 @@
-"""mmm: weekly geo x brand x SKU marketing data -> hierarchical marketing mix model -> ROI curves,
-what-if scenarios and a constrained budget optimiser.
+"""mmm: weekly (or daily) marketing data in any layout a data spec describes (default: geo x brand x SKU)
+-> hierarchical marketing mix model -> ROI curves, what-if scenarios and a constrained budget optimiser.
 
 ingest -> validate -> fit -> evaluate -> curves -> optimise -> report
 
 The model (PyTorch MAP with a Laplace posterior): geometric adstock and Hill saturation per
-channel, media effects pooled across brand and geo, a baseline driven by distribution,
-trade spend, price, promotions, festivals and seasonality. The last ``holdout_weeks`` are
+channel, media effects pooled across the hierarchy's levels (geoindia: brand and geo), optional
+ROI priors per channel, a baseline driven by the spec's controls (geoindia: distribution, trade
+spend, price, promotions, festivals) and seasonality. The last ``holdout_weeks`` are
 held out and scored at four levels; on synthetic data the ROI estimates are checked
 against the truth. The ``report`` step registers ``mmm`` (pyfunc: spend plan in,
 predicted sales out) as champion or challenger and updates the Asset ``mmm.champion``.
@@ -24,7 +25,8 @@ PIPELINE = "mmm"
 
 PARAMS = {
     "profile": profile_param(
-        "smoke: 2 geos, 18 series, about 20 s (CI); demo: 72 series, 156 weeks; full: more draws."
+        "smoke: 2 geos, 18 series, about 20 s (CI; set Subset {} for another preset); demo: 72 series, 156 weeks; "
+        "full: more draws."
     ),
     "source": opt_param(
         "string",
@@ -32,13 +34,26 @@ PARAMS = {
         "auto (kaggle when credentials exist, else synthetic), kaggle, local or synthetic.",
         examples=["auto", "kaggle", "local", "synthetic"],
     ),
-    "local_path": opt_param("string", "Local CSV", "A CSV in the geoindia schema (Date M/D/YYYY or Week YYYY-MM-DD)."),
+    "local_path": opt_param("string", "Local CSV", "A CSV the data spec describes (geoindia: the Kaggle file)."),
+    "data_preset": opt_param(
+        "string",
+        "Data preset",
+        "geoindia (geo x brand x SKU, six channels) or national (one series, a channel per <name>_spend column).",
+        examples=["geoindia", "national"],
+    ),
+    "data_spec": opt_param(
+        "object",
+        "Data spec",
+        'Fields overriding the preset\'s, e.g. {"date": "week", "target": "revenue", "hierarchy": ["region"], '
+        '"channels": [{"name": "tv", "volume": "tv_grp", "spend": "tv_cost", "roi_prior": [1.5, 0.5]}], '
+        '"controls": [{"column": "price", "transform": "log", "confounder": true}]}.',
+    ),
     "seed": opt_param("integer", "Seed", "Seeds the synthetic data, the fit and the posterior draws."),
-    "geos": opt_param("array", "Geos", 'Keep only these geos, e.g. ["CENTRAL", "SOUTH"].'),
+    "subset": opt_param("object", "Subset", 'Keep only these hierarchy members, e.g. {"Geo": ["CENTRAL", "SOUTH"]}.'),
     "cpm": opt_param(
         "object",
         "Cost per thousand",
-        'Per channel, e.g. {"TV": 3.0, "YouTube": 2.0, ...}: impressions -> spend -> ROI.',
+        'Per channel without a spend column, e.g. {"TV": 3.0}: volume -> spend -> ROI (overrides the spec\'s).',
     ),
     "adstock": opt_param(
         "string",
@@ -53,15 +68,15 @@ PARAMS = {
     "adam_steps": opt_param("integer", "Adam steps", "Steps before L-BFGS and Newton polish the mode.", minimum=1),
     "n_draws": opt_param("integer", "Posterior draws", "Laplace draws behind every interval.", minimum=20),
     "interval": opt_param("number", "Interval level", "e.g. 0.9.", minimum=0.5, exclusiveMaximum=1),
-    "gate_r2": opt_param("number", "Gate: R2", "Brand-national holdout R^2 needed to register."),
-    "gate_mape": opt_param("number", "Gate: MAPE", "Brand-national holdout MAPE allowed."),
+    "gate_r2": opt_param("number", "Gate: R2", "Holdout R^2 at the spec's gate level needed to register."),
+    "gate_mape": opt_param("number", "Gate: MAPE", "Holdout MAPE allowed at the spec's gate level."),
     "budget": opt_param(
         "number", "Budget", "Optimiser budget over the reference quarter (0 = today's total).", minimum=0
     ),
     "channel_share": opt_param(
         "object", "Channel shares", 'Channel -> [min, max] share of the budget, e.g. {"TV": [0.2, 0.6]}.'
     ),
-    "cell_bounds": opt_param("array", "Cell bounds", "[lo, hi] x today's spend for every channel x brand x geo cell."),
+    "cell_bounds": opt_param("array", "Cell bounds", "[lo, hi] x today's spend for every channel x level cell."),
     "channel_cell_bounds": opt_param(
         "object", "Cell bounds per channel", "Channel -> [lo, hi], overriding Cell bounds."
     ),
@@ -69,7 +84,8 @@ PARAMS = {
     "scenarios": opt_param(
         "object",
         "What-if scenarios",
-        'Name -> rows {channel, brand?, geo?, spend | scale}, e.g. {"TV +20%": [{"channel": "TV", "scale": 1.2}]}.',
+        'Name -> rows {channel, <level>?, spend | scale}, e.g. {"TV +20%": [{"channel": "TV", "scale": 1.2}]} '
+        "(empty: derived from the data).",
     ),
 }
 
@@ -77,7 +93,7 @@ PARAMS = {
 @dag(
     dag_id=PIPELINE,
     dag_display_name="MMM: marketing mix model, ROI curves, what-if and budget optimiser",
-    description="Weekly geo x brand x SKU data -> hierarchical MMM -> curves, scenarios, optimal budget split",
+    description="Marketing data (any layout, by data spec) -> hierarchical MMM -> curves, scenarios, optimal split",
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
@@ -96,7 +112,7 @@ def mmm() -> None:
 
     @task(task_display_name="Validate (GX + panel)")
     def validate(state: dict[str, Any]) -> dict[str, Any]:
-        """Suite mmm_weekly (negative media, duplicate rows, non-positive price...) and missing weeks."""
+        """GX suite (mmm_weekly, or generated from the data spec), flat channels and missing periods."""
         return run_task(PIPELINE, "validate", state)
 
     @task(task_display_name="Fit (MAP + Laplace)")
@@ -106,12 +122,12 @@ def mmm() -> None:
 
     @task(task_display_name="Evaluate (holdout, decomposition, ROI)")
     def evaluate(state: dict[str, Any]) -> dict[str, Any]:
-        """Four-level holdout metrics, waterfall, ROI with intervals (vs truth), the gate."""
+        """Holdout metrics per level, waterfall, ROI with intervals (vs truth), the gate."""
         return run_task(PIPELINE, "evaluate", state)
 
     @task(task_display_name="Response curves")
     def curves(state: dict[str, Any]) -> dict[str, Any]:
-        """Incremental value and marginal ROI per channel, nationally, per brand, per geo."""
+        """Incremental value and marginal ROI per channel, nationally and per level member."""
         return run_task(PIPELINE, "curves", state)
 
     @task(task_display_name="Optimise budget + what-if")

@@ -40,7 +40,7 @@ def test_named_streams_are_reproducible_distinct_and_keep_their_layout() -> None
 
 def test_error_kinds() -> None:
     from jobs.validation import DataValidationError
-    from models.mmm.schema import SchemaError
+    from models.mmm.spec import SpecError as SchemaError
 
     assert error_kind(SchemaError("x")) == error_kind(BadInputError("x")) == "bad_input"
     assert issubclass(DataValidationError, BadInputError) and isinstance(SchemaError("x"), ValueError)

@@ -8,7 +8,8 @@ import pytest
 
 from jobs.mmm.data import read_weekly
 from models.common.errors import BadInputError
-from models.mmm.schema import CHANNELS, MEDIA, SchemaError
+from models.mmm.schema import CHANNELS, MEDIA
+from models.mmm.spec import SpecError as SchemaError
 from models.mmm.transforms import adstock, fourier, geometric_weights, hill
 from tests.conftest import SHARED
 from tests.mmm_reference import weibull_weights

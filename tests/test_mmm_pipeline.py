@@ -83,9 +83,13 @@ def _local(published: dict, tmp: Path, edit, name: str) -> Path:
     ("zero price", lambda d: d.assign(Net_Price=np.where(d.index == 3, 0.0, d["Net_Price"])),
      DataValidationError, "expect_column_values_to_be_between column 'Net_Price'"),
     ("missing weeks", lambda d: d.drop(index=d.index[(d["SKU"] == "BrandB_SKU2") & (d["Geo"] == "SOUTH")][40:43]),
-     BadInputError, r"1 series lack weeks, e.g. SOUTH/BrandB/BrandB_SKU2 has 153 of 156"),
+     BadInputError, r"1 series lack periods, e.g. SOUTH/BrandB/BrandB_SKU2 has 153 of 156"),
     ("calendar gap", lambda d: d[d["week"] != d["week"].drop_duplicates().sort_values().iloc[60]],
-     BadInputError, "the weeks are not consecutive"),
+     BadInputError, r"the periods are not consecutive \(W\)"),
+    ("all-zero channel", lambda d: d.assign(Radio_Listenership=0.0),
+     BadInputError, "channel 'Radio': column 'Radio_Listenership' is zero in every row"),
+    ("constant channel", lambda d: d.assign(Print_Readership=5000.0),
+     BadInputError, r"channel 'Print': column 'Print_Readership' is the same in every row \(5000\)"),
 ])
 def test_bad_weekly_data_stops_before_the_fit(published: dict, module_env: Path, name, edit, error, message) -> None:
     import mlflow
@@ -116,7 +120,7 @@ def test_gate_failure_registers_nothing(published: dict) -> None:
 
     from jobs.mmm.fit import GateError
 
-    with pytest.raises(GateError, match="brand-national holdout R2 .* not registered"):
+    with pytest.raises(GateError, match="brand_national holdout R2 .* not registered"):
         run_pipeline("mmm", "smoke", {"source": "synthetic", "gate_r2": 0.9999, "adam_steps": 100}, run_id="gate")
     assert [str(v.version) for v in mlflow.MlflowClient().search_model_versions("name = 'mmm'")] == ["1"]
 

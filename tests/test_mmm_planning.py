@@ -34,7 +34,7 @@ def fitted():
     keep = data["Geo"].isin(GEOS)
     d = panel(data[keep])
     f = fit(d, train_weeks=143, steps=600)
-    post = build_posterior(f, d, truth.params["cpm"], horizon=13, n_draws=150, seed=0)
+    post = build_posterior(f, d, horizon=13, n_draws=150, seed=0)
     contrib = truth.contributions[keep.to_numpy()]
     return data[keep].reset_index(drop=True), d, f, post, truth, contrib
 
@@ -43,10 +43,10 @@ def test_roi_recovery_on_a_small_synthetic_set(fitted) -> None:
     from models.mmm.model import channel_spend, contributions, roi_samples
 
     data, d, f, _, truth, contrib = fitted
-    spend = channel_spend(d, truth.params["cpm"])
+    spend = channel_spend(d)
     groups = collinear_groups(d.media)
     assert [[CHANNELS[c] for c in g] for g in groups] == [["Facebook", "Instagram"]]
-    table = roi_table(roi_samples(f, d, truth.params["cpm"], 150, seed=0), spend, groups, 0.9)
+    table = roi_table(roi_samples(f, d, 150, seed=0), spend, groups, 0.9)
     value = (
         contrib[CHANNELS].to_numpy()
         * data.sort_values(["week", "Geo", "Brand", "SKU"])["Net_Price"].to_numpy()[:, None]
@@ -105,6 +105,7 @@ def test_whatif_plans_and_their_errors(fitted) -> None:
     for plan, msg in [
         ({"channel": ["Tv"], "scale": [1.0]}, "plan row 1: unknown channel 'Tv'"),
         ({"channel": ["TV"], "geo": ["MARS"], "scale": [1.0]}, "unknown geo 'MARS'"),
+        ({"channel": ["TV"], "region": ["X"], "scale": [1.0]}, r"unknown level 'region'; this model's levels: \['Geo'"),
         ({"channel": ["TV"], "spend": [1.0], "scale": [1.0]}, "exactly one of spend or scale"),
         ({"channel": ["TV", "TV"], "brand": [None, "BrandB"], "scale": [1.0, 2.0]}, "plan row 2: TV overlaps"),
         ({"channel": ["TV"], "scale": [-1.0]}, "negative"),
@@ -197,7 +198,7 @@ def test_weibull_adstock_and_logistic_saturation_fit_and_plan() -> None:
     x = np.array([0.0, 1.0, 2.0])
     lam = np.log(3.0)  # the logistic with half-point 1: (1 - e^(-lam x)) / (1 + e^(-lam x))
     np.testing.assert_allclose(saturate(x, 1.0, 7.0, "logistic"), (1 - np.exp(-lam * x)) / (1 + np.exp(-lam * x)))
-    post = build_posterior(f, d, truth.params["cpm"], horizon=13, n_draws=30, seed=0)
+    post = build_posterior(f, d, horizon=13, n_draws=30, seed=0)
     assert post.saturation == "logistic"
     _, v = outcome(post, np.ones_like(post.spend))
     actual = float((d.y[:, -13:] * d.price[:, -13:]).sum())

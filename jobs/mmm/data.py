@@ -16,8 +16,8 @@ from jobs.paths import RunContext, atomic_path, sha256_file, write_json
 from jobs.tables import Column, convert_columns, read_rows, require_columns
 from jobs.validation import validate_and_log
 from models.common.errors import BadInputError
-from models.mmm.spec import FREQUENCIES, GEOINDIA, Channel, DataSpec, media_problems, parse, suite
 from models.mmm.schema import NUMERIC
+from models.mmm.spec import FREQUENCIES, GEOINDIA, Channel, DataSpec, media_problems, parse, suite
 from models.mmm.synth import MmmSpec, generate, to_kaggle_layout
 from models.mmm.synth_panel import generate_panel
 
@@ -27,17 +27,17 @@ SYNTHETIC_CHANNELS = (Channel("search", spend="search_spend"), Channel("social",
                                                                         spend="social_spend"))
 
 
-def read_weekly(path: Path, cfg: MmmConfig | None = None) -> tuple[pd.DataFrame, DataSpec]:
-    """The CSV at ``path`` parsed with the run's data spec (default: the geoindia preset), and that spec with its
-    channels resolved; errors name the file, column and row."""
+def read_weekly(path: Path, cfg: MmmConfig | None = None) -> pd.DataFrame:
+    """The CSV at ``path`` parsed with the run's data spec (default: the geoindia preset); errors name the file,
+    column and row."""
     table = read_rows(path, "weekly data")
     spec = cfg.spec(list(table.frame.columns)) if cfg is not None else GEOINDIA
     # The geoindia file's other numeric columns (flags, indices) are checked too: its reviewed suite reads them.
     numeric = tuple(NUMERIC) if cfg is None or cfg.geoindia_layout else ()
-    require_columns(table, [Column(c, "str") for c in spec.hierarchy] + [Column(c, "float")
-                                                                          for c in [*spec.value_columns(), *numeric]])
+    values = dict.fromkeys([*spec.value_columns(), *numeric])
+    require_columns(table, [Column(c, "str") for c in spec.hierarchy] + [Column(c, "float") for c in values])
     convert_columns(table, [Column(c, "str") for c in spec.hierarchy])  # empty and oversized keys, at their row
-    return parse(table.frame, spec, str(path), numeric), spec
+    return parse(table.frame, spec, str(path), numeric)
 
 
 def write_synthetic(cfg: MmmConfig, raw_dir: Path, truth_dir: Path) -> Path:
@@ -108,7 +108,8 @@ def run_ingest(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict[s
     else:
         truth_dir = ctx.run_dir / "truth"
         raw = write_synthetic(cfg, ctx.run_dir / "raw", truth_dir)
-    df, spec = read_weekly(raw, cfg)
+    df = read_weekly(raw, cfg)
+    spec = cfg.spec(list(df.columns))
     for col, members in cfg.subset.items():
         unknown = sorted(set(members) - set(df[col]))
         if unknown:

@@ -49,10 +49,10 @@ def generate_panel(spec: DataSpec, periods: int = 156, members: int = 3, seed: i
         volume[ch.name], spend[ch.name] = vol, vol / 1000 * cpm
         media = vol if ch.volume else spend[ch.name]
         ad = adstock(media, geometric_weights(float(rng.uniform(0.2, 0.6))))
-        log_beta = np.log(rng.uniform(15, 50)) + sum(
-            0.2 * rng.standard_normal(members)[idx[col]] for col in spec.pooled)
-        contrib[ch.name] = np.exp(log_beta)[:, None] * np.broadcast_to(1.0, (S, 1)) * hill(
-            ad, float(np.median(ad[ad > 0])), 1.2)
+        log_beta = np.full(S, np.log(rng.uniform(15, 50)))
+        for col in spec.pooled:
+            log_beta = log_beta + 0.2 * rng.standard_normal(members)[idx[col]]
+        contrib[ch.name] = np.exp(log_beta)[:, None] * hill(ad, float(np.median(ad[ad > 0])), 1.2)
     controls = {}
     log_base = np.log(rng.uniform(200, 400, (S, 1))) + (fourier(W, 1, PERIODS_PER_YEAR[spec.frequency])
                                                           @ np.array([0.1, 0.05]))[None, :]
@@ -64,7 +64,7 @@ def generate_panel(spec: DataSpec, periods: int = 156, members: int = 3, seed: i
         log_base = log_base + (0.5 if k == 0 and confounding > 0 else 0.1) * np.log(series)
     units_mean = np.exp(log_base) + sum(contrib.values())
     units = units_mean * np.exp(noise * rng.standard_normal((S, W)))
-    price = 50 * np.exp(0.05 * rng.standard_normal((S, W))) if spec.price else np.ones((S, W))
+    price = 50 * np.exp(0.05 * rng.standard_normal((S, W)))  # a value target is units x this price
     weeks = pd.date_range(start, periods=W, freq=f"{FREQUENCIES[spec.frequency]}D")
 
     def flat(a: np.ndarray) -> np.ndarray:  # (series, periods) -> rows, series-major
@@ -82,7 +82,8 @@ def generate_panel(spec: DataSpec, periods: int = 156, members: int = 3, seed: i
             data[ch.spend] = flat(spend[ch.name])
     for col, arr in controls.items():
         data[col] = flat(arr)
-    truth = data[["week", *hier]].assign(**{ch: flat(v) for ch, v in contrib.items()})
+    # Contributions in the target's own terms: units with a price column, value without one.
+    truth = data[["week", *hier]].assign(**{ch: flat(v if spec.price else v * price) for ch, v in contrib.items()})
     value = {ch: float((v * price).sum()) for ch, v in contrib.items()}
     total = {ch: float(v.sum()) for ch, v in spend.items()}
     roi = pd.DataFrame({"channel": list(value), "contribution_value": list(value.values()),
