@@ -25,7 +25,9 @@ PARAMS = {
     "source": opt_param("string", "Source", "logs (OBD + synthetic) or served (also the online service's "
                         "impressions, with the propensities it logged).", examples=["logs", "served"]),
     "served_days": opt_param("integer", "Served days", "source=served: days of impressions to evaluate.", minimum=1),
-    "obd_dir": opt_param("string", "OBD folder", "Folder with random/<campaign>.csv and bts/<campaign>.csv."),
+    "obd_dir": opt_param(
+        "string", "OBD folder", "Folder with random/ and bts/ (<campaign>.csv or <campaign>/<campaign>.csv)."
+    ),
     "campaign": opt_param("string", "Campaign", "OBD campaign (all, men, women)."),
     "seed": opt_param("integer", "Seed", "Seeds sampling, bootstrap, folds and synthetic logs."),
     "prior_days": opt_param(
@@ -37,6 +39,11 @@ PARAMS = {
     "n_boot": opt_param("integer", "Bootstrap replicates", "Replicates per interval.", minimum=50),
     "replay_batch": opt_param(
         "integer", "Replay batch", "Rows between posterior updates in the learning replay.", minimum=1
+    ),
+    "reward_model": opt_param(
+        "string", "DR reward model",
+        "contextual (position, creative, the user's features and affinity, where the log has them) or table.",
+        examples=["contextual", "table"],
     ),
     "synthetic_rows": opt_param("integer", "Synthetic rows", "Rows per synthetic log.", minimum=1000),
 }

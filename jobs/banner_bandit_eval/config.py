@@ -9,6 +9,7 @@ from typing import Any
 
 from jobs.config import build_config, require
 from jobs.paths import REPO_ROOT
+from models.bandits.ope import REWARD_MODELS
 
 PIPELINE = "banner_bandit_eval"
 EXPERIMENT = "banner_bandit_eval"
@@ -30,12 +31,16 @@ class BannerConfig:
         prior_alpha, prior_beta, prior_weight: the Beta prior and the weight of prior data.
         n_draws: posterior draws for the TS policy's action probabilities.
         n_boot: bootstrap replicates per interval.
-        dr_folds, dr_prior_strength: the DR reward model's cross-fitting and shrinkage.
+        dr_folds, dr_prior_strength: the DR reward model's cross-fitting and (table model) shrinkage.
+        reward_model: ``contextual`` (a logistic model on position, creative, the user's features and affinity
+            to the creative, where the log has them; the table elsewhere) or ``table`` (position x creative).
         replay_batch: rows between posterior updates when replaying the learning policy.
         min_ess: an estimate whose weights' effective sample size is below this is flagged (and warned about).
         weight_clip: cap on each importance weight (0 = none; capped estimators lean low, the note says so).
         dr_splits: cross-fitting splits over which the DR estimate's spread is reported.
         synthetic_rows, synthetic_creatives, synthetic_positions: the synthetic logs.
+        synthetic_segments, synthetic_segment_spread: user segments of the synthetic world (0: none) and the
+            log-sd of their taste for each creative.
     """
 
     profile: str
@@ -53,6 +58,7 @@ class BannerConfig:
     n_boot: int
     dr_folds: int
     dr_prior_strength: float
+    reward_model: str
     replay_batch: int
     min_ess: float
     weight_clip: float
@@ -60,6 +66,8 @@ class BannerConfig:
     synthetic_rows: int
     synthetic_creatives: int
     synthetic_positions: int
+    synthetic_segments: int
+    synthetic_segment_spread: float
 
     def __post_init__(self) -> None:
         checks = [
@@ -72,6 +80,8 @@ class BannerConfig:
             (self.n_boot >= 50, f"n_boot must be >= 50 for a percentile interval, got {self.n_boot}"),
             (self.dr_folds >= 2, f"dr_folds must be >= 2 (cross-fitting), got {self.dr_folds}"),
             (self.dr_prior_strength >= 0, "dr_prior_strength must be >= 0"),
+            (self.reward_model in REWARD_MODELS,
+             f"reward_model must be one of {REWARD_MODELS}, got {self.reward_model!r}"),
             (self.replay_batch >= 1, f"replay_batch must be >= 1, got {self.replay_batch}"),
             (self.min_ess >= 0, f"min_ess must be >= 0, got {self.min_ess}"),
             (self.weight_clip == 0 or self.weight_clip >= 1,
@@ -80,6 +90,8 @@ class BannerConfig:
             (self.synthetic_rows >= 1000, f"synthetic_rows must be >= 1000, got {self.synthetic_rows}"),
             (self.synthetic_creatives >= 2, "synthetic_creatives must be >= 2"),
             (self.synthetic_positions >= 1, "synthetic_positions must be >= 1"),
+            (self.synthetic_segments >= 0 and self.synthetic_segment_spread >= 0,
+             "synthetic_segments and synthetic_segment_spread must be >= 0"),
         ]
         require("BannerConfig", checks)
 

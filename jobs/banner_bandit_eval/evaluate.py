@@ -96,12 +96,13 @@ def estimate(lg: BanditLog, pi: np.ndarray, cfg: BannerConfig, rng: np.random.Ge
     """Every estimator of ``pi`` on ``lg`` with this run's settings: a cross-fitted reward model, the weight
     cap, DR's spread over ``dr_splits`` other splits (``split_sd``), and replay only where it is unbiased (a
     uniform logger; elsewhere its row stays, empty, saying why)."""
-    q = reward_model(lg, cfg.dr_folds, cfg.dr_prior_strength, rng) if q is None else q
+    q = reward_model(lg, cfg.dr_folds, cfg.dr_prior_strength, rng, cfg.reward_model) if q is None else q
     est = evaluate(lg, pi, q, cfg.n_boot, rng, pi_boot=pi_boot, clip=cfg.weight_clip)
     # Its own stream: the splits do not shift the draws of the estimates after this one.
     splits = stream(cfg.seed, "banner.dr_splits", lg.n)
     est["split_sd"] = np.where(est["estimator"] == "dr", dr_split_spread(
-        lg, pi, cfg.dr_folds, cfg.dr_prior_strength, cfg.dr_splits, splits, cfg.weight_clip), np.nan)
+        lg, pi, cfg.dr_folds, cfg.dr_prior_strength, cfg.dr_splits, splits, cfg.weight_clip, cfg.reward_model),
+        np.nan)
     if np.ptp(lg.pscore) >= 1e-12:
         replay = est["estimator"] == "replay"
         est.loc[replay, ["estimate", "lo", "hi", "se"]] = np.nan
@@ -191,7 +192,7 @@ def served_table(served: pd.DataFrame, cfg: BannerConfig, rng: np.random.Generat
     second = lg.subset(half)
     uni = exists / exists.sum(axis=1, keepdims=True)
     label = "served (second half)"
-    q = reward_model(second, cfg.dr_folds, cfg.dr_prior_strength, rng)
+    q = reward_model(second, cfg.dr_folds, cfg.dr_prior_strength, rng, cfg.reward_model)
     parts.append(_rows("served", "uniform", label,
                        estimate(second, uni, cfg, rng, q=q)))
     keys = served[KEY].drop_duplicates().sort_values(KEY).reset_index(drop=True)

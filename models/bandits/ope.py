@@ -17,7 +17,10 @@ exact (Clopper-Pearson) binomial one, which stays honest when no matched row cli
 the other intervals are percentile bootstraps over log rows; one set of resampled rows serves all
 estimators, and a policy that is itself estimated (e.g. BTS's action frequencies) can be
 resampled alongside (``pi_boot``). The reward model is cross-fitted once and held fixed; how far DR moves
-with another split is reported apart (``dr_split_spread``).
+with another split is reported apart (``dr_split_spread``). It is either a table of (position, item)
+click rates or, where the log carries the user's context (features, a per-item affinity score as the
+Open Bandit Dataset does), a logistic model of the click on position, item, the user's features and
+the user's affinity to the item, so DR's correction term works on what the context leaves unexplained.
 
 Degenerate weights are shown, not hidden: every estimate carries the effective sample size of its weights
 (sum(w)^2 / sum(w^2): a log of 10,000 rows in which one propensity of 1e-6 carries the weight has an ESS
@@ -34,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 ESTIMATORS = ("replay", "ipw", "snipw", "dr")
+REWARD_MODELS = ("table", "contextual")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class BanditLog:
     pscore: np.ndarray
     n_contexts: int
     n_actions: int
+    features: np.ndarray | None = None  # (n, d) the user's context per row, e.g. one-hot user features
+    affinity: np.ndarray | None = None  # (n, actions) a score of the row's user for every action
 
     def __post_init__(self) -> None:
         n = self.reward.size
@@ -53,6 +59,17 @@ class BanditLog:
             raise ValueError("context, action, reward and pscore must be non-empty and of equal length")
         if np.any(self.pscore <= 0) or np.any(self.pscore > 1):
             raise ValueError("logging propensities must be in (0, 1]")
+        if self.features is not None and (self.features.ndim != 2 or len(self.features) != n):
+            raise ValueError(f"features must be (rows, d) with {n} rows, got {self.features.shape}")
+        if self.affinity is not None and self.affinity.shape != (n, self.n_actions):
+            raise ValueError(f"affinity must be (rows, actions) = {(n, self.n_actions)}, got {self.affinity.shape}")
+        for name, arr in (("features", self.features), ("affinity", self.affinity)):
+            if arr is not None and not np.isfinite(arr).all():
+                raise ValueError(f"{name} has NaN or infinite values")
+
+    @property
+    def has_context(self) -> bool:
+        return self.features is not None or self.affinity is not None
 
     @property
     def n(self) -> int:
@@ -60,7 +77,9 @@ class BanditLog:
 
     def subset(self, mask: np.ndarray) -> "BanditLog":
         return BanditLog(self.context[mask], self.action[mask], self.reward[mask], self.pscore[mask],
-                         self.n_contexts, self.n_actions)
+                         self.n_contexts, self.n_actions,
+                         None if self.features is None else self.features[mask],
+                         None if self.affinity is None else self.affinity[mask])
 
 
 def action_frequencies(log: BanditLog) -> np.ndarray:
@@ -78,13 +97,20 @@ def bootstrap_frequencies(log: BanditLog, n_boot: int, rng: np.random.Generator)
     return out / np.maximum(per_ctx, 1)[None, :, None]
 
 
-def reward_model(log: BanditLog, folds: int, prior_strength: float, rng: np.random.Generator) -> np.ndarray:
+def reward_model(log: BanditLog, folds: int, prior_strength: float, rng: np.random.Generator,
+                 kind: str = "table") -> np.ndarray:
     """Cross-fitted q(x_i, a) for every row and action, shape (n, actions).
 
-    Per fold, the click rate of (context, action) from the other folds, shrunk towards
-    the context's rate by ``prior_strength`` pseudo-impressions.
+    ``table``: per fold, the click rate of (position, action) from the other folds, shrunk towards the
+    position's rate by ``prior_strength`` pseudo-impressions. ``contextual`` (on a log with features or
+    affinities; the table otherwise): per fold, a logistic regression of the click on position, action,
+    the row's features and its affinity to the action, fitted on the other folds.
     """
+    if kind not in REWARD_MODELS:
+        raise ValueError(f"reward model must be one of {REWARD_MODELS}, got {kind!r}")
     fold = rng.integers(0, folds, size=log.n)
+    if kind == "contextual" and log.has_context:
+        return _contextual_q(log, fold, folds)
     q = np.empty((log.n, log.n_actions))
     for f in range(folds):  # a loop over folds, each vectorised over rows
         train = fold != f
@@ -95,6 +121,43 @@ def reward_model(log: BanditLog, folds: int, prior_strength: float, rng: np.rand
         base = clk.sum(axis=1, keepdims=True) / imp.sum(axis=1, keepdims=True).clip(min=1)
         table = (clk + prior_strength * base) / (imp + prior_strength)
         q[~train] = table[log.context[~train]]
+    return q
+
+
+def _contextual_q(log: BanditLog, fold: np.ndarray, folds: int, c: float = 1.0) -> np.ndarray:
+    """q[i, a] = sigmoid(b + w_pos[x_i] + w_item[a] + f_i . w_f + w_aff * affinity[i, a]) per cross-fitting fold.
+
+    The logit is additive, so predicting every action of every row is one (n, actions) array expression,
+    not a design matrix of n x actions rows."""
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    n, A, X = log.n, log.n_actions, log.n_contexts
+    rows = np.arange(n)
+    blocks = [sparse.csr_matrix((np.ones(n), (rows, log.context)), shape=(n, X)),
+              sparse.csr_matrix((np.ones(n), (rows, log.action)), shape=(n, A))]
+    feats = np.zeros((n, 0)) if log.features is None else log.features
+    blocks.append(sparse.csr_matrix(feats))
+    aff = None
+    if log.affinity is not None:
+        sd = float(log.affinity.std())
+        aff = (log.affinity - float(log.affinity.mean())) / (sd if sd > 0 else 1.0)
+        blocks.append(sparse.csr_matrix(aff[rows, log.action][:, None]))
+    design = sparse.hstack(blocks, format="csr")
+    q = np.empty((n, A))
+    for f in range(folds):  # a loop over folds, each vectorised over rows
+        train, test = fold != f, fold == f
+        y = log.reward[train]
+        if y.min() == y.max():  # no click (or only clicks) to learn from: the fold's rate
+            q[test] = y.mean() if y.size else 0.0
+            continue
+        m = LogisticRegression(C=c, max_iter=500).fit(design[train], y)
+        w = m.coef_[0]
+        w_pos, w_item, w_f = w[:X], w[X:X + A], w[X + A:X + A + feats.shape[1]]
+        logit = (m.intercept_[0] + w_pos[log.context[test]] + feats[test] @ w_f)[:, None] + w_item[None, :]
+        if aff is not None:
+            logit = logit + w[-1] * aff[test]
+        q[test] = 1.0 / (1.0 + np.exp(-logit))
     return q
 
 
@@ -185,13 +248,13 @@ def importance_weights(log: BanditLog, pi: np.ndarray, clip: float = 0.0) -> np.
 
 
 def dr_split_spread(log: BanditLog, pi: np.ndarray, folds: int, prior_strength: float, splits: int,
-                    rng: np.random.Generator, clip: float = 0.0) -> float:
+                    rng: np.random.Generator, clip: float = 0.0, kind: str = "table") -> float:
     """Standard deviation of the DR point estimate over ``splits`` different cross-fitting splits of the reward
     model: a DR estimate that moves with the split rests on a reward model that does not hold."""
     w = importance_weights(log, pi, clip)
     values = []
     for _ in range(splits):  # a loop over splits, each vectorised over rows
-        q = reward_model(log, folds, prior_strength, rng)
+        q = reward_model(log, folds, prior_strength, rng, kind)
         qa = q[np.arange(log.n), log.action]
         values.append(float(((pi[log.context] * q).sum(axis=1) + w * (log.reward - qa)).mean()))
     return float(np.std(values))
