@@ -232,3 +232,16 @@ def test_national_and_own_layout_pipelines_register_and_serve(module_env: Path) 
         run_pipeline("mmm", "smoke", {"source": "local", "local_path": str(module_env / "flat.csv"),
                                       "data_preset": "national", "data_spec": spec, "subset": {}}, run_id="flat")
     assert not (module_env / "data" / "mmm" / "runs" / "flat" / "fit").exists()
+
+
+def test_a_daily_series_is_a_panel_too() -> None:
+    from jobs.mmm.data import panel_gaps
+
+    daily = dataclasses.replace(TWO, frequency="D")
+    data, _ = generate_panel(daily, periods=420, seed=9)
+    assert data["week"].diff().dropna().eq(pd.Timedelta(days=1)).all() and panel_gaps(data, daily) == []
+    gap = data.drop(index=[100, 101])
+    assert panel_gaps(gap, daily)[0].startswith("the periods are not consecutive (D)")
+    d, f, post = _fit(daily, data, steps=200)
+    assert d.y.shape == (1, 420) and d.control_names == ["fourier_0", "fourier_1", "fourier_2", "fourier_3"]
+    assert np.isfinite(f.theta).all() and len(post.weeks) == 13

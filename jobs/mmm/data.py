@@ -17,7 +17,7 @@ from jobs.tables import Column, convert_columns, read_rows, require_columns
 from jobs.validation import validate_and_log
 from models.common.errors import BadInputError
 from models.mmm.schema import NUMERIC
-from models.mmm.spec import FREQUENCIES, GEOINDIA, Channel, DataSpec, media_problems, parse, suite
+from models.mmm.spec import FREQUENCIES, GEOINDIA, PERIODS_PER_YEAR, Channel, DataSpec, media_problems, parse, suite
 from models.mmm.synth import MmmSpec, generate, to_kaggle_layout
 from models.mmm.synth_panel import generate_panel
 
@@ -151,7 +151,8 @@ def run_validate(cfg: MmmConfig, ctx: RunContext, state: dict[str, Any]) -> dict
     mlflow.set_tag("validation.panel", "failed" if gaps else "passed")
     if gaps:
         raise BadInputError(f"weekly data {state['data_path']}: " + "; ".join(gaps))
-    if df["week"].nunique() < cfg.holdout_weeks + 52:
-        raise BadInputError(f"weekly data {state['data_path']}: {df['week'].nunique()} weeks; the fit needs at "
-                             f"least a year plus the {cfg.holdout_weeks} holdout weeks")
+    year = int(round(PERIODS_PER_YEAR[spec.frequency]))
+    if df["week"].nunique() < cfg.holdout_weeks + year:
+        raise BadInputError(f"{dataset}: {df['week'].nunique()} periods ({spec.frequency}); the fit needs at least "
+                            f"a year ({year}) plus the {cfg.holdout_weeks} holdout periods")
     return {**state, "validate": report}
