@@ -86,7 +86,24 @@ def test_intervals_skip_seeds_where_a_ratio_is_undefined() -> None:
     out = summarise(df, ["advertiser"], ["roas"]).set_index("advertiser")
     assert out.loc["a", "roas"] == pytest.approx(3.0)
     assert out.loc["a", "roas_lo"] == pytest.approx(t_interval(pd.Series([2.0, 4.0, 3.0]))["lo"])
-    assert out.loc["b"].isna().all()  # no seed defines it: still NaN, not 0
+    assert out.loc["b", ["roas", "roas_lo", "roas_hi"]].isna().all()  # no seed defines it: still NaN, not 0
+    assert out.loc["a", "n_seeds"] == 4
+
+
+def test_ratios_are_summarised_as_ratios_of_sums_that_stay_in_range() -> None:
+    """With revenue and spend at hand, ROAS is their ratio of sums: a seed with almost no spend neither drags the
+    interval below zero nor hides; a seed with none is counted as undefined."""
+    from jobs.market_nightly.compare import summarise
+
+    spend = [1000.0, 900.0, 1100.0, 4.0, 950.0, 0.0]
+    roas = [2.0, 2.2, 1.8, 60.0, 2.1, 0.0]
+    df = pd.DataFrame({"advertiser": "a", "spend": spend, "revenue": [s * r for s, r in zip(spend, roas)],
+                       "impressions": 1000.0, "clicks": [990.0, 999.0, 985.0, 1000.0, 995.0, 0.0]})
+    df["roas"] = df["revenue"] / df["spend"]
+    out = summarise(df, ["advertiser"], ["roas", "ctr"]).set_index("advertiser").loc["a"]
+    assert out["roas"] == pytest.approx(sum(s * r for s, r in zip(spend, roas)) / sum(spend))
+    assert 0 < out["roas_lo"] < out["roas"] < out["roas_hi"] and out["roas_undefined"] == 1
+    assert 0 < out["ctr_lo"] < out["ctr"] < out["ctr_hi"] <= 1 and out["ctr_undefined"] == 0
 
 
 def test_a_nan_gated_headline_fails_the_gate() -> None:

@@ -19,7 +19,7 @@ import pandas as pd
 from jobs.market_nightly.config import EXPERIMENT, HEADLINES, NightlyConfig
 from jobs.paths import RunContext, write_table
 from models.common.errors import GateError, require_finite
-from models.common.intervals import t_interval
+from models.common.intervals import RATES, RATIOS, ratio_interval, t_interval
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +28,29 @@ class RegressionError(GateError):
     """A gated headline metric fell below the previous night's interval."""
 
 
+# Market-wide ratios: (numerator, denominator) columns of market.parquet.
+MARKET_RATIOS = {"market_roas": ("market_revenue", "market_spend"),
+                 "market_ctr": ("market_clicks", "market_impressions")}
+
+
 def summarise(df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
-    """One row per group with ``<metric>``, ``<metric>_lo`` and ``<metric>_hi`` columns."""
+    """One row per group with ``<metric>``, ``<metric>_lo`` and ``<metric>_hi`` columns over the seeds: a ratio
+    (ROAS, CTR, CVR, CPC, CAC, win rate; market ROAS and CTR) as the ratio of sums with an interval that stays in
+    its range, plus ``<metric>_undefined`` (seeds without a denominator) and ``n_seeds``; anything else as a mean
+    with its t-interval."""
     parts = []
+    groups = df.groupby(by, sort=False)
     for metric in metrics:
-        s = df.groupby(by, sort=False)[metric].apply(t_interval).unstack()
+        pair = {**RATIOS, **MARKET_RATIOS}.get(metric)
+        if pair and set(pair) <= set(df.columns):
+            num, den = pair
+            s = groups[[num, den]].apply(lambda g, a=num, b=den, m=metric: ratio_interval(
+                g[a], g[b], rate=m.removeprefix("market_") in RATES))
+            s = s[["mean", "lo", "hi", "undefined"]].rename(columns={"undefined": f"{metric}_undefined"})
+        else:
+            s = groups[metric].apply(t_interval).unstack()
         parts.append(s.rename(columns={"mean": metric, "lo": f"{metric}_lo", "hi": f"{metric}_hi"}))
+    parts.append(groups.size().rename("n_seeds"))
     return pd.concat(parts, axis=1).reset_index()
 
 

@@ -67,6 +67,7 @@ def market_figures(m: Market) -> dict[str, float]:
     stage = m.customers.stage
     return {"market_spend": spend, "market_revenue": revenue, "market_roas": revenue / spend if spend else 0.0,
             "market_ctr": float(t["clicks"].sum() / max(t["wins"].sum(), 1)),
+            "market_clicks": float(t["clicks"].sum()), "market_impressions": float(t["wins"].sum()),
             "market_conversions": float(t["conversions"].sum()),
             "churn_rate": float((stage == STAGES.index("CHURN_RISK")).mean()),
             "clv": float(m.customers.lifetime_value(m.t, m.cfg.lifecycle).mean())}

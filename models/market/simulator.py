@@ -264,8 +264,9 @@ def summary(m: Market) -> pd.DataFrame:
     """Per-advertiser metrics so far: impressions, clicks, conversions, spend, revenue, CLV, ROAS, CTR, CVR, CPC,
     CAC, win rate, market share."""
     t = m.totals
-    df = pd.DataFrame({"advertiser": [s.name for s in m.strategies], "impressions": t["wins"], "clicks": t["clicks"],
-                       "conversions": t["conversions"], "spend": t["spend"], "revenue": t["revenue"]})
+    df = pd.DataFrame({"advertiser": [s.name for s in m.strategies], "bids": t["bids"], "wins": t["wins"],
+                       "impressions": t["wins"], "clicks": t["clicks"], "conversions": t["conversions"],
+                       "spend": t["spend"], "revenue": t["revenue"]})
     # CLV: mean lifetime value of the customers who clicked the advertiser's ads (its reached customers).
     reached = m.customers.clicks_by > 0
     ltv = m.customers.lifetime_value(m.t, m.cfg.lifecycle)
