@@ -41,6 +41,10 @@ def test_ope_on_obd_and_synthetic_logs(platform_env: Path, capsys: pytest.Captur
     assert "to be told apart at 80% power" in report
     assert "not estimated: replay is unbiased only under a uniform logger" in report
     assert {"ope_obd.png", "ope_synthetic.png"} <= {p.name for p in Path(state["ope_path"]).iterdir()}
+    from tests.browser import check_report
+
+    seen = check_report(Path(state["ope_path"]) / "report.html", "banner_bandit_eval")
+    assert any("cover the policy's known CTR" in f for f in seen["findings"])
     from jobs.report import main
 
     assert main(["banner_bandit_eval"]) == 0

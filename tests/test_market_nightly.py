@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -24,9 +25,10 @@ def test_first_night_without_champions(first_night: dict) -> None:
     assert first_night["ctr_sources"] == ["noisy_oracle", "none"]  # the champion source is skipped
     assert first_night["previous_night"] is None and first_night["regressions"] == {}
     html = Path(first_night["report_path"]).read_text()
-    for part in ("Headline metrics", "Regression gate", "Pricing policies", "What the CTR model is worth"):
+    for part in ("What this run says", "Regression gate", "Pricing policies", "What the CTR model is worth"):
         assert part in html
     assert html.count("data:image/png;base64,") == 6
+    assert re.search(r">\s*nan\s*<", html, re.IGNORECASE) is None  # no raw NaN in a cell reaches a reader
     adv = pd.read_csv(Path(first_night["compare_dir"]) / "advertisers.csv")
     assert set(adv["advertiser"]) == {"aggressive", "conservative", "retargeting", "adaptive", "brand_awareness"}
     both = adv[["roas", "roas_lo"]].dropna()  # one seed with spend: a mean but no interval
@@ -64,6 +66,14 @@ def test_bad_settings_are_named() -> None:
         load("smoke", {"pricing_scenarios": {"x": {"agent_share": 0.9}}})
     with pytest.raises(ValueError, match="gate_fail_on must be a subset"):
         load("smoke", {"gate_fail_on": ["roas"]})
+
+
+def test_the_report_page_reads_in_a_browser(first_night: dict) -> None:
+    from tests.browser import check_report
+
+    seen = check_report(Path(first_night["report_path"]), "market_nightly")
+    assert seen["images"] == 6 and seen["findings"][0].startswith("Market in ")
+    assert any("ROAS" in f and "[" in f for f in seen["findings"])  # intervals, formatted
 
 
 def test_report_prints_the_advertiser_comparison(first_night: dict, capsys: pytest.CaptureFixture) -> None:

@@ -48,6 +48,13 @@ def test_run_writes_every_output_and_registers_the_model(published: dict) -> Non
     assert "## Budget optimiser" in text and "uplift" in text
 
 
+def test_the_report_page_reads_in_a_browser(published: dict) -> None:
+    from tests.browser import check_report
+
+    seen = check_report(Path(published["report_html"]), "mmm")
+    assert seen["findings"][0].startswith("Holdout") and any("Highest ROI" in f for f in seen["findings"])
+
+
 def test_the_registered_model_lists_what_it_needs(published: dict) -> None:
     from tests.model_requirements import uncovered
 

@@ -16,6 +16,8 @@ import pandas as pd
 
 from jobs.banner_bandit_eval.config import BannerConfig
 from jobs.banner_bandit_eval.logs import to_bandit_log
+from jobs.pages.format import interval
+from jobs.pages.render import Page, Section, formatted, render
 from jobs.paths import RunContext, atomic_path
 from jobs.plots import pyplot, save_png
 from models.bandits.banner import KEY, BannerTS
@@ -245,8 +247,46 @@ def forest_png(table: pd.DataFrame, path: Any, title: str) -> None:
     save_png(fig, path, dpi=110)
 
 
+def page(table: pd.DataFrame, notes: list[str], flagged: list[str], pngs: dict[str, Any], cfg: BannerConfig,
+         run_name: str) -> Page:
+    """The OPE report as a page: the cross-checks against observed truth, our policy, the power, the flags."""
+    est = table[table["estimate"].notna() & table["estimator"].isin(["ipw", "snipw", "dr"])]
+    findings = []
+    for source, g in est.groupby("source", sort=False):
+        known = g[g["reference"].notna()]
+        if len(known):
+            findings.append(f"{source}: {int(known['covered'].sum())} of {len(known)} IPW / SNIPW / DR estimates "
+                            f"cover the policy's known CTR ({'observed on-policy' if source == 'obd' else 'truth'}).")
+    ours = est[est["policy"].str.startswith("thompson") & (est["estimator"] == "dr")]
+    for r in ours.itertuples():
+        ctr = interval(r.estimate, r.lo, r.hi, "rate")
+        findings.append(f"Our Thompson policy on the {r.source} {r.log} log: CTR {ctr} (DR, {cfg.reward_model} "
+                        f"reward model).")
+    if notes:
+        findings.append(notes[0])
+    # At most six: the flag count always shows.
+    findings = findings[:5] + [f"{len(flagged)} estimate(s) flagged or left out, each with its reason (Details)."
+                               if flagged else "No estimate is flagged: every weight set has an effective sample "
+                               f"size above {cfg.min_ess:g} and every estimate is inside [0, 1]."]
+    view = formatted(table[["source", "policy", "log", "estimator", "estimate", "lo", "hi", "ess", "reference",
+                            "covered"]].rename(columns={"estimate": "ctr", "lo": "ctr_lo", "hi": "ctr_hi"}),
+                     {"ess": "count", "reference": "rate", "covered": "flag"}, {"ctr": "rate"},
+                     {"ctr": "CTR (95%)", "ess": "ESS", "covered": "covers the reference"})
+    sections = [Section(f"{source}: estimates and their intervals", "", [png],
+                        view[view["source"] == source].drop(columns="source")) for source, png in pngs.items()]
+    if notes:
+        sections.append(Section("What the logs can resolve", " ".join(notes)))
+    details = {"Every estimate": table}
+    if flagged:
+        details["Flags and omissions"] = pd.DataFrame({"flag": flagged})
+    return Page(title=f"Banner policies: off-policy evaluation, {run_name}",
+                subtitle=f"Estimators IPW, SNIPW, DR (reward model: {cfg.reward_model}), replay; 95% bootstrap "
+                         f"intervals ({cfg.n_boot} replicates).", findings=findings, sections=sections,
+                details=details)
+
+
 def run(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """Write ope_results.csv, ope_report.md and forest plots; log every estimate to MLflow."""
+    """Write ope_results.csv, ope_report.md, report.html and forest plots; log every estimate to MLflow."""
     import json
 
     import mlflow
@@ -279,6 +319,8 @@ def run(cfg: BannerConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, 
               f"## Flags and omissions ({len(flagged)})", "", *[f"- {n}" for n in flagged], "",
               "## Power", "", *[f"- {n}" for n in notes], ""]
         (tmp / "ope_report.md").write_text("\n".join(md))
+        pngs = {source: tmp / f"ope_{source}.png" for source in estimated["source"].unique()}
+        (tmp / "report.html").write_text(render(page(table, notes, flagged, pngs, cfg, ctx.run_dir.name)))
     mlflow.log_artifacts(str(out), "ope")
     for r in estimated.itertuples():
         name = (

@@ -18,7 +18,8 @@ STEPS = check_chain(
         ),
         "curves": Step(plan.run_curves, reads=("posterior_path",), writes=("curves_path",)),
         "optimise": Step(plan.run_optimise, reads=("posterior_path",), writes=("uplift", "whatif_path")),
-        "report": Step(summary.run, reads=("holdout", "posterior_path"), writes=("registered", "report_path")),
+        "report": Step(summary.run, reads=("holdout", "posterior_path"),
+                       writes=("registered", "report_path", "report_html")),
     },
 )
 

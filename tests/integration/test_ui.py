@@ -6,33 +6,17 @@ press "Run optimisation" until a new budget_bandits plan is shown. A screenshot 
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.browser import ensure_chromium
 from tests.conftest import REPO
 from tests.integration.test_stack import api, mlflow_client
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-APT = "apt-get update && apt-get install -y chromium"
 SHOTS = REPO / ".test-artifacts" / "screenshots"
-
-
-def ensure_chromium() -> str:
-    """Debian's Chromium: installed here when root (CI is), else skipped off CI with the command to run."""
-    if not shutil.which(CHROMIUM):
-        if os.geteuid() != 0:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"the browser tests need Chromium: {APT}")
-            pytest.skip(f"the browser tests need Chromium: sudo sh -c '{APT}'")
-        subprocess.run(["sh", "-c", APT + " >/dev/null"], check=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, timeout=900)
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
