@@ -40,9 +40,14 @@ def test_plan_simulation_and_insights(published: dict) -> None:
     assert set(regret) == {"thompson", "greedy", "epsilon_greedy", "uniform"}
     assert regret["thompson"][0] < regret["uniform"][0]
     assert published["simulation_world"] == "ground truth"
-    assert _artifacts(published["mlflow_run_id"], "insights") >= {"insights/insights.md", "insights/anomalies.csv"}
+    assert _artifacts(published["mlflow_run_id"], "insights") >= {"insights/insights.md", "insights/anomalies.csv",
+                                                                  "insights/report.html"}
     text = Path(published["insights_path"]).read_text()
     assert "## Analyst summary" in text and "Recommendation: move budget" in text
+    from tests.browser import check_report
+
+    seen = check_report(Path(published["insights_path"]).with_name("report.html"), "budget_bandits")
+    assert seen["findings"][0].startswith("Plan for ") and seen["images"] == 3
     truth = pd.read_parquet(published["truth_path"])
     assert truth["segment_key"].nunique() == 12 and truth["day"].nunique() == 21 + 20
 
