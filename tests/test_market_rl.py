@@ -105,6 +105,14 @@ def test_the_nightly_reports_learned_next_to_scripted(trained: dict) -> None:
     assert "Learned bidders (champions)" in Path(state["report_path"]).read_text()
 
 
+def test_the_report_page_reads_in_a_browser(trained: dict) -> None:
+    from tests.browser import check_report
+
+    seen = check_report(Path(trained["report_html"]), "market_rl_training")
+    assert seen["images"] == 2 and any(f.startswith("Pricing PPO") for f in seen["findings"])
+    assert sum(" its script: ROAS " in f for f in seen["findings"]) == min(len(AGENTS), 5)
+
+
 def test_report_prints_the_verdicts(trained: dict, capsys: pytest.CaptureFixture) -> None:
     from jobs.report import main
 

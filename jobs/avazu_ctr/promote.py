@@ -10,7 +10,6 @@ otherwise it becomes ``challenger`` (one transaction under the registry lock: jo
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ import pandas as pd
 
 from jobs.avazu_ctr.config import AvazuConfig
 from jobs.avazu_ctr.train import load_split
+from jobs.pages.format import fmt
+from jobs.pages.render import Page, Section, formatted, write
 from jobs.paths import RunContext
 from jobs.registry import Candidate, promote
 from models.common.errors import require_finite
@@ -43,6 +44,42 @@ def true_probabilities(ground_truth_path: str | None, rows: pd.DataFrame) -> np.
     if missing.any():
         raise ValueError(f"ground truth {ground_truth_path} lacks {int(missing.sum())} holdout ids")
     return truth.loc[rows["id"]].to_numpy(np.float64)
+
+
+def page(cfg: AvazuConfig, state: dict[str, Any], reg: dict[str, Any], y: np.ndarray, p: np.ndarray,
+         metrics: dict[str, float], roc: Path) -> Page:
+    """The CTR model's page: AUC against the oracle and the champion, calibration, what drives it."""
+    train_dir = Path(state["holdout_predictions"]).parent
+    importance = pd.read_csv(train_dir / "feature_importance.csv")
+    auc, oracle, champ = metrics["holdout_auc"], metrics.get("oracle_auc"), metrics.get("champion_holdout_auc")
+    top = importance.sort_values(importance.columns[1], ascending=False).head(5)[importance.columns[0]].tolist()
+    findings = [
+        f"{cfg.model_name} v{reg['version']} is now {reg['alias']}: holdout AUC {fmt(auc, 'ratio')} on "
+        f"{fmt(len(y), 'count')} impressions" + (f" against the champion's {fmt(champ, 'ratio')}." if champ is not None
+                                                  else " (no champion before it)."),
+        (f"The true click probabilities reach AUC {fmt(oracle, 'ratio')}: the model is {fmt(oracle - auc, 'ratio')} "
+         "below the best any model could do on this data." if oracle is not None
+         else "No ground truth for this data: the oracle AUC is not known."),
+        f"Calibration: mean predicted CTR {fmt(float(p.mean()), 'rate')} against {fmt(float(y.mean()), 'rate')} "
+        "observed on the holdout.",
+        f"Strongest features: {', '.join(top)}.",
+    ]
+    names = {"holdout_auc": "holdout AUC", "serving_skew_max": "largest serving vs training difference",
+             "champion_holdout_auc": "champion's holdout AUC", "oracle_auc": "oracle AUC (true p)",
+             "oracle_gap": "gap to the oracle"}
+    table = pd.DataFrame({"metric": [names.get(k, k) for k in metrics], "value": [fmt(v, "number")
+                                                                                  for v in metrics.values()]})
+    return Page(
+        title=f"CTR model: {cfg.model_name} v{reg['version']}",
+        subtitle=f"Source {state.get('source', '')}; {fmt(len(y), 'count')} holdout impressions; data "
+                 f"{str(state.get('sample_sha256', ''))[:12]}.",
+        findings=findings,
+        sections=[Section("Ranking and calibration", "ROC curves and predicted against observed CTR.", [roc], table),
+                  Section("What drives the model", "", [train_dir / "feature_importance.png"],
+                          formatted(importance.head(15), {"gain": "number", "splits": "count",
+                                                          "gain_share": "pct"}))],
+        details={"Feature importance": importance},
+    )
 
 
 def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
@@ -84,8 +121,11 @@ def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, A
     if oracle is not None:
         metrics.update({"oracle_auc": oracle, "oracle_gap": oracle - auc_new})
     mlflow.log_metrics(metrics)
-    with tempfile.TemporaryDirectory() as tmp:
-        mlflow.log_artifact(str(roc_calibration_png(y, curves, Path(tmp) / "roc_calibration.png")), "evaluation")
+    out = ctx.run_dir / "evaluation"
+    roc = roc_calibration_png(y, curves, out / "roc_calibration.png")
+    mlflow.log_artifact(str(roc), "evaluation")
+    html = write(page(cfg, state, reg, y, p_new, metrics, roc), out / "report.html")
+    mlflow.log_artifact(str(html), "report")
     mlflow.set_tags({"registered_model": cfg.model_name, "registered_version": reg["version"], "alias": reg["alias"]})
     log.info("promote: %s v%s -> @%s (holdout AUC %.4f; champion %s; oracle %s)", cfg.model_name, reg["version"],
              reg["alias"], auc_new, "none" if auc_champ is None else f"{auc_champ:.4f}",

@@ -94,11 +94,10 @@ def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, A
     mlflow.log_metrics({"best_iteration": result.best_iteration, "train_seconds": result.seconds,
                         "valid_auc": result.valid_auc, "train_rows": manifest["rows"]["train"],
                         "holdout_rows": manifest["rows"]["holdout"]})
-    with tempfile.TemporaryDirectory() as tmp:
-        imp_csv = Path(tmp) / "feature_importance.csv"
-        result.importance.to_csv(imp_csv, index=False)
-        mlflow.log_artifact(str(imp_csv), "importance")
-        mlflow.log_artifact(str(importance_png(result.importance, Path(tmp) / "feature_importance.png")), "importance")
+    # Kept in the run folder (next to the holdout predictions): the report page of the last step shows them.
+    imp_csv = write_table(result.importance, run_dir / "feature_importance.csv")
+    mlflow.log_artifact(str(imp_csv), "importance")
+    mlflow.log_artifact(str(importance_png(result.importance, run_dir / "feature_importance.png")), "importance")
     model_uri = log_model(result, state["features_path"], state["sample_path"])
     return {**state, "model_uri": model_uri, "train_run_id": mlflow.active_run().info.run_id,
             "holdout_auc": metrics["auc"], "best_iteration": result.best_iteration,

@@ -24,8 +24,9 @@ STEPS = check_chain(
         ),
         "report": Step(
             publish.run_report,
-            reads=("bidder_eval", "env_steps_per_s", "pricing_eval", "pricing_variant", "registered", "stage_seconds"),
-            writes=("report_path",),
+            reads=("bidder_eval", "bidders_dir", "env_steps_per_s", "pricing_eval", "pricing_variant", "registered",
+                   "stage_seconds"),
+            writes=("report_path", "report_html"),
         ),
     },
 )

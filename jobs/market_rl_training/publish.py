@@ -1,8 +1,10 @@
-"""register / report: the learned policies into the registry (champion / challenger), and the run's summary."""
+"""register / report: the learned policies into the registry (champion / challenger), and the run's summary as
+Markdown and as a report page (jobs/pages: verdicts first, learning curves, learned vs scripted, pricing)."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,7 +12,10 @@ import pandas as pd
 
 from jobs.market.policy_models import OBS_COLUMNS, PRICING_COLUMNS, log_policy
 from jobs.market_rl_training.config import RlConfig
+from jobs.pages.format import fmt, interval, row_interval
+from jobs.pages.render import Page, Section, formatted, write
 from jobs.paths import RunContext, atomic_path
+from jobs.plots import pyplot, save_png
 from jobs.registry import register
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,58 @@ def run_register(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[
     uri = log_policy("pricing", "pricing_policy", state["pricing_module"], price_example)
     registered["pricing_policy"] = register(uri, "pricing_policy", float(ppo["revenue_mean"]), {}, ctx.run_id)
     return {**state, "registered": {k: {"version": v["version"], "alias": v["alias"]} for k, v in registered.items()}}
+
+
+def verdicts_png(bid: pd.DataFrame, path: Path) -> Path:
+    """Learned minus scripted ROAS per bidder, with its paired 95% interval."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(bid) + 1.5))
+    y = np.arange(len(bid))[::-1]
+    err = [bid["roas_diff"] - bid["roas_diff_lo"], bid["roas_diff_hi"] - bid["roas_diff"]]
+    ax.errorbar(bid["roas_diff"], y, xerr=err, fmt="o", capsize=3)
+    ax.axvline(0, color="grey", ls=":")
+    ax.set_yticks(y, [f"{a} ({al})" for a, al in zip(bid["agent"], bid["algorithm"])])
+    ax.set(xlabel="learned - scripted ROAS (paired over seeds, 95%)", title="Learned bidders against their scripts")
+    return save_png(fig, path, dpi=100)
+
+
+def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: list[Path], run_id: str) -> Page:
+    """Verdicts first: each learned bidder against its script (ROAS and spend), the pricing PPO against the best
+    baseline."""
+    findings = []
+    for r in bid.itertuples():
+        findings.append(f"{r.agent} ({r.algorithm}) {r.verdict} its script: ROAS "
+                        f"{interval(r.roas_diff, r.roas_diff_lo, r.roas_diff_hi, 'ratio')} against it, on "
+                        f"{fmt(r.learned_spend / r.scripted_spend if r.scripted_spend else float('nan'), 'pct')} of "
+                        f"its spend.")
+    ranked = price.sort_values("revenue_mean", ascending=False).set_index("policy")
+    ppo = ranked.loc["ppo"]
+    rival = ranked.drop(index="ppo").iloc[0]
+    findings.append(f"Pricing PPO: revenue {row_interval(ppo, 'revenue', 'money')} per week against "
+                    f"{rival.name}'s {row_interval(rival, 'revenue', 'money')}.")
+    bid_view = formatted(bid[["agent", "algorithm", "learned_roas", "scripted_roas", "roas_diff", "roas_diff_lo",
+                              "roas_diff_hi", "verdict", "learned_spend", "scripted_spend"]],
+                         {"learned_roas": "ratio", "scripted_roas": "ratio", "learned_spend": "money",
+                          "scripted_spend": "money"}, {"roas_diff": "ratio"},
+                         {"learned_roas": "learned ROAS", "scripted_roas": "scripted ROAS",
+                          "roas_diff": "difference (95%)"})
+    price_view = formatted(price[["policy", "revenue_mean", "revenue_lo", "revenue_hi", "human_conversion_mean",
+                                  "leakage_mean"]].rename(columns={"revenue_mean": "revenue"}),
+                           {"human_conversion_mean": "rate", "leakage_mean": "money"}, {"revenue": "money"},
+                           {"human_conversion_mean": "human conversion", "leakage_mean": "leakage"})
+    return Page(
+        title=f"Learned bidders and pricing: {run_id}",
+        subtitle=f"{fmt(state['env_steps_per_s'], 'count')} env steps per second in training; pricing "
+                 f"({state['pricing_variant']}). Registered: "
+                 + ", ".join(f"{k} v{v['version']}@{v['alias']}" for k, v in state["registered"].items()) + ".",
+        findings=findings[:6],
+        sections=[Section("Verdicts", "Same seeds and daily budget for both; seeds disjoint from those that chose "
+                          "the checkpoint.", [pngs[0]], bid_view),
+                  Section("Learning curves", "Mean episode return per training iteration; dotted lines mark the "
+                          "next curriculum stage.", pngs[1:]),
+                  Section("Dynamic pricing", "", [], price_view)],
+        details={"Bidders": bid, "Pricing": price},
+    )
 
 
 def run_report(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
@@ -60,5 +117,9 @@ def run_report(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[st
     path = ctx.run_dir / "report" / "report.md"
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines))
-    mlflow.log_artifact(str(path), "report")
-    return {**state, "report_path": str(path)}
+    pngs = [verdicts_png(bid, ctx.run_dir / "report" / "verdicts.png"),
+            *[p for p in [Path(state["bidders_dir"]) / "learning_curves.png"] if p.is_file()]]
+    html = write(page(state, bid, price, pngs, ctx.run_id), ctx.run_dir / "report" / "report.html")
+    for p in (path, html, pngs[0]):
+        mlflow.log_artifact(str(p), "report")
+    return {**state, "report_path": str(path), "report_html": str(html)}
