@@ -39,6 +39,11 @@ def test_same_config_same_numbers_then_worse_model_becomes_challenger(platform_e
                          run_id="worse")
     assert worse["holdout_auc"] < worse["champion_auc"] == pytest.approx(first["holdout_auc"], abs=1e-9)
     assert worse["alias"] == "challenger" and worse["model_version"] == 3
+    from tests.browser import check_report
+
+    page = Path(worse["sample_path"]).parents[1] / "evaluation" / "report.html"
+    seen = check_report(page, "avazu_ctr")
+    assert seen["findings"][0].startswith("ctr_lightgbm v3 is now challenger") and "champion's" in seen["findings"][0]
     from jobs.report import latest_promotion
 
     report = latest_promotion()

@@ -22,6 +22,14 @@ def first_run(module_env: Path) -> dict:
     return run_pipeline("pricing_models", "smoke", SMALL, run_id="good")
 
 
+def test_the_report_page_reads_in_a_browser(first_run: dict) -> None:
+    from tests.browser import check_report
+
+    seen = check_report(Path(first_run["report_html"]), "pricing_models")
+    assert seen["images"] >= 3 and seen["findings"][0].startswith("Agent classifier: holdout ROC-AUC")
+    assert not any("oracle" in f for f in seen["findings"])  # the oracle is a yardstick, not a policy to deploy
+
+
 def test_three_models_registered_with_figures(first_run: dict) -> None:
     import mlflow
 

@@ -26,6 +26,7 @@ class Section:
     text: str = ""
     figures: list[Path] = field(default_factory=list)
     table: pd.DataFrame | None = None
+    code: str = ""  # preformatted text, e.g. decision rules
 
 
 @dataclass
@@ -86,7 +87,7 @@ def render(page: Page) -> str:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    sections = [{"title": s.title, "text": s.text, "figures": [image(f) for f in s.figures],
+    sections = [{"title": s.title, "text": s.text, "code": s.code, "figures": [image(f) for f in s.figures],
                  "table": None if s.table is None else s.table.to_html(index=False, classes="data", border=0)}
                 for s in page.sections]
     details = [{"title": t, "table": df.to_html(index=False, classes="data wide", border=0,

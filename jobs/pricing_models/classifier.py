@@ -9,14 +9,13 @@ and one AUC per agent kind with that kind left out of training.
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from jobs.paths import RunContext, atomic_path
+from jobs.paths import RunContext, atomic_path, write_table
 from jobs.plots import bar_png, roc_calibration_png
 from jobs.pricing_models.config import PricingConfig
 from jobs.resources import cpu_count
@@ -117,11 +116,11 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
         {"xgb_rounds": cfg.xgb_rounds, "xgb_depth": cfg.xgb_depth, "xgb_learning_rate": cfg.xgb_learning_rate}
     )
     imp = shap_importance(booster, df.loc[hold, FEATURES].head(5000))
-    with tempfile.TemporaryDirectory() as tmp:
-        mlflow.log_artifact(str(roc_calibration_png(y_hold, curves, Path(tmp) / "roc_calibration.png")), "classifier")
-        mlflow.log_artifact(str(shap_png(imp, Path(tmp) / "shap_importance.png")), "classifier")
-        imp.to_csv(Path(tmp) / "shap_importance.csv", index=False)
-        mlflow.log_artifact(str(Path(tmp) / "shap_importance.csv"), "classifier")
+    # Kept in the run folder: the report page of the last step shows them.
+    out = ctx.run_dir / "classifier"
+    for path in (roc_calibration_png(y_hold, curves, out / "roc_calibration.png"),
+                 shap_png(imp, out / "shap_importance.png"), write_table(imp, out / "shap_importance.csv")):
+        mlflow.log_artifact(str(path), "classifier")
     from mlflow.models import infer_signature
 
     info = mlflow.xgboost.log_model(booster, name="agent_classifier", input_example=df.loc[hold, FEATURES].head(5),

@@ -114,8 +114,8 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
         torch.save(res.net.state_dict(), Path(tmp) / "weights.pt")
         (Path(tmp) / "scaler.json").write_text(json.dumps(res.scaler.to_dict()))
         mlflow.log_artifact(
-            str(curves_png(res.history, res.best_epoch, Path(tmp) / "learning_curves.png")), "multitask"
-        )
+            str(curves_png(res.history, res.best_epoch, ctx.run_dir / "multitask" / "learning_curves.png")),
+            "multitask")
         out = pd.DataFrame({"p_agent": pa[:100], "p_purchase": pb[:100]})
         info = log_pyfunc(
             "pricing_multitask", "multitask",

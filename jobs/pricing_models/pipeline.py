@@ -47,15 +47,22 @@ STEPS = check_chain(
         "evaluate_and_promote": Step(
             promote.run,
             reads=(
+                "classifier_auc",
                 "classifier_gate",
+                "classifier_precision",
                 "classifier_uri",
                 "events_sha256",
                 "features_path",
+                "multitask_agent_auc",
                 "multitask_uri",
+                "pricing_path",
+                "purchase_auc",
                 "rules_uri",
+                "tree_fidelity",
+                "tree_revenue",
                 "truth_path",
             ),
-            writes=("registered",),
+            writes=("registered", "report_html"),
         ),
     },
 )

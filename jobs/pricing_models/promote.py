@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from jobs.pages.format import fmt
+from jobs.pages.render import Page, Section, formatted, write
 from jobs.paths import RunContext
 from jobs.pricing_models.classifier import load_sessions
 from jobs.pricing_models.config import MODEL_NAMES, PricingConfig
@@ -45,6 +47,47 @@ def _scores(kind: str, uri: str, h: pd.DataFrame, t: pd.DataFrame | None, cfg: P
     mult = grid(cfg.price_grid_min, cfg.price_grid_max, cfg.price_grid_steps)
     return evaluate_policy(m, h["list_price"].to_numpy(), t["alpha"].to_numpy(), t["beta"].to_numpy(),
                            t["is_agent"].to_numpy(), mult)["revenue_per_1000"]
+
+
+def page(state: dict[str, Any], registered: dict[str, Any], run_dir: Any) -> Page:
+    """The pricing run as a page: the agent classifier, the multi-task model, the pricing policies and the rules."""
+    from pathlib import Path
+
+    pricing = Path(state["pricing_path"])
+    table = pd.read_csv(pricing / "pricing_policies.csv") if (pricing / "pricing_policies.csv").is_file() else None
+    regs = ", ".join(f"{MODEL_NAMES[k]} v{r['version']}@{r['alias']}" for k, r in registered.items())
+    findings = [
+        f"Agent classifier: holdout ROC-AUC {fmt(state['classifier_auc'], 'ratio')}, precision "
+        f"{fmt(state['classifier_precision'], 'pct')} at its threshold (gate passed).",
+        f"Multi-task model: P(agent) AUC {fmt(state['multitask_agent_auc'], 'ratio')}, P(purchase | price) AUC "
+        f"{fmt(state['purchase_auc'], 'ratio')} on the holdout sessions.",
+        f"The depth-5 pricing rules agree with the multi-task policy on {fmt(state['tree_fidelity'], 'pct')} of "
+        "sessions" + (f" and earn {fmt(state['tree_revenue'], 'money')} per 1,000 sessions."
+                      if state.get("tree_revenue") is not None else "."),
+        f"Registered together: {regs}.",
+    ]
+    if table is not None and {"policy", "revenue_per_1000"} <= set(table.columns):
+        deployable = table[~table["key"].astype(str).str.contains("oracle")]  # the oracle knows the true demand
+        best = deployable.sort_values("revenue_per_1000", ascending=False).iloc[0]
+        fixed = table.set_index("key")["revenue_per_1000"].get("fixed")
+        findings.insert(3, f"Best deployable pricing policy on the holdout: {best['policy']}, "
+                           f"{fmt(best['revenue_per_1000'], 'money')} per 1,000 sessions"
+                           + (f" against {fmt(fixed, 'money')} at the fixed list price." if fixed is not None else "."))
+    sections = [
+        Section("Agent classifier", "ROC and reliability on the holdout; what the classifier looks at (SHAP).",
+                [run_dir / "classifier" / "roc_calibration.png", run_dir / "classifier" / "shap_importance.png"]),
+        Section("Multi-task model", "Training and validation loss per epoch.",
+                [run_dir / "multitask" / "learning_curves.png"]),
+    ]
+    if table is not None:
+        kinds = {c: ("money" if "revenue" in c or "leakage" in c else "pct" if "conversion" in c else "number")
+                 for c in table.columns if c not in ("policy", "key")}
+        sections.append(Section("Pricing policies", "Revenue, human conversion and margin leaked to agents per "
+                                "1,000 sessions.", [pricing / "pricing_policies.png"], formatted(table, kinds)))
+    sections.append(Section("Pricing rules (depth-5 tree)", "What the registered pricing_rules model does.",
+                            code=(pricing / "rules.txt").read_text()))
+    return Page(title=f"Pricing models: {run_dir.name}", subtitle=f"Registered: {regs}.", findings=findings[:6],
+                sections=sections, details={"Pricing policies": table} if table is not None else {})
 
 
 def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
@@ -78,4 +121,6 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
         champ = {} if r["champion_score"] is None else {f"{kind}.champion_score": r["champion_score"]}
         mlflow.log_metrics({f"{kind}.score": r["score"], **champ})
     mlflow.set_tags({f"registered.{MODEL_NAMES[k]}": f"v{r['version']}@{r['alias']}" for k, r in registered.items()})
-    return {**state, "registered": registered}
+    html = write(page(state, registered, ctx.run_dir), ctx.run_dir / "report" / "report.html")
+    mlflow.log_artifact(str(html), "report")
+    return {**state, "registered": registered, "report_html": str(html)}
