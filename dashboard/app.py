@@ -147,19 +147,28 @@ def create_app() -> FastAPI:
                     nights=[] if h is None else h.nights.iloc[::-1].to_dict("records"),
                     seconds=time.perf_counter() - t0)
 
+    @app.get("/reports", response_class=HTMLResponse)
+    def reports(request: Request) -> HTMLResponse:
+        """The newest report page of every pipeline."""
+        return page(request, "reports", links=store.latest_reports(mlflow_client()))
+
+    @app.get("/report/{run_id}", response_class=HTMLResponse)
+    def report(run_id: str) -> HTMLResponse:
+        """A pipeline's report page (self-contained: plots inline) from the task run that wrote it."""
+        html = store.report_page(mlflow_client(), run_id)
+        if html is None:
+            raise HTTPException(404, f"run {run_id!r} holds no report page")
+        return HTMLResponse(html)
+
     @app.get("/market/report/{run_id}", response_class=HTMLResponse)
     def market_report(run_id: str) -> HTMLResponse:
-        """A night's HTML report (self-contained: plots inline) from its report task's run."""
+        """A night's report page: only a market_nightly report run."""
         client = mlflow_client()
         exp = client.get_experiment_by_name("market_nightly")
-        try:
-            run = client.get_run(run_id)
-        except Exception as exc:
-            raise HTTPException(404, f"no run {run_id!r}") from exc
-        if exp is None or run.info.experiment_id != exp.experiment_id or \
-                run.data.tags.get("airflow.task_id") != "report":
+        html = store.report_page(client, run_id)
+        if exp is None or html is None or client.get_run(run_id).info.experiment_id != exp.experiment_id:
             raise HTTPException(404, f"run {run_id!r} is not a market_nightly report")
-        return HTMLResponse(store.artifact(client, run_id, "report/report.html"))
+        return HTMLResponse(html)
 
     @app.get("/mmm", response_class=HTMLResponse)
     def mmm(request: Request) -> HTMLResponse:

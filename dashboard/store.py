@@ -247,3 +247,52 @@ def market_history(client: Any, nights: int = 30) -> MarketHistory | None:
                          pd.concat(advertisers, ignore_index=True) if advertisers else pd.DataFrame(),
                          artifact(client, latest, "compare/learned_bidders.csv"),
                          artifact(client, latest, "compare/pricing.csv"))
+
+
+# Each pipeline's report page: the task whose MLflow run holds it, and its artifact path (jobs/pages).
+REPORT_PAGES = {"market_nightly": ("report", "report/report.html"), "mmm": ("report", "report/report.html"),
+                "banner_bandit_eval": ("evaluate", "ope/report.html"),
+                "budget_bandits": ("insights", "insights/report.html"),
+                "pricing_models": ("evaluate_and_promote", "report/report.html"),
+                "market_rl_training": ("report", "report/report.html"),
+                "avazu_ctr": ("evaluate_and_promote", "report/report.html")}
+
+
+@dataclass
+class ReportLink:
+    """The newest finished run's report page of a pipeline."""
+
+    pipeline: str
+    run_id: str          # the MLflow run of the task that wrote the page
+    airflow_run_id: str
+    started: pd.Timestamp
+
+
+def latest_reports(client: Any) -> list[ReportLink]:
+    """Per pipeline (in :data:`REPORT_PAGES` order), the newest finished DAG run's report task run."""
+    links = []
+    for pipeline, (task, _) in REPORT_PAGES.items():
+        exp = client.get_experiment_by_name(pipeline)
+        if exp is None:
+            continue
+        for parent in _finished_dag_runs(client, exp.experiment_id, 5):
+            rid = parent.data.tags.get("airflow.run_id", "")
+            run = _task_run(client, exp.experiment_id, rid, task)
+            if run is not None:
+                links.append(ReportLink(pipeline, run.info.run_id, rid,
+                                        pd.Timestamp(parent.info.start_time, unit="ms", tz="UTC")))
+                break
+    return links
+
+
+def report_page(client: Any, run_id: str) -> str | None:
+    """The report page a task run holds (one of :data:`REPORT_PAGES`), None when the run is not a report task."""
+    try:
+        run = client.get_run(run_id)
+    except Exception:  # noqa: BLE001 - an unknown or malformed id is a 404, whatever the store says
+        return None
+    exp = client.get_experiment(run.info.experiment_id)
+    wanted = REPORT_PAGES.get(exp.name)
+    if wanted is None or run.data.tags.get("airflow.task_id") != wanted[0]:
+        return None
+    return str(artifact(client, run_id, wanted[1]))

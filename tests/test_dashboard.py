@@ -52,7 +52,7 @@ def test_pages_say_when_nothing_has_run_yet(platform_env: Path) -> None:
     from dashboard.app import create_app
 
     http = client_for(create_app())
-    for page in ("/models", "/budget", "/mmm"):
+    for page in ("/models", "/budget", "/mmm", "/reports"):
         assert 'id="empty"' in http.get(page).text, page
     res = http.post("/mmm/whatif", json={"TV": 1.2})
     assert res.status_code == 404 and "no mmm@champion yet" in res.text
@@ -133,3 +133,7 @@ def test_market_page_shows_each_night_and_serves_its_report(platform_env: Path) 
     for run_id in (other, "no-such-run"):
         res = http.get(f"/market/report/{run_id}")
         assert res.status_code == 404, run_id
+        assert http.get(f"/report/{run_id}").status_code == 404, run_id
+    listed = re.findall(r'<td>(\w+)</td><td>night_1</td>.*?href="(/report/\w+)"', http.get("/reports").text, re.S)
+    assert [name for name, _ in listed] == ["market_nightly"]
+    assert http.get(listed[0][1]).text == page.text  # the same page, from the generic route

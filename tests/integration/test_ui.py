@@ -174,7 +174,17 @@ def test_market_page_charts_every_night_and_opens_its_report(stack: dict[str, An
         page.locator("#nights tr.night a.report").first.click()
     report = opened.value
     report.wait_for_load_state()
-    assert report.locator("img").count() >= 1
+    assert report.locator("img").count() >= 1 and report.locator("#headline li").count() >= 3
+    report.close()
+    # Every pipeline that has finished a run on the stack lists its newest report page.
+    page.goto(ui["base"] + "/dashboard/reports")
+    listed = page.locator("a.report-link")
+    assert listed.count() >= 1
+    with page.context.expect_page() as opened:
+        listed.first.click()
+    report = opened.value
+    report.wait_for_load_state()
+    assert report.locator("#headline li").count() >= 3
     report.close()
     assert not ui["errors"], ui["errors"]
 
