@@ -165,11 +165,14 @@ def run_evaluate_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) 
         wide = df.pivot(index="seed", columns="policy", values="roas")
         v = verdict(wide["learned"] - wide["scripted"])
         means = df.groupby("policy")[["spend", "revenue"]].mean()
+        # ROAS over the seeds as revenue over spend (a ratio of sums; 0 for a bidder that spent nothing, as
+        # models.market.policies scores a seed); the verdict pairs the seeds' own ROAS.
+        roas = (means["revenue"] / means["spend"].where(means["spend"] > 0)).fillna(0.0)
         row = {
             "agent": agent,
             "algorithm": p["algorithm"],
-            "learned_roas": float(wide["learned"].mean()),
-            "scripted_roas": float(wide["scripted"].mean()),
+            "learned_roas": float(roas["learned"]),
+            "scripted_roas": float(roas["scripted"]),
             **v,
             "learned_spend": float(means.loc["learned", "spend"]),
             "scripted_spend": float(means.loc["scripted", "spend"]),

@@ -59,7 +59,9 @@ def write_synthetic(cfg: MmmConfig, raw_dir: Path, truth_dir: Path) -> Path:
         if not spec.channels:
             spec = dataclasses.replace(spec, channels=SYNTHETIC_CHANNELS)
         data, ptruth = generate_panel(spec, seed=cfg.seed)
-        frame = data.rename(columns={"week": next(iter(spec.date))})
+        column, fmt = next(iter(spec.date.items()))  # written as the spec reads it
+        frame = data.rename(columns={"week": column})
+        frame[column] = frame[column].dt.strftime(fmt or "%Y-%m-%d")
         contributions = ptruth.contributions
     with atomic_path(raw) as tmp:
         frame.to_csv(tmp, index=False)

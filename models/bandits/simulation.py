@@ -19,7 +19,7 @@ import pandas as pd
 from models.bandits.allocation import best_feasible_shares, project_shares
 from models.bandits.thompson import thompson_shares
 from models.bandits.world import SegmentWorld, drifting_world, outcomes
-from models.common.intervals import t_interval
+from models.common.intervals import ratio_interval, t_interval
 from models.common.streams import stream
 
 POLICIES = ("thompson", "greedy", "epsilon_greedy", "uniform")
@@ -208,19 +208,21 @@ def simulate(world_for_seed: Callable[[int], SegmentWorld], start_day: int, hori
 
 
 def summarise(daily: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Per policy: cumulative regret, conversions and cost per conversion, with t-intervals over seeds."""
+    """Per policy: cumulative regret and conversions with t-intervals over seeds, and cost per conversion as the
+    ratio of spend to conversions over the seeds (its interval stays positive; models.common.intervals)."""
     per_seed = daily.groupby(["policy", "seed"]).agg(
         regret=("regret", "sum"), oracle=("oracle_conv", "sum"), expected=("expected_conv", "sum"),
         conv=("conv", "sum"), spend=("spend", "sum"))
     per_seed["regret_pct"] = 100 * per_seed["regret"] / per_seed["oracle"]
-    per_seed["cost_per_conv"] = per_seed["spend"] / per_seed["conv"].clip(lower=1)
     out = []
     for policy, g in per_seed.groupby(level="policy", sort=False):
         n = len(g)
         row: dict[str, float | str | int] = {"policy": str(policy), "seeds": n}
-        for col in ("regret", "regret_pct", "conv", "cost_per_conv"):
+        for col in ("regret", "regret_pct", "conv"):
             ci = t_interval(g[col], level)
             row.update({col: ci["mean"], f"{col}_lo": ci["lo"], f"{col}_hi": ci["hi"]})
+        ci = ratio_interval(g["spend"], g["conv"], level)
+        row.update({"cost_per_conv": ci["mean"], "cost_per_conv_lo": ci["lo"], "cost_per_conv_hi": ci["hi"]})
         out.append(row)
     return pd.DataFrame(out).sort_values("regret").reset_index(drop=True)
 
