@@ -276,7 +276,8 @@ def parse(df: pd.DataFrame, spec: DataSpec, source: str, numeric: tuple[str, ...
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise SpecError(f"{source}: missing column(s) {missing} (named by the data spec)")
-    out = df.drop(columns=[col]).assign(week=week)
+    rest = df.drop(columns=[col])
+    out = pd.concat([week.rename("week"), rest], axis=1)  # the date first, then the file's columns in its order
     for c in values:
         num = pd.to_numeric(out[c], errors="coerce")
         bad = ~np.isfinite(num.to_numpy(dtype=np.float64, na_value=np.nan))
