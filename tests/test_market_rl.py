@@ -42,9 +42,12 @@ def test_every_family_goes_through_the_curriculum(trained: dict) -> None:
 def test_evaluation_says_whether_each_learned_bidder_beats_its_script(trained: dict) -> None:
     table = pd.DataFrame(trained["bidder_eval"])
     assert set(table["agent"]) == set(AGENTS)
-    # The verdict is what the interval says: beats iff it lies above zero, loses iff below.
-    expected = np.where(table["roas_diff_lo"] > 0, "beats",
-                        np.where(table["roas_diff_hi"] < 0, "loses to", "is not distinguishable from"))
+    # The verdict is what the profit interval says: beats iff above zero at comparable spend, loses iff below.
+    from jobs.market_rl_training.train import COMPARABLE_SPEND
+
+    above = np.where(table["spend_share"] >= COMPARABLE_SPEND, "beats", "out-earns on less spend")
+    expected = np.where(table["profit_diff_lo"] > 0, above,
+                        np.where(table["profit_diff_hi"] < 0, "loses to", "is not distinguishable from"))
     assert list(table["verdict"]) == list(expected)
     by_seed = pd.read_csv(Path(trained["report_path"]).parents[1] / "evaluation" / "bidders_by_seed.csv")
     assert by_seed.groupby("agent")["seed"].nunique().eq(3).all() and set(by_seed["policy"]) == {"learned", "scripted"}
@@ -54,10 +57,15 @@ def test_evaluation_says_whether_each_learned_bidder_beats_its_script(trained: d
     assert not set(by_seed["seed"]) & set(cfg.eval_seed_list("select"))
     pricing = pd.DataFrame(trained["pricing_eval"]).set_index("policy")
     assert set(pricing.index) == {"fixed", "surge", "elasticity", "ppo"}
-    # The paired difference is learned minus scripted ROAS, seed by seed.
-    wide = by_seed.pivot_table(index=["agent", "seed"], columns="policy", values="roas")
-    diff = (wide["learned"] - wide["scripted"]).groupby(level="agent").mean()
-    assert dict(zip(table["agent"], table["roas_diff"])) == pytest.approx(diff.to_dict())
+    # The paired differences are learned minus scripted, seed by seed: profit (revenue - spend) and ROAS.
+    wide = by_seed.assign(profit=by_seed["revenue"] - by_seed["spend"]).pivot_table(
+        index=["agent", "seed"], columns="policy", values=["roas", "profit", "spend"])
+    for metric in ("roas", "profit"):
+        diff = (wide[metric]["learned"] - wide[metric]["scripted"]).groupby(level="agent").mean()
+        assert dict(zip(table["agent"], table[f"{metric}_diff"])) == pytest.approx(diff.to_dict()), metric
+    spend = wide["spend"].groupby(level="agent").sum()
+    share = spend["learned"] / spend["scripted"].where(spend["scripted"] > 0)  # a script that spent nothing: NaN
+    assert dict(zip(table["agent"], table["spend_share"])) == pytest.approx(share.to_dict(), nan_ok=True)
     report = Path(trained["report_path"]).read_text()
     assert all(f"| {r.agent} " in report and r.verdict in report for r in table.itertuples())
 
@@ -110,7 +118,7 @@ def test_the_report_page_reads_in_a_browser(trained: dict) -> None:
 
     seen = check_report(Path(trained["report_html"]), "market_rl_training")
     assert seen["images"] == 2 and any(f.startswith("Pricing PPO") for f in seen["findings"])
-    assert sum(" its script: ROAS " in f for f in seen["findings"]) == min(len(AGENTS), 5)
+    assert sum(" its script: profit " in f for f in seen["findings"]) == min(len(AGENTS), 5)
 
 
 def test_report_prints_the_verdicts(trained: dict, capsys: pytest.CaptureFixture) -> None:
@@ -118,5 +126,5 @@ def test_report_prints_the_verdicts(trained: dict, capsys: pytest.CaptureFixture
 
     assert main(["market_rl_training"]) == 0
     out = capsys.readouterr().out
-    assert "learned vs scripted ROAS" in out and all(a in out for a in AGENTS) and "its script" in out
+    assert "learned vs scripted" in out and all(a in out for a in AGENTS) and "of the script's spend" in out
     assert "pricing ppo" in out and "pricing fixed" in out

@@ -10,12 +10,12 @@ def print_latest() -> None:
     """Learned bidders against the scripts they replace, and the pricing PPO against the baselines."""
     ev = latest_task_run("market_rl_training", "evaluate_bidders")
     table = artifact_csv(ev, "evaluation/bidders.csv")
-    print("\n=== market_rl_training: learned vs scripted ROAS (same seeds, same daily budget, 95% intervals) ===")
+    print("\n=== market_rl_training: learned vs scripted (same seeds, same daily budget, 95% intervals) ===")
     for r in table.itertuples():
         print(
-            f"{r.agent:<13} {r.algorithm:<5} learned {r.learned_roas:5.2f} (spend {r.learned_spend:7,.0f})   scripted "
-            f"{r.scripted_roas:5.2f} (spend {r.scripted_spend:7,.0f})   difference {r.roas_diff:+5.2f} "
-            f"[{r.roas_diff_lo:+5.2f}, {r.roas_diff_hi:+5.2f}]: {r.verdict} its script"
+            f"{r.agent:<13} {r.algorithm:<5} profit {r.profit_diff:+8,.0f} [{r.profit_diff_lo:+8,.0f}, "
+            f"{r.profit_diff_hi:+8,.0f}] on {r.spend_share:4.0%} of the script's spend   ROAS {r.learned_roas:5.2f} "
+            f"vs {r.scripted_roas:5.2f}: {r.verdict} its script"
         )
     pricing = artifact_csv(latest_task_run("market_rl_training", "train_pricing"), "pricing/pricing_eval.csv")
     for r in pricing.itertuples():

@@ -12,6 +12,7 @@ import pandas as pd
 
 from jobs.market.policy_models import OBS_COLUMNS, PRICING_COLUMNS, log_policy
 from jobs.market_rl_training.config import RlConfig
+from jobs.market_rl_training.train import COMPARABLE_SPEND
 from jobs.pages.format import fmt, interval, row_interval
 from jobs.pages.render import Page, Section, formatted, write
 from jobs.paths import RunContext, atomic_path
@@ -39,15 +40,18 @@ def run_register(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[
 
 
 def verdicts_png(bid: pd.DataFrame, path: Path) -> Path:
-    """Learned minus scripted ROAS per bidder, with its paired 95% interval."""
+    """Learned minus scripted profit per bidder with its paired 95% interval, and the share of the script's spend."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 0.6 * len(bid) + 1.5))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 0.6 * len(bid) + 1.8), sharey=True)
     y = np.arange(len(bid))[::-1]
-    err = [bid["roas_diff"] - bid["roas_diff_lo"], bid["roas_diff_hi"] - bid["roas_diff"]]
-    ax.errorbar(bid["roas_diff"], y, xerr=err, fmt="o", capsize=3)
+    err = [bid["profit_diff"] - bid["profit_diff_lo"], bid["profit_diff_hi"] - bid["profit_diff"]]
+    ax.errorbar(bid["profit_diff"], y, xerr=err, fmt="o", capsize=3)
     ax.axvline(0, color="grey", ls=":")
     ax.set_yticks(y, [f"{a} ({al})" for a, al in zip(bid["agent"], bid["algorithm"])])
-    ax.set(xlabel="learned - scripted ROAS (paired over seeds, 95%)", title="Learned bidders against their scripts")
+    ax.set(xlabel="learned - scripted profit per run (paired over seeds, 95%)", title="Profit against the script")
+    bx.barh(y, bid["spend_share"], color="#3b6ea5")
+    bx.axvline(COMPARABLE_SPEND, color="grey", ls=":")
+    bx.set(xlabel="learned spend / scripted spend", title=f"Budget use (dotted: {COMPARABLE_SPEND:.0%})")
     return save_png(fig, path, dpi=100)
 
 
@@ -56,21 +60,24 @@ def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: li
     baseline."""
     findings = []
     for r in bid.itertuples():
-        findings.append(f"{r.agent} ({r.algorithm}) {r.verdict} its script: ROAS "
-                        f"{interval(r.roas_diff, r.roas_diff_lo, r.roas_diff_hi, 'ratio')} against it, on "
-                        f"{fmt(r.learned_spend / r.scripted_spend if r.scripted_spend else float('nan'), 'pct')} of "
-                        f"its spend.")
+        findings.append(f"{r.agent} ({r.algorithm}) {r.verdict} its script: profit "
+                        f"{interval(r.profit_diff, r.profit_diff_lo, r.profit_diff_hi, 'money')} per run against it "
+                        f"(paired over seeds), "
+                        + (f"on {fmt(r.spend_share, 'pct')} of its spend." if np.isfinite(r.spend_share)
+                           else "and the script spent nothing."))
     ranked = price.sort_values("revenue_mean", ascending=False).set_index("policy")
     ppo = ranked.loc["ppo"]
     rival = ranked.drop(index="ppo").iloc[0]
     findings.append(f"Pricing PPO: revenue {row_interval(ppo, 'revenue', 'money')} per week against "
                     f"{rival.name}'s {row_interval(rival, 'revenue', 'money')}.")
-    bid_view = formatted(bid[["agent", "algorithm", "learned_roas", "scripted_roas", "roas_diff", "roas_diff_lo",
-                              "roas_diff_hi", "verdict", "learned_spend", "scripted_spend"]],
-                         {"learned_roas": "ratio", "scripted_roas": "ratio", "learned_spend": "money",
-                          "scripted_spend": "money"}, {"roas_diff": "ratio"},
-                         {"learned_roas": "learned ROAS", "scripted_roas": "scripted ROAS",
-                          "roas_diff": "difference (95%)"})
+    bid_view = formatted(bid[["agent", "algorithm", "verdict", "profit_diff", "profit_diff_lo", "profit_diff_hi",
+                              "spend_share", "learned_roas", "scripted_roas", "roas_diff", "roas_diff_lo",
+                              "roas_diff_hi"]],
+                         {"learned_roas": "ratio", "scripted_roas": "ratio", "spend_share": "pct"},
+                         {"profit_diff": "money", "roas_diff": "ratio"},
+                         {"profit_diff": "profit vs script (95%)", "spend_share": "share of the script's spend",
+                          "learned_roas": "learned ROAS", "scripted_roas": "scripted ROAS",
+                          "roas_diff": "ROAS difference (95%)"})
     price_view = formatted(price[["policy", "revenue_mean", "revenue_lo", "revenue_hi", "human_conversion_mean",
                                   "leakage_mean"]].rename(columns={"revenue_mean": "revenue"}),
                            {"human_conversion_mean": "rate", "leakage_mean": "money"}, {"revenue": "money"},
@@ -81,8 +88,10 @@ def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: li
                  f"({state['pricing_variant']}). Registered: "
                  + ", ".join(f"{k} v{v['version']}@{v['alias']}" for k, v in state["registered"].items()) + ".",
         findings=findings[:6],
-        sections=[Section("Verdicts", "Same seeds and daily budget for both; seeds disjoint from those that chose "
-                          "the checkpoint.", [pngs[0]], bid_view),
+        sections=[Section("Verdicts", "Profit (revenue - spend) against the script on the same seeds and daily "
+                          "budget, seeds disjoint from those that chose the checkpoint; a bidder beats its script "
+                          f"only with the profit interval above zero at {COMPARABLE_SPEND:.0%} or more of its spend.",
+                          [pngs[0]], bid_view),
                   Section("Learning curves", "Mean episode return per training iteration; dotted lines mark the "
                           "next curriculum stage.", pngs[1:]),
                   Section("Dynamic pricing", "", [], price_view)],
@@ -102,7 +111,8 @@ def run_report(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[st
         f"Env steps per second during training: {state['env_steps_per_s']}. "
         f"Wall time per curriculum stage (s): {state['stage_seconds']}.",
         "",
-        "## Learned bidders vs the scripted strategies they replace (same seeds, same daily budget)",
+        "## Learned bidders vs the scripted strategies they replace (same seeds, same daily budget; verdict on "
+        f"profit at >= {COMPARABLE_SPEND:.0%} of the script's spend)",
         "",
         bid.to_markdown(index=False, floatfmt=".3f"),
         "",

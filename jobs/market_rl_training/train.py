@@ -136,14 +136,32 @@ def keep_best(algo: Any, fam: Any, iteration: int, best: dict[str, float], polic
                  policies[agent]["best_iteration"])
 
 
-def verdict(diff: pd.Series) -> dict[str, Any]:
-    """Paired learned - scripted ROAS over seeds: mean, 95% interval, and what it says."""
-    ci = t_interval(diff)
-    says = "beats" if ci["lo"] > 0 else ("loses to" if ci["hi"] < 0 else "is not distinguishable from")
+# A learned bidder "beats" its script only while spending at least this share of what the script spends: a
+# better ROAS on a sliver of the budget is not a better bidder.
+COMPARABLE_SPEND = 0.8
+
+
+def verdict(wide: pd.DataFrame) -> dict[str, Any]:
+    """Learned against scripted over the same seeds (``wide``: seed x metric x policy): the paired profit difference
+    (revenue - spend) and the ROAS difference with their 95% intervals, the learned bidder's spend as a share of the
+    script's, and the verdict on profit at comparable spend."""
+    profit = (wide["revenue"]["learned"] - wide["spend"]["learned"]) - (wide["revenue"]["scripted"]
+                                                                       - wide["spend"]["scripted"])
+    gain, roas = t_interval(profit), t_interval(wide["roas"]["learned"] - wide["roas"]["scripted"])
+    spend_share = float(wide["spend"]["learned"].sum() / wide["spend"]["scripted"].sum()) \
+        if wide["spend"]["scripted"].sum() > 0 else float("nan")
+    if gain["lo"] > 0:
+        says = "beats" if spend_share >= COMPARABLE_SPEND else "out-earns on less spend"
+    else:
+        says = "loses to" if gain["hi"] < 0 else "is not distinguishable from"
     return {
-        "roas_diff": float(ci["mean"]),
-        "roas_diff_lo": float(ci["lo"]),
-        "roas_diff_hi": float(ci["hi"]),
+        "profit_diff": float(gain["mean"]),
+        "profit_diff_lo": float(gain["lo"]),
+        "profit_diff_hi": float(gain["hi"]),
+        "spend_share": spend_share,
+        "roas_diff": float(roas["mean"]),
+        "roas_diff_lo": float(roas["lo"]),
+        "roas_diff_hi": float(roas["hi"]),
         "verdict": says,
     }
 
@@ -162,8 +180,7 @@ def run_evaluate_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) 
         module = load_module(p["module"])
         df = evaluate_bidder(agent, lambda obs, m=module: act(m, obs, m.action_space), cfg.env(), seeds, cfg.eval_steps)
         frames.append(df)
-        wide = df.pivot(index="seed", columns="policy", values="roas")
-        v = verdict(wide["learned"] - wide["scripted"])
+        v = verdict(df.pivot(index="seed", columns="policy", values=["roas", "revenue", "spend"]))
         means = df.groupby("policy")[["spend", "revenue"]].mean()
         # ROAS over the seeds as revenue over spend (a ratio of sums; 0 for a bidder that spent nothing, as
         # models.market.policies scores a seed); the verdict pairs the seeds' own ROAS.
@@ -185,11 +202,13 @@ def run_evaluate_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) 
                 f"{agent}.learned_roas": row["learned_roas"],
                 f"{agent}.scripted_roas": row["scripted_roas"],
                 f"{agent}.roas_diff": v["roas_diff"],
+                f"{agent}.profit_diff": v["profit_diff"],
+                f"{agent}.spend_share": v["spend_share"],
             }
         )
-        log.info("%s (%s): learned ROAS %.2f vs scripted %.2f: difference %.2f [%.2f, %.2f], it %s its script",
-                 agent, p["algorithm"], row["learned_roas"], row["scripted_roas"], v["roas_diff"], v["roas_diff_lo"],
-                 v["roas_diff_hi"], v["verdict"])
+        log.info("%s (%s): profit %+.0f [%+.0f, %+.0f] against its script on %.0f%% of its spend (ROAS %.2f vs "
+                 "%.2f): it %s its script", agent, p["algorithm"], v["profit_diff"], v["profit_diff_lo"],
+                 v["profit_diff_hi"], 100 * v["spend_share"], row["learned_roas"], row["scripted_roas"], v["verdict"])
     out = ctx.run_dir / "evaluation"
     write_table(pd.concat(frames), out / "bidders_by_seed.csv")
     table = pd.DataFrame(summary)
