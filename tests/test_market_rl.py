@@ -118,7 +118,7 @@ def test_the_report_page_reads_in_a_browser(trained: dict) -> None:
 
     seen = check_report(Path(trained["report_html"]), "market_rl_training")
     assert seen["images"] == 2 and any(f.startswith("Pricing PPO") for f in seen["findings"])
-    assert sum(" its script: profit " in f for f in seen["findings"]) == min(len(AGENTS), 5)
+    assert sum(" its script: profit " in f and "paired over 3 seeds" in f for f in seen["findings"]) == len(AGENTS)
 
 
 def test_report_prints_the_verdicts(trained: dict, capsys: pytest.CaptureFixture) -> None:

@@ -55,14 +55,15 @@ def verdicts_png(bid: pd.DataFrame, path: Path) -> Path:
     return save_png(fig, path, dpi=100)
 
 
-def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: list[Path], run_id: str) -> Page:
+def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: list[Path], run_id: str,
+         seeds: int) -> Page:
     """Verdicts first: each learned bidder against its script (ROAS and spend), the pricing PPO against the best
     baseline."""
     findings = []
     for r in bid.itertuples():
         findings.append(f"{r.agent} ({r.algorithm}) {r.verdict} its script: profit "
                         f"{interval(r.profit_diff, r.profit_diff_lo, r.profit_diff_hi, 'money')} per run against it "
-                        f"(paired over seeds), "
+                        f"(paired over {seeds} seeds), "
                         + (f"on {fmt(r.spend_share, 'pct')} of its spend." if np.isfinite(r.spend_share)
                            else "and the script spent nothing."))
     ranked = price.sort_values("revenue_mean", ascending=False).set_index("policy")
@@ -129,7 +130,8 @@ def run_report(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[st
         tmp.write_text("\n".join(lines))
     pngs = [verdicts_png(bid, ctx.run_dir / "report" / "verdicts.png"),
             *[p for p in [Path(state["bidders_dir"]) / "learning_curves.png"] if p.is_file()]]
-    html = write(page(state, bid, price, pngs, ctx.run_id), ctx.run_dir / "report" / "report.html")
+    seeds = len(cfg.eval_seed_list("verdict"))
+    html = write(page(state, bid, price, pngs, ctx.run_id, seeds), ctx.run_dir / "report" / "report.html")
     for p in (path, html, pngs[0]):
         mlflow.log_artifact(str(p), "report")
     return {**state, "report_path": str(path), "report_html": str(html)}
