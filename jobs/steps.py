@@ -44,10 +44,22 @@ class Step:
                                 f"(it has {sorted(state)}); run the pipeline from its first step")
 
     def check_output(self, pipeline: str, name: str, out: Mapping[str, Any]) -> None:
-        """ContractError naming every declared key the step did not return."""
+        """ContractError naming every declared key the step did not return, and every key whose value strict JSON
+        cannot carry (a NaN or infinity: Airflow's XCom refuses it, so the embedded run must refuse it too)."""
+        import json
+
         missing = [k for k in self.writes if k not in out]
         if missing:
             raise ContractError(f"{pipeline}.{name} declares it writes {missing} but did not return them")
+        bad = []
+        for key, value in out.items():
+            try:
+                json.dumps(value, allow_nan=False, default=str)
+            except ValueError:
+                bad.append(key)
+        if bad:
+            raise ContractError(f"{pipeline}.{name} returned NaN or infinite values in {bad}: strict JSON (Airflow's "
+                                "XCom) cannot carry them; return None for an undefined value")
 
 
 def check_chain(pipeline: str, steps: Mapping[str, Step]) -> Mapping[str, Step]:

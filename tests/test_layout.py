@@ -100,3 +100,7 @@ def test_a_missing_key_fails_at_the_step_that_needs_it(platform_env: Path) -> No
     step = Step(lambda cfg, ctx, state: {**state, "x": 1}, reads=(), writes=("x", "forgotten"))
     with pytest.raises(ContractError, match=r"p.a declares it writes \['forgotten'\]"):
         step.check_output("p", "a", step.run(None, None, {}))
+    # What Airflow's XCom cannot carry (strict JSON) is refused here too, naming the keys; null is fine.
+    step.check_output("p", "a", {"x": [{"share": None}], "forgotten": 1})
+    with pytest.raises(ContractError, match=r"p.a returned NaN or infinite values in \['x', 'forgotten'\]"):
+        step.check_output("p", "a", {"x": [{"share": float("nan")}], "forgotten": float("inf")})

@@ -45,7 +45,8 @@ def test_evaluation_says_whether_each_learned_bidder_beats_its_script(trained: d
     # The verdict is what the profit interval says: beats iff above zero at comparable spend, loses iff below.
     from jobs.market_rl_training.train import COMPARABLE_SPEND
 
-    above = np.where(table["spend_share"] >= COMPARABLE_SPEND, "beats", "out-earns on less spend")
+    above = np.where((table["spend_share"] >= COMPARABLE_SPEND) | table["spend_share"].isna(), "beats",
+                     "out-earns on less spend")
     expected = np.where(table["profit_diff_lo"] > 0, above,
                         np.where(table["profit_diff_hi"] < 0, "loses to", "is not distinguishable from"))
     assert list(table["verdict"]) == list(expected)

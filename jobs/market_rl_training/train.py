@@ -149,9 +149,9 @@ def verdict(wide: pd.DataFrame) -> dict[str, Any]:
                                                                        - wide["spend"]["scripted"])
     gain, roas = t_interval(profit), t_interval(wide["roas"]["learned"] - wide["roas"]["scripted"])
     spend_share = float(wide["spend"]["learned"].sum() / wide["spend"]["scripted"].sum()) \
-        if wide["spend"]["scripted"].sum() > 0 else float("nan")
+        if wide["spend"]["scripted"].sum() > 0 else None  # the script spent nothing: no share (JSON: null)
     if gain["lo"] > 0:
-        says = "beats" if spend_share >= COMPARABLE_SPEND else "out-earns on less spend"
+        says = "beats" if spend_share is None or spend_share >= COMPARABLE_SPEND else "out-earns on less spend"
     else:
         says = "loses to" if gain["hi"] < 0 else "is not distinguishable from"
     return {
@@ -203,19 +203,20 @@ def run_evaluate_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) 
                 f"{agent}.scripted_roas": row["scripted_roas"],
                 f"{agent}.roas_diff": v["roas_diff"],
                 f"{agent}.profit_diff": v["profit_diff"],
-                f"{agent}.spend_share": v["spend_share"],
+                **({f"{agent}.spend_share": v["spend_share"]} if v["spend_share"] is not None else {}),
             }
         )
         log.info("%s (%s): profit %+.0f [%+.0f, %+.0f] against its script on %.0f%% of its spend (ROAS %.2f vs "
                  "%.2f): it %s its script", agent, p["algorithm"], v["profit_diff"], v["profit_diff_lo"],
-                 v["profit_diff_hi"], 100 * v["spend_share"], row["learned_roas"], row["scripted_roas"], v["verdict"])
+                 v["profit_diff_hi"], 100 * (v["spend_share"] or 0.0), row["learned_roas"], row["scripted_roas"],
+                 v["verdict"])
     out = ctx.run_dir / "evaluation"
     write_table(pd.concat(frames), out / "bidders_by_seed.csv")
     table = pd.DataFrame(summary)
     write_table(table, out / "bidders.csv")
     for name in ("bidders_by_seed.csv", "bidders.csv"):
         mlflow.log_artifact(str(out / name), "evaluation")
-    return {**state, "bidder_eval": table.to_dict(orient="records")}
+    return {**state, "bidder_eval": summary}  # the rows as built: an undefined spend share stays None (JSON null)
 
 
 def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
