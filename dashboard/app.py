@@ -163,10 +163,8 @@ def create_app() -> FastAPI:
     @app.get("/market/report/{run_id}", response_class=HTMLResponse)
     def market_report(run_id: str) -> HTMLResponse:
         """A night's report page: only a market_nightly report run."""
-        client = mlflow_client()
-        exp = client.get_experiment_by_name("market_nightly")
-        html = store.report_page(client, run_id)
-        if exp is None or html is None or client.get_run(run_id).info.experiment_id != exp.experiment_id:
+        html = store.report_page(mlflow_client(), run_id, "market_nightly")
+        if html is None:
             raise HTTPException(404, f"run {run_id!r} is not a market_nightly report")
         return HTMLResponse(html)
 

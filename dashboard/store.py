@@ -285,14 +285,15 @@ def latest_reports(client: Any) -> list[ReportLink]:
     return links
 
 
-def report_page(client: Any, run_id: str) -> str | None:
-    """The report page a task run holds (one of :data:`REPORT_PAGES`), None when the run is not a report task."""
+def report_page(client: Any, run_id: str, pipeline: str | None = None) -> str | None:
+    """The report page a task run holds (one of :data:`REPORT_PAGES`; of ``pipeline`` when given), None when the
+    run is not such a report task."""
     try:
         run = client.get_run(run_id)
     except Exception:  # noqa: BLE001 - an unknown or malformed id is a 404, whatever the store says
         return None
-    exp = client.get_experiment(run.info.experiment_id)
-    wanted = REPORT_PAGES.get(exp.name)
+    name = client.get_experiment(run.info.experiment_id).name
+    wanted = REPORT_PAGES.get(name) if pipeline in (None, name) else None
     if wanted is None or run.data.tags.get("airflow.task_id") != wanted[0]:
         return None
     return str(artifact(client, run_id, wanted[1]))

@@ -109,7 +109,3 @@ def write(page: Page, path: Path) -> Path:
         tmp.write_text(render(page))
     return path
 
-
-def finding(text: str, **values: Any) -> str:
-    """A headline sentence (plain text; the template escapes it)."""
-    return text.format(**values) if values else text

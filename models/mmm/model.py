@@ -68,7 +68,7 @@ class MmmData:
 def _control(df_grid: Any, ctl: Any) -> np.ndarray:
     x = df_grid(ctl.column)
     if ctl.transform == "log":
-        return np.log(x / ctl.scale) if ctl.scale != 1 else np.log(x)
+        return np.log(x / ctl.scale)
     if ctl.transform == "log1p":
         return np.log1p(x / ctl.scale)
     if ctl.transform == "log_ratio":

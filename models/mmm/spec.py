@@ -224,10 +224,9 @@ def from_config(preset: str, overrides: Mapping[str, Any] | None = None) -> Data
             over[key] = tuple(over[key])
     if "levels" in over:
         over["levels"] = {k: tuple(v) for k, v in over["levels"].items()}
-    spec = dataclasses.replace(PRESETS[preset], **over)
-    if "hierarchy" in over and "levels" not in over and preset == "geoindia":
-        spec = dataclasses.replace(spec, levels={}, gate_level=over.get("gate_level", ""))
-    return spec
+    if "hierarchy" in over and "levels" not in over:  # the preset's levels name the preset's hierarchy
+        over = {"levels": {}, "gate_level": "", **over}
+    return dataclasses.replace(PRESETS[preset], **over)
 
 
 def with_channels(spec: DataSpec, columns: list[str], roi_priors: Mapping[str, Any] | None = None) -> DataSpec:
