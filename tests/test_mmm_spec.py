@@ -245,3 +245,17 @@ def test_a_daily_series_is_a_panel_too() -> None:
     d, f, post = _fit(daily, data, steps=200)
     assert d.y.shape == (1, 420) and d.control_names == ["fourier_0", "fourier_1", "fourier_2", "fourier_3"]
     assert np.isfinite(f.theta).all() and len(post.weeks) == 13
+
+
+def test_bad_settings_name_what_is_wrong() -> None:
+    from jobs.banner_bandit_eval.config import load as banner_load
+    from jobs.mmm.config import load
+
+    with pytest.raises(ValueError, match=r"subset names column\(s\) \['Region'\] that are not hierarchy levels"):
+        load("smoke", {"subset": {"Region": ["x"]}})
+    with pytest.raises(ValueError, match="data_preset must be one of"):
+        load("smoke", {"data_preset": "mars"})
+    with pytest.raises(ValueError, match=r"unknown channel\(s\) \['Tv'\] in cpm"):
+        load("smoke", {"cpm": {"Tv": 2.0}})
+    with pytest.raises(ValueError, match="reward_model must be one of"):
+        banner_load("smoke", {"reward_model": "forest"})
