@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 STAGES = ("AWARENESS", "INTEREST", "CONSIDERATION", "PURCHASE", "RETENTION", "CHURN_RISK")
 AWARENESS, INTEREST, CONSIDERATION, PURCHASE, RETENTION, CHURN_RISK = range(6)
@@ -55,6 +56,7 @@ class Customers:
     clicks_by: np.ndarray     # (n, advertisers) int32, the customer's response history per advertiser
     last_cooled: np.ndarray   # int64, when idleness last moved the customer back a stage
     pending_retention: np.ndarray  # indices that bought in the previous step (PURCHASE -> RETENTION next)
+    stage_counts: np.ndarray  # (stages,) customers per stage, kept up to date by advance() without a full sweep
 
     @property
     def n(self) -> int:
@@ -76,8 +78,9 @@ class Customers:
 
     def subset(self, idx: np.ndarray) -> Customers:
         """The customers at ``idx`` (copies), e.g. the hour's opportunities."""
-        return Customers(**{k: v[idx] for k, v in vars(self).items() if k != "pending_retention"},
-                         pending_retention=np.zeros(0, dtype=np.int64))
+        picked = {k: v[idx] for k, v in vars(self).items() if k not in ("pending_retention", "stage_counts")}
+        return Customers(**picked, pending_retention=np.zeros(0, dtype=np.int64),
+                         stage_counts=np.bincount(picked["stage"], minlength=len(STAGES)))
 
     def features(self, t: int, rules: LifecycleRules) -> np.ndarray:
         """The 10 normalised customer features of the RL observation, shape (n, 10)."""
@@ -99,7 +102,7 @@ def make_customers(n: int, n_advertisers: int, rng: np.random.Generator) -> Cust
         spent=purchases * ORDER_VALUE[category] * rng.uniform(0.7, 1.3, n), cart_value=np.zeros(n),
         last_active=-rng.integers(0, 24 * 20, n).astype(np.int64), category=category,
         clicks_by=np.zeros((n, n_advertisers), dtype=np.int32), last_cooled=np.full(n, -(2**40), dtype=np.int64),
-        pending_retention=np.zeros(0, dtype=np.int64))
+        pending_retention=np.zeros(0, dtype=np.int64), stage_counts=np.bincount(stage, minlength=len(STAGES)))
 
 
 def advance(c: Customers, t: int, visited: np.ndarray, carted: np.ndarray, bought: np.ndarray,
@@ -108,30 +111,77 @@ def advance(c: Customers, t: int, visited: np.ndarray, carted: np.ndarray, bough
     repeats allowed), then, every ``rules.check_every`` steps, recency over the whole population.
 
     Only the touched customers are written each step, so a step costs what happened in it,
-    not the population's size; the recency pass is the one full-array sweep.
+    not the population's size; the recency pass is the one full-array sweep. ``stage_counts``
+    follows the touched customers' moves, and is recounted by the sweep.
     """
     s = c.stage
-    s_prev = s[c.pending_retention]
-    s[c.pending_retention[s_prev == PURCHASE]] = RETENTION  # the step after a purchase
-    np.add.at(c.visits, visited, 1)
-    active = np.concatenate([visited, carted, bought])
-    c.last_active[active] = t
-    np.add.at(c.cart_value, carted, ORDER_VALUE[c.category[carted]])
+    _add_at(c.visits, visited, np.ones(len(visited), dtype=c.visits.dtype))
+    c.last_active[np.concatenate([visited, carted, bought])] = t
+    _add_at(c.cart_value, carted, ORDER_VALUE[c.category[carted]])
     c.cart_value[bought] = 0.0
-    np.add.at(c.purchases, bought, 1)
-    np.add.at(c.spent, bought, revenue)
-    v = s[visited]
-    s[visited] = np.where(v == AWARENESS, INTEREST, np.where(v == CHURN_RISK, RETENTION, v))
-    k = s[carted]
-    s[carted] = np.where((k == AWARENESS) | (k == INTEREST), CONSIDERATION, k)
-    s[bought] = PURCHASE
+    _add_at(c.purchases, bought, np.ones(len(bought), dtype=c.purchases.dtype))
+    _add_at(c.spent, bought, np.asarray(revenue, dtype=np.float64))
+    moved = [np.ascontiguousarray(x, dtype=np.int64) for x in (c.pending_retention, visited, carted, bought)]
+    _transitions(s, c.stage_counts, *moved)
     c.pending_retention = np.unique(bought)
     if t % rules.check_every:
         return
-    idle = t - np.maximum(c.last_active, c.last_cooled)
-    cool = (idle > rules.cool_after) & ((s == INTEREST) | (s == CONSIDERATION))
-    s[cool] -= 1
-    c.last_cooled[cool] = t
-    idle = t - c.last_active
-    s[(idle > rules.churn_after) & (s == RETENTION)] = CHURN_RISK
-    s[(idle > rules.lost_after) & (s == CHURN_RISK)] = AWARENESS
+    c.stage_counts = _recency(s, c.last_active, c.last_cooled, t, rules.cool_after, rules.churn_after,
+                              rules.lost_after)
+
+
+@njit(cache=True, nogil=True)
+def _transitions(s: np.ndarray, counts: np.ndarray, pending: np.ndarray, visited: np.ndarray, carted: np.ndarray,
+                 bought: np.ndarray) -> None:  # pragma: no cover - compiled
+    """The step's behaviour-driven stage moves, in this order: last step's buyers to RETENTION, visits (AWARENESS
+    to INTEREST, CHURN_RISK back to RETENTION), cart actions (AWARENESS / INTEREST to CONSIDERATION), purchases.
+    Each move is idempotent, so a repeated index moves once, as with array assignment; ``counts`` follow."""
+    for phase in range(4):
+        idx = (pending, visited, carted, bought)[phase]
+        for j in range(len(idx)):
+            i = idx[j]
+            old = s[i]
+            new = old
+            if phase == 0:
+                new = RETENTION if old == PURCHASE else old
+            elif phase == 1:
+                new = INTEREST if old == AWARENESS else (RETENTION if old == CHURN_RISK else old)
+            elif phase == 2:
+                new = CONSIDERATION if (old == AWARENESS or old == INTEREST) else old
+            else:
+                new = PURCHASE
+            if new != old:
+                counts[old] -= 1
+                counts[new] += 1
+                s[i] = new
+
+
+@njit(cache=True, nogil=True)
+def _add_at(target: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``np.add.at`` (repeats accumulate, in order) without its per-call overhead on small index arrays."""
+    for j in range(len(idx)):
+        target[idx[j]] += values[j]
+
+
+@njit(cache=True, nogil=True)
+def _recency(s: np.ndarray, last_active: np.ndarray, last_cooled: np.ndarray, t: int, cool_after: int,
+             churn_after: int, lost_after: int) -> np.ndarray:  # pragma: no cover - compiled
+    """The daily recency rules over the whole population in one pass (stages in place); returns the stage counts.
+
+    Idle INTEREST / CONSIDERATION customers cool one stage (then wait ``cool_after`` again); idle RETENTION
+    becomes CHURN_RISK; CHURN_RISK idle past ``lost_after`` starts over at AWARENESS (in the same pass).
+    """
+    counts = np.zeros(len(STAGES), dtype=np.int64)
+    for i in range(len(s)):
+        st = s[i]
+        if (st == INTEREST or st == CONSIDERATION) and t - max(last_active[i], last_cooled[i]) > cool_after:
+            st -= 1
+            last_cooled[i] = t
+        idle = t - last_active[i]
+        if st == RETENTION and idle > churn_after:
+            st = CHURN_RISK
+        if st == CHURN_RISK and idle > lost_after:
+            st = AWARENESS
+        s[i] = st
+        counts[st] += 1
+    return counts

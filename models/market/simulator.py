@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from models.common.streams import stream
 from models.market.auction import CENT, AuctionRules, even_pacing, priorities, run_auctions, to_cents
@@ -103,6 +104,7 @@ class Market:
     history: list[dict[str, Any]] = field(default_factory=list)
     last_auctions: dict[str, np.ndarray] = field(default_factory=dict)  # the last step's auction inputs and outcome
     last_opportunities: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # their customers
+    _bid_terms: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def k(self) -> int:
@@ -165,14 +167,35 @@ def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray) -> np.ndarray:
     """(opportunities, advertisers) bids in currency: pCTR (stage-adjusted) x value x multiplier, 0 off-target.
 
     ``pctr``: (opportunities,) when every bidder uses the same estimate, or (opportunities, advertisers)."""
-    stage = m.customers.stage[cust]
-    targets = np.stack([s.stage_mask() for s in m.strategies])           # (k, stages)
-    on = targets[:, stage].T                                              # (n, k)
-    bonus = np.array([s.retarget_bonus for s in m.strategies])
-    retarget = (m.customers.clicks_by[cust] > 0) | ((stage == CONSIDERATION) | (stage == CHURN_RISK))[:, None]
-    value = np.array([s.value_per_click for s in m.strategies])[None, :] * m.affinity[:, m.customers.category[cust]].T
-    est = (pctr if pctr.ndim == 2 else pctr[:, None]) * STAGE_CTR_LIFT[stage][:, None]
-    return np.where(on, est * value * m.multipliers[None, :] * np.where(retarget, bonus[None, :], 1.0), 0.0)
+    k = m.k
+    if m._bid_terms is None:  # the strategies are frozen: their stage masks and constants are read once
+        m._bid_terms = (np.stack([s.stage_mask() for s in m.strategies]),
+                        np.array([s.value_per_click for s in m.strategies]),
+                        np.array([s.retarget_bonus for s in m.strategies]))
+    on_stage, value, bonus = m._bid_terms
+    est = np.broadcast_to(pctr[:, None], (len(cust), k)) if pctr.ndim == 1 else pctr
+    out = np.empty((len(cust), k))
+    _bid_kernel(m.customers.stage, m.customers.category, m.customers.clicks_by, cust, est, on_stage, value,
+                m.affinity, m.multipliers, bonus, STAGE_CTR_LIFT, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _bid_kernel(stage: np.ndarray, category: np.ndarray, clicks_by: np.ndarray, cust: np.ndarray, pctr: np.ndarray,
+                on_stage: np.ndarray, value: np.ndarray, affinity: np.ndarray, multipliers: np.ndarray,
+                bonus: np.ndarray, lift: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """One bid per opportunity and advertiser, multiplied in the order the array expression used (same floats)."""
+    n, k = out.shape
+    for i in range(n):
+        c = cust[i]
+        s = stage[c]
+        warm = s == CONSIDERATION or s == CHURN_RISK  # retargeting stages: every bidder applies its bonus
+        for a in range(k):
+            if not on_stage[a, s]:
+                out[i, a] = 0.0
+                continue
+            factor = bonus[a] if (warm or clicks_by[c, a] > 0) else 1.0
+            out[i, a] = pctr[i, a] * lift[s] * (value[a] * affinity[a, category[c]]) * multipliers[a] * factor
 
 
 def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None) -> dict[str, Any]:
@@ -200,6 +223,7 @@ def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None)
     prio = priorities(n, k, cfg.rules, rng)
     res = run_auctions(bids, allowed, cfg.rules, prio)  # bids under the reserve sit out
     m.last_auctions = {"bids": bids, "allowed": allowed, "prio": prio, "winner": res.winner, "price": res.price}
+    bid_count, bid_by_stage = _bid_stats(bids, c.stage, cust)
     won = res.winner >= 0
     w, wc = res.winner[won], cust[won]
     p_true = np.clip(m.pool_p[imp[won]] * STAGE_CTR_LIFT[c.stage[wc]], 0, 1)
@@ -212,15 +236,14 @@ def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None)
     revenue = np.where(bought, order, 0.0)
     # What a win is worth before the dice: P(click) x P(cart) x P(buy) x order value, averaged over the
     # basket's price ratio. A lower-variance learning signal than the rare realised purchases.
-    grid = np.linspace(0.6, 1.4, 81)
-    buy_given_cart = BUY_RATE[c.stage[wc]] * float(np.mean(grid * np.exp(-cfg.price_sensitivity * (grid - 1.0))))
+    buy_given_cart = BUY_RATE[c.stage[wc]] * _mean_price_factor(cfg.price_sensitivity)
     expected = p_true * CART_RATE[c.stage[wc]] * buy_given_cart * ORDER_VALUE[c.category[wc]]
     # Customer-level behaviour as indices: ad clicks plus organic visits (a binomial count of random customers).
     organic = rng.integers(0, c.n, rng.binomial(c.n, cfg.lifecycle.organic_visit_rate))
     np.add.at(c.clicks_by, (wc[clicked], w[clicked]), 1)
     advance(c, m.t, np.concatenate([wc[clicked], organic]), wc[carted], wc[bought], revenue[bought], cfg.lifecycle)
     row = {
-        "auctions": np.full(k, float(n)), "bids": (bids > 0).sum(axis=0).astype(float),
+        "auctions": np.full(k, float(n)), "bids": bid_count,
         "wins": np.bincount(w, minlength=k).astype(float), "clicks": np.bincount(w[clicked], minlength=k).astype(float),
         "carts": np.bincount(w[carted], minlength=k).astype(float),
         "conversions": np.bincount(w[bought], minlength=k).astype(float),
@@ -230,19 +253,41 @@ def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None)
         m.totals[key] += row[key]
     m.totals["_day_spend"] = m.totals.get("_day_spend", np.zeros(k)) + res.spend
     _adapt(m, row)
-    out = {"t": m.t, "hour": hour, "stage_mix": np.bincount(c.stage, minlength=len(STAGES)) / c.n,
+    out = {"t": m.t, "hour": hour, "stage_mix": c.stage_counts / c.n,
            "mean_price": float(res.price[won].mean() / CENT) if won.any() else 0.0,
-           "bid_by_stage": _mean_bid_by_stage(bids, c.stage[cust]), **row, "multipliers": m.multipliers.copy()}
+           "bid_by_stage": bid_by_stage, **row, "multipliers": m.multipliers.copy()}
     m.history.append(out)
     m.t += 1
     return out
 
 
-def _mean_bid_by_stage(bids: np.ndarray, stage: np.ndarray) -> np.ndarray:
-    total = np.zeros(len(STAGES))
-    count = np.bincount(stage, minlength=len(STAGES)).astype(float)
-    np.add.at(total, stage, bids.sum(axis=1) / max(bids.shape[1], 1) / CENT)
-    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+@functools.lru_cache(maxsize=8)
+def _mean_price_factor(sensitivity: float) -> float:
+    """E[ratio x exp(-s (ratio - 1))] over the basket's price ratio, uniform on [0.6, 1.4] (an 81-point grid)."""
+    grid = np.linspace(0.6, 1.4, 81)
+    return float(np.mean(grid * np.exp(-sensitivity * (grid - 1.0))))
+
+
+@njit(cache=True, nogil=True)
+def _bid_stats(bids: np.ndarray, stage: np.ndarray, cust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bids placed per advertiser, and the mean bid per opportunity (over advertisers, in currency) by the
+    customer's stage, in one pass over the step's bids."""  # pragma: no cover - compiled
+    n, k = bids.shape
+    placed = np.zeros(k)
+    total = np.zeros(len(STAGE_CTR_LIFT))
+    count = np.zeros(len(STAGE_CTR_LIFT))
+    for i in range(n):
+        row = 0
+        for a in range(k):
+            row += bids[i, a]
+            if bids[i, a] > 0:
+                placed[a] += 1
+        s = stage[cust[i]]
+        total[s] += row / max(k, 1) / CENT
+        count[s] += 1
+    for s in range(len(total)):
+        total[s] = total[s] / count[s] if count[s] > 0 else 0.0
+    return placed, total
 
 
 def _adapt(m: Market, row: dict[str, np.ndarray]) -> None:
