@@ -22,7 +22,7 @@ export GX_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
 
-.PHONY: help venv init demo market-demo doctor stack stack-status stack-down stack-env serve notebooks test test-fast lint ui stop bench lock clean
+.PHONY: help venv init demo market-demo doctor stack stack-status stack-down stack-env serve notebooks test test-fast lint ui stop bench full-data lock clean
 help:
 	@echo "make demo   - install, init the embedded stack, run avazu_ctr, pricing_models, budget_bandits, banner_bandit_eval (demo)"
 	@echo "make test   - install what is missing, lint, run the integration tests, then the rest in TEST_WORKERS (2) processes"
@@ -34,6 +34,7 @@ help:
 	@echo "make notebooks - execute notebooks/ (smoke; NOTEBOOK_PROFILE=demo) into data/notebooks/ and MLflow"
 	@echo "make doctor - after killed tasks: close their MLflow runs, finish or undo a promotion, remove half-written files"
 	@echo "make bench  - measure sampling, features, training and quality; JSON in bench/results/"
+	@echo "make full-data - the 40.4M-row Avazu-schema fixture (CSV + gzip, ~7.7 GB) for the full-scale bench"
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required"; exit 1; }
@@ -113,6 +114,9 @@ stop:
 
 bench: venv
 	$(BIN)/python bench/run_all.py
+
+full-data: venv
+	cd bench && $(BIN)/python full_data.py
 
 lock: venv
 	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt

@@ -42,6 +42,7 @@ class ValidationReport:
     success: bool
     evaluated: int
     failures: list[dict[str, Any]] = field(default_factory=list)
+    engine: str = "pandas"
     data_docs: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -100,10 +101,46 @@ def _observed(result: dict[str, Any]) -> str:
     return ", ".join(parts) or "failed"
 
 
+def engine(df: Any) -> str:
+    """``pandas`` for a pandas frame, ``spark`` for a Spark (classic or Connect) DataFrame."""
+    import pandas as pd
+
+    if isinstance(df, pd.DataFrame):
+        return "pandas"
+    from great_expectations.datasource.fluent.spark_datasource import DataFrameAsset
+
+    if DataFrameAsset.is_spark_data_frame(df):
+        return "spark"
+    raise TypeError(f"validate a pandas or a Spark DataFrame, not {type(df).__name__}")
+
+
+def _raised(info: dict[str, Any]) -> str | None:
+    """The error a metric raised, if any (GX keeps it flat, or per metric when several were computed)."""
+    infos = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for i in infos:
+        if i.get("raised_exception"):
+            return f"raised {i.get('exception_message')}"
+    return None
+
+
+def _widen_small_ints(df: Any) -> Any:
+    """Byte and short columns as int: GX 1.24's Spark metrics (mean, ...) refuse them as non-numeric. Lossless,
+    and lazy (a projection, no data moves)."""
+    from pyspark.sql import types as T
+
+    small = {f.name for f in df.schema.fields if isinstance(f.dataType, (T.ByteType, T.ShortType))}
+    if not small:
+        return df
+    return df.select(*[df[c].cast("int").alias(c) if c in small else df[c] for c in df.columns])
+
+
 def validate_frame(df: Any, suite_name: str, dataset: str, project_dir: Path | None = None,
                    suite: dict[str, Any] | None = None) -> ValidationReport:
-    """Validate a pandas frame against ``expectations/<suite_name>.json`` (or ``suite``, the same JSON layout
-    generated at run time, e.g. from the MMM's data spec).
+    """Validate a pandas or Spark frame against ``expectations/<suite_name>.json`` (or ``suite``, the same JSON
+    layout generated at run time, e.g. from the MMM's data spec).
+
+    A Spark DataFrame runs the suite on GX's Spark engine: the expectations become Spark jobs, so the data
+    never has to fit in the driver (the pandas engine stays for inputs that fit comfortably).
 
     ``project_dir`` holds the GX context and Data Docs (default: the data root).
     Returns the report on success; raises :class:`DataValidationError` (with the report)
@@ -118,7 +155,11 @@ def validate_frame(df: Any, suite_name: str, dataset: str, project_dir: Path | N
     project_dir = Path(project_dir or data_root())
     ctx = _context(project_dir)
     ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
-    source = _get_or_add(ctx.data_sources.get, ctx.data_sources.add_pandas, "pandas")
+    kind = engine(df)
+    if kind == "spark":
+        df = _widen_small_ints(df)
+    add = ctx.data_sources.add_pandas if kind == "pandas" else ctx.data_sources.add_spark
+    source = _get_or_add(ctx.data_sources.get, add, kind)
     asset = _get_or_add(source.get_asset, source.add_dataframe_asset, suite_name)
     batch_def = _get_or_add(asset.get_batch_definition, asset.add_batch_definition_whole_dataframe, "whole")
     suite = _replace(
@@ -153,16 +194,14 @@ def validate_frame(df: Any, suite_name: str, dataset: str, project_dir: Path | N
                     "expectation": r.expectation_config.type,
                     "column": kwargs.get("column"),
                     "kwargs": kwargs,
-                    "observed": _observed(r.result or {}) if not r.exception_info.get("raised_exception") else
-                    f"raised {r.exception_info.get('exception_message')}",
+                    "observed": _raised(r.exception_info) or _observed(r.result or {}),
                 })
     docs = project_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
-    report = ValidationReport(
-        suite_name, dataset, result.success, evaluated, failures, docs if docs.exists() else None, raw
-    )
+    report = ValidationReport(suite_name, dataset, result.success, evaluated, failures, kind,
+                              docs if docs.exists() else None, raw)
     if not report.success:
         raise DataValidationError(report.message(), report)
-    log.info("validation: %s passed %d expectations of %s", dataset, evaluated, suite_name)
+    log.info("validation: %s passed %d expectations of %s (%s engine)", dataset, evaluated, suite_name, kind)
     return report
 
 
@@ -176,6 +215,7 @@ def log_report_to_mlflow(report: ValidationReport) -> None:
         f"{report.suite}.failed": len(report.failures),
     })
     mlflow.set_tag(f"validation.{report.suite}", "passed" if report.success else "failed")
+    mlflow.set_tag(f"validation.{report.suite}.engine", report.engine)
     if report.data_docs is not None:
         mlflow.log_artifacts(str(report.data_docs), "data_docs")
 
@@ -189,4 +229,4 @@ def validate_and_log(df: Any, suite_name: str, dataset: str, project_dir: Path,
         log_report_to_mlflow(exc.report)
         raise
     log_report_to_mlflow(report)
-    return {"suite": suite_name, "evaluated": report.evaluated}
+    return {"suite": suite_name, "evaluated": report.evaluated, "engine": report.engine}

@@ -58,3 +58,17 @@ def test_same_config_same_numbers_then_worse_model_becomes_challenger(platform_e
     rows = pd.read_parquet(first["sample_path"]).head(20)
     preds = mlflow.pyfunc.load_model("models:/ctr_lightgbm@champion").predict(rows)
     assert len(preds) == 20 and ((preds > 0) & (preds < 1)).all()
+
+
+def test_random_sample_and_spark_validation_through_the_steps(platform_env: Path) -> None:
+    """The two-pass random sample and Great Expectations on Spark, as a full-size run uses them, on the smoke
+    profile: exactly N rows, both gates on the Spark engine, the engine recorded on the MLflow run."""
+    import mlflow
+
+    state = run_pipeline("avazu_ctr", "smoke", {"validation_engine": "spark", "sample_mode": "random",
+                                                "sample_rows": 5000}, run_id="spark-gx", until="validate_features")
+    assert state["sample_rows"] == 5000 and sum(state["feature_rows"].values()) == 5000
+    assert state["validate_raw"]["engine"] == "spark"
+    assert [v["engine"] for v in state["validate_features"]] == ["spark", "spark"]
+    runs = mlflow.search_runs(experiment_names=["avazu_ctr"], filter_string="tags.mlflow.runName = 'validate_raw'")
+    assert len(runs) == 1 and runs["tags.validation.avazu_raw.engine"].tolist() == ["spark"]

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -143,3 +144,27 @@ def test_manifest_written_by_the_step(synthetic_csv: tuple[Path, Path], platform
     manifest = json.loads(Path(out["sample_manifest"]).read_text())
     assert manifest["rows"] == out["sample_rows"] == 20_000
     assert manifest["source"] == "synthetic" and manifest["seed"] == 42
+
+
+@pytest.mark.parametrize("rows", [1, 777, 19_999, 20_000, 50_000])
+def test_random_sample_equals_its_definition(synthetic_csv: tuple[Path, Path], tmp_path: Path, rows: int) -> None:
+    """Two streaming passes give exactly the single-pass definition: one key per row from the seed's generator
+    in file order, the ``rows`` smallest keys kept, in file order (all rows when the file has fewer)."""
+    src, _ = synthetic_csv
+    manifest = sample_csv(src, tmp_path / "s.parquet", SampleSpec(rows=rows, mode="random", seed=7))
+    full = pd.read_csv(src, dtype={"id": str})
+    keys = np.random.default_rng(7).random(len(full))
+    want = full.iloc[np.sort(np.argsort(keys, kind="stable")[:rows])]["id"].tolist()
+    got = pd.read_parquet(tmp_path / "s.parquet")["id"].tolist()
+    assert got == want
+    assert manifest["rows"] == min(rows, len(full)) and manifest["rows_read"] == len(full)
+
+
+def test_random_sample_keeps_exactly_n_when_keys_tie() -> None:
+    """Equal keys at the cut: the first ones in file order fill the sample up to exactly N."""
+    from jobs.avazu_ctr.sample import _Cut
+
+    cut = _Cut(0.5, ties=3)
+    first = cut.mask(np.array([0.1, 0.5, 0.9, 0.5]))
+    second = cut.mask(np.array([0.5, 0.5, 0.2]))
+    assert first.tolist() == [True, True, False, True] and second.tolist() == [True, False, True]

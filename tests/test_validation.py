@@ -59,3 +59,35 @@ def test_each_run_folder_has_its_own_context_and_data_docs(raw_frame: pd.DataFra
     count = lambda root: len(list((root / "gx" / "uncommitted" / "validations").rglob("*.json")))  # noqa: E731
     assert count(a) == 2 and count(b) == 1  # runs do not see (or re-log) each other's results
     assert report.data_docs == b / "gx" / "uncommitted" / "data_docs" / "local_site"
+
+
+def _outcome(report) -> list[tuple]:  # noqa: ANN001 - a ValidationReport
+    """What each failed expectation found, comparable across engines: type, column and unexpected count."""
+    found = []
+    for f in report.failures:
+        count = f["observed"].split(" unexpected")[0] if "unexpected" in f["observed"] else f["observed"]
+        found.append((f["expectation"], f["column"], count))
+    return sorted(found)
+
+
+@pytest.mark.slow
+def test_spark_engine_equals_the_pandas_engine(raw_frame: pd.DataFrame, platform_env: Path, spark) -> None:  # noqa: ANN001
+    """The same suite on the same rows through GX's Spark engine: same verdict, same expectations evaluated, the
+    same failures with the same unexpected counts (clean rows, then rows broken four ways)."""
+    good_pd = validate_frame(raw_frame, "avazu_raw", "pandas")
+    good_spark = validate_frame(spark.createDataFrame(raw_frame), "avazu_raw", "spark")
+    assert good_spark.success and good_spark.evaluated == good_pd.evaluated and good_spark.failures == []
+
+    bad = raw_frame.copy()
+    bad.loc[[3, 10], "click"] = 2
+    bad.loc[5, "site_id"] = "NOT-HEX"
+    bad.loc[7, "id"] = bad.loc[8, "id"]  # a duplicate id
+    bad.loc[[1, 2, 4], "C1"] = 999
+    reports = {}
+    for name, frame in (("pandas", bad), ("spark", spark.createDataFrame(bad))):
+        with pytest.raises(DataValidationError) as err:
+            validate_frame(frame, "avazu_raw", f"broken on {name}")
+        reports[name] = err.value.report
+    assert _outcome(reports["spark"]) == _outcome(reports["pandas"])
+    assert {f[1] for f in _outcome(reports["spark"])} == {"click", "site_id", "id", "C1"}
+    assert reports["spark"].evaluated == reports["pandas"].evaluated

@@ -24,7 +24,10 @@ class AvazuConfig:
         kaggle_competition, kaggle_file: what ``source=kaggle`` downloads.
         synthetic_rows: rows generated for ``source=synthetic``.
         sample_rows: rows kept by the sampler; 0 keeps every row.
-        sample_mode: ``first`` (first N rows) or ``random`` (seeded Bernoulli sample).
+        sample_mode: ``first`` (first N rows) or ``random`` (a seeded uniform sample of exactly N rows, in
+            file order, taken in two streaming passes).
+        validation_engine: ``auto`` (Spark above ``validation_spark_rows`` rows, else pandas), ``pandas`` or
+            ``spark``: which Great Expectations engine runs the raw and feature suites.
         seed: seeds generation, sampling, the split and LightGBM.
         split: ``stratified`` (random, class-balanced) or ``time`` (last day held out).
         holdout_fraction: holdout share for the stratified split, in (0, 0.5].
@@ -43,6 +46,8 @@ class AvazuConfig:
     synthetic_rows: int
     sample_rows: int
     sample_mode: str
+    validation_engine: str
+    validation_spark_rows: int
     seed: int
     split: str
     holdout_fraction: float
@@ -62,6 +67,9 @@ class AvazuConfig:
             (self.synthetic_rows >= 100, f"synthetic_rows must be >= 100, got {self.synthetic_rows}"),
             (self.sample_rows >= 0, f"sample_rows must be >= 0 (0 = all), got {self.sample_rows}"),
             (self.sample_mode in ("first", "random"), f"sample_mode must be first|random, got {self.sample_mode!r}"),
+            (self.validation_engine in ("auto", "pandas", "spark"),
+             f"validation_engine must be auto|pandas|spark, got {self.validation_engine!r}"),
+            (self.validation_spark_rows >= 0, f"validation_spark_rows must be >= 0, got {self.validation_spark_rows}"),
             (self.split in ("stratified", "time"), f"split must be stratified|time, got {self.split!r}"),
             (0.0 < self.holdout_fraction <= 0.5, f"holdout_fraction must be in (0, 0.5], got {self.holdout_fraction}"),
             (self.encoding_smoothing >= 0, f"encoding_smoothing must be >= 0, got {self.encoding_smoothing}"),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import logging
+import queue
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,34 +26,74 @@ from models.ctr.synth import SynthConfig, generate_chunks
 log = logging.getLogger(__name__)
 
 
-def write_synthetic(cfg: AvazuConfig, out_dir: Path, chunk_rows: int = 500_000) -> tuple[Path, Path]:
-    """Write ``cfg.synthetic_rows`` synthetic rows as ``train.csv`` plus ``ground_truth.parquet``.
+def write_synthetic(cfg: AvazuConfig, out_dir: Path, chunk_rows: int = 500_000,
+                    gzip_copy: bool = False) -> tuple[Path, Path]:
+    """Write ``cfg.synthetic_rows`` synthetic rows as ``train.csv`` plus ``ground_truth.parquet`` (and, with
+    ``gzip_copy``, the same CSV as ``train.gz``, as Kaggle ships it).
 
-    Both files appear atomically; memory is bounded by ``chunk_rows``.
+    The files appear atomically; memory is bounded by ``chunk_rows``. The gzip copy is compressed on a
+    thread of its own (zlib releases the GIL), so it overlaps with generating the next chunk.
     """
-    csv_path, truth_path = out_dir / "train.csv", out_dir / "ground_truth.parquet"
+    csv_path, truth_path, gz_path = out_dir / "train.csv", out_dir / "ground_truth.parquet", out_dir / "train.gz"
     progress = Progress("synthetic", total=cfg.synthetic_rows, unit="rows")
-    with atomic_path(csv_path) as tmp_csv, atomic_path(truth_path) as tmp_truth:
-        writer: pacsv.CSVWriter | None = None
+    with atomic_path(csv_path) as tmp_csv, atomic_path(truth_path) as tmp_truth, \
+            (atomic_path(gz_path) if gzip_copy else contextlib.nullcontext(None)) as tmp_gz:
+        gz = _GzipSink(tmp_gz) if tmp_gz is not None else None
         truth_writer: pq.ParquetWriter | None = None
         try:
-            for table, p in generate_chunks(SynthConfig(seed=cfg.seed), cfg.synthetic_rows, chunk_rows):
-                if writer is None:
-                    opts = pacsv.WriteOptions(quoting_style="none")
-                    writer = pacsv.CSVWriter(str(tmp_csv), table.schema, write_options=opts)
-                writer.write_table(table)
-                truth = pa.table({"id": table["id"], "p_click": pa.array(p.astype(np.float64))})
-                if truth_writer is None:
-                    truth_writer = pq.ParquetWriter(str(tmp_truth), truth.schema, compression="zstd")
-                truth_writer.write_table(truth)
-                progress.update(table.num_rows)
+            with open(tmp_csv, "wb") as plain:
+                header = True
+                for table, p in generate_chunks(SynthConfig(seed=cfg.seed), cfg.synthetic_rows, chunk_rows):
+                    buf = pa.BufferOutputStream()
+                    pacsv.write_csv(table, buf, pacsv.WriteOptions(quoting_style="none", include_header=header))
+                    data = buf.getvalue()
+                    plain.write(data)
+                    if gz is not None:
+                        gz.put(data)
+                    header = False
+                    truth = pa.table({"id": table["id"], "p_click": pa.array(p.astype(np.float64))})
+                    if truth_writer is None:
+                        truth_writer = pq.ParquetWriter(str(tmp_truth), truth.schema, compression="zstd")
+                    truth_writer.write_table(truth)
+                    progress.update(table.num_rows)
         finally:
-            if writer is not None:
-                writer.close()
             if truth_writer is not None:
                 truth_writer.close()
+            if gz is not None:
+                gz.close()
     progress.done()
     return csv_path, truth_path
+
+
+class _GzipSink:
+    """gzip (level 6) of the CSV bytes on a background thread, fed through a bounded queue (flat memory)."""
+
+    def __init__(self, path: Path) -> None:
+        self._queue: queue.Queue[pa.Buffer | None] = queue.Queue(maxsize=4)
+        self._file = gzip.open(path, "wb", compresslevel=6)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="gzip-sink", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._file.write(memoryview(item))
+                except BaseException as exc:  # surfaced by put()/close()
+                    self._error = exc
+
+    def put(self, data: pa.Buffer) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._file.close()
+        if self._error is not None:
+            raise self._error
 
 
 def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any] | None = None) -> dict[str, Any]:

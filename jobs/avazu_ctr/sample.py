@@ -4,6 +4,13 @@ The CSV is parsed by Arrow block by block (never the whole file in memory), chec
 for Avazu's header and types on the way, and written batch by batch. ``first`` keeps
 the first N rows; ``random`` keeps a seeded uniform sample of exactly N rows by
 bottom-k keys (each row gets a random key, the N smallest win), in file order.
+
+The random sample takes two passes so that no sampled row is ever held: the first
+reads one column to count rows while drawing their keys and keeps only the smallest
+keys (at most 2N floats: 160 MB for N = 10M), which gives the N-th smallest key; the
+second draws the same keys again and streams the rows at or below it to Parquet. Peak
+memory does not grow with N's rows or the file, and the sample equals the single-pass
+definition exactly.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import gzip
 import logging
 import queue
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,38 +142,63 @@ class _ParquetSink:
             raise self._error
 
 
-class _BottomK:
-    """Keeps the ``k`` rows with the smallest random keys seen so far (a uniform sample)."""
+class _Cut:
+    """The selection of a random sample: keys below ``key`` are in, and the first ``ties`` rows whose key
+    equals it (floats tie with probability ~0, but the sample must hold exactly N rows)."""
 
-    def __init__(self, k: int, seed: int) -> None:
-        self.k, self.rng = k, np.random.default_rng(seed)
-        self.table: pa.Table | None = None
-        self.keys = np.empty(0)
-        self.order = np.empty(0, dtype=np.int64)
+    def __init__(self, key: float, ties: int) -> None:
+        self.key, self.ties = key, ties
 
-    def add(self, batch: pa.RecordBatch, first_row: int) -> None:
-        keys = self.rng.random(batch.num_rows)
-        tbl = pa.Table.from_batches([batch])
-        self.table = tbl if self.table is None else pa.concat_tables([self.table, tbl])
-        self.keys = np.concatenate([self.keys, keys])
-        self.order = np.concatenate([self.order, np.arange(first_row, first_row + batch.num_rows)])
-        if len(self.keys) > 2 * self.k:
-            self._shrink()
+    def mask(self, keys: np.ndarray) -> np.ndarray:
+        keep = keys < self.key
+        at = np.flatnonzero(keys == self.key)
+        if at.size and self.ties > 0:
+            keep[at[: self.ties]] = True
+            self.ties -= min(self.ties, at.size)
+        return keep
 
-    def _shrink(self) -> None:
-        keep = (
-            np.sort(np.argpartition(self.keys, self.k - 1)[: self.k])
-            if len(self.keys) > self.k
-            else np.arange(len(self.keys))
-        )
-        self.table = self.table.take(pa.array(keep)).combine_chunks()  # type: ignore[union-attr]
-        self.keys, self.order = self.keys[keep], self.order[keep]
 
-    def result(self) -> pa.Table | None:
-        if self.table is None:
-            return None
-        self._shrink()
-        return self.table
+def _bottom_k_cut(batches: Any, k: int, seed: int) -> tuple[_Cut | None, int]:
+    """Pass 1: the key of the k-th smallest of the rows' keys (None when there are at most k rows: keep all)
+    and the number of rows, holding at most 2k keys at a time."""
+    rng = np.random.default_rng(seed)
+    kept, rows = np.empty(0), 0
+    for batch in batches:
+        kept = np.concatenate([kept, rng.random(batch.num_rows)])
+        rows += batch.num_rows
+        if len(kept) > 2 * k:
+            kept = np.partition(kept, k - 1)[:k]
+    if rows <= k:
+        return None, rows
+    key = float(np.partition(kept, k - 1)[k - 1])
+    return _Cut(key, k - int((kept < key).sum())), rows
+
+
+def _batches(src: Path, gz: bool, header: list[str], convert: pacsv.ConvertOptions, label: str) -> Any:
+    """The CSV's record batches, block by block, with a progress line; a parse error names its row."""
+    raw = pa.OSFile(str(src), "rb")
+    stream = pa.CompressedInputStream(raw, "gzip") if gz else raw
+    progress = Progress(label, total=src.stat().st_size, unit="bytes")
+    rows = 0
+    try:
+        reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+                                convert_options=convert)
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            progress.set(raw.tell())
+            yield batch
+            rows += batch.num_rows
+        progress.done()
+    except GeneratorExit:  # the caller has what it needs (first N rows)
+        progress.done()
+        raise
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise explain(exc, src, rows, header, gz, BLOCK_BYTES) from exc
+    finally:
+        raw.close()
 
 
 def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
@@ -187,61 +220,51 @@ def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
     gz = _is_gzip(src)
     header = _read_header(src, gz)
     check_header(src, header)
+    started = time.monotonic()
 
-    raw = pa.OSFile(str(src), "rb")
-    stream = pa.CompressedInputStream(raw, "gzip") if gz else raw
     convert = pacsv.ConvertOptions(
         column_types={f.name: f.type for f in RAW_SCHEMA},
         include_columns=list(AVAZU_COLUMNS),
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
-    progress = Progress(f"sample {src.name}", total=size, unit="bytes")
-    rows_in = rows_out = 0
-    bottom = _BottomK(spec.rows, spec.seed) if spec.mode == "random" and spec.rows > 0 else None
+    cut, counted, rows_in, rows_out = None, 0, 0, 0
+    if spec.mode == "random" and spec.rows > 0:
+        counting = pacsv.ConvertOptions(column_types={"click": pa.int8()}, include_columns=["click"])
+        cut, counted = _bottom_k_cut(_batches(src, gz, header, counting, f"sample {src.name} (pass 1 of 2: keys)"),
+                            spec.rows, spec.seed)
+    keys = np.random.default_rng(spec.seed) if spec.mode == "random" and spec.rows > 0 else None
     with atomic_path(dest) as tmp:
         writer = _ParquetSink(tmp)
         try:
-            reader = pacsv.open_csv(
-                stream, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES), convert_options=convert
-            )
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                except (pa.ArrowInvalid, OSError) as exc:
-                    raise explain(exc, src, rows_in, header, gz, BLOCK_BYTES) from exc
+            label = f"sample {src.name}" + (" (pass 2 of 2: rows)" if keys is not None else "")
+            for batch in _batches(src, gz, header, convert, label):
                 _refuse_nulls(batch, src, rows_in)
-                if bottom is not None:
-                    bottom.add(batch, rows_in)
-                else:
-                    if spec.rows and rows_out + batch.num_rows > spec.rows:
-                        batch = batch.slice(0, spec.rows - rows_out)
+                if keys is not None:
+                    drawn = keys.random(batch.num_rows)
+                    batch = batch if cut is None else batch.filter(pa.array(cut.mask(drawn)))
+                elif spec.rows and rows_out + batch.num_rows > spec.rows:
+                    batch = batch.slice(0, spec.rows - rows_out)
+                rows_in += batch.num_rows if keys is None else len(drawn)
+                if batch.num_rows:
                     writer.put(batch)
-                    rows_out += batch.num_rows
-                rows_in += batch.num_rows
-                progress.set(raw.tell())
-                if bottom is None and spec.rows and rows_out >= spec.rows:
+                rows_out += batch.num_rows
+                if keys is None and spec.rows and rows_out >= spec.rows:
                     break
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise explain(exc, src, rows_in, header, gz, BLOCK_BYTES) from exc
         finally:
-            if bottom is not None and (kept := bottom.result()) is not None and kept.num_rows:
-                writer.put(kept)
-                rows_out = kept.num_rows
             writer.close()
-            raw.close()
         if rows_out == 0:
             raise BadInputError(f"{src}: no data rows after the header")
-    elapsed = progress.done()
+        if keys is not None and rows_in != counted:
+            raise BadInputError(f"{src} changed while it was sampled: {counted:,} rows on the first pass, "
+                                f"{rows_in:,} on the second")
     return {
         "rows": rows_out,
         "rows_read": rows_in,
         "input_path": str(src),
         "input_bytes": size,
         "input_compression": "gzip" if gz else "none",
-        "seconds": round(elapsed, 3),
+        "seconds": round(time.monotonic() - started, 3),
         "mode": spec.mode,
         "requested_rows": spec.rows,
         "seed": spec.seed,

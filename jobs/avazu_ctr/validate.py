@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.dataset as ds
 
 from jobs.avazu_ctr.config import AvazuConfig
 from jobs.paths import RunContext, data_root, defer_link
@@ -15,23 +16,44 @@ from jobs.validation import validate_and_log
 log = logging.getLogger(__name__)
 
 
-def _validate(df: pd.DataFrame, suite: str, dataset: str, ctx: RunContext) -> dict[str, Any]:
+def _validate(df: Any, suite: str, dataset: str, ctx: RunContext) -> dict[str, Any]:
     """Validate with the GX context and Data Docs in this run's folder."""
     return validate_and_log(df, suite, dataset, ctx.run_dir / "validation")
 
 
-def log_dataset(df: pd.DataFrame, path: str, name: str, digest: str | None = None, context: str = "training") -> None:
-    """Record ``path`` as an MLflow dataset input (schema from the frame, digest if known)."""
+def _dataset(path: str | Path) -> ds.Dataset:
+    """A Parquet file, or a folder of them with hive partitions (``split=train/``), read lazily."""
+    return ds.dataset(str(path), format="parquet", partitioning="hive")
+
+
+def load_for_validation(path: str | Path, cfg: AvazuConfig) -> Any:
+    """The Parquet at ``path`` as a pandas frame, or as a Spark DataFrame when the config says so or (``auto``)
+    when it holds more than ``validation_spark_rows`` rows: then the suites run as Spark jobs and the rows
+    never gather in this process."""
+    rows = _dataset(path).count_rows() if cfg.validation_engine == "auto" else 0  # from the footers alone
+    if cfg.validation_engine == "spark" or (cfg.validation_engine == "auto" and rows > cfg.validation_spark_rows):
+        from jobs.spark import get_spark
+
+        log.info("validation of %s on Spark (%s rows; engine %s)", path, f"{rows:,}" if rows else "?",
+                 cfg.validation_engine)
+        return get_spark("avazu_validate").read.parquet(str(path))
+    return pd.read_parquet(path)
+
+
+def log_dataset(path: str, name: str, digest: str | None = None, context: str = "training") -> None:
+    """Record ``path`` as an MLflow dataset input (schema and a 1,000-row preview from its first rows, digest
+    if known)."""
     import mlflow
 
-    ds = mlflow.data.from_pandas(df.head(1000), source=path, name=name, digest=digest[:36] if digest else None)
+    ds = mlflow.data.from_pandas(_dataset(path).head(1000).to_pandas(), source=path, name=name,
+                                 digest=digest[:36] if digest else None)
     mlflow.log_input(ds, context=context)
 
 
 def run_raw(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
     """Validate the raw Parquet sample against ``expectations/avazu_raw.json``."""
-    df = pd.read_parquet(state["sample_path"])
-    log_dataset(df, state["sample_path"], "avazu_raw_sample", state.get("sample_sha256"))
+    df = load_for_validation(state["sample_path"], cfg)
+    log_dataset(state["sample_path"], "avazu_raw_sample", state.get("sample_sha256"))
     return {**state, "validate_raw": _validate(df, "avazu_raw", f"raw sample {state['sample_path']}", ctx)}
 
 
@@ -43,9 +65,10 @@ def run_features(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> di
     link in place.
     """
     data = Path(state["features_path"]) / "data"
-    df = pd.read_parquet(data)
-    df["split"] = df["split"].astype(str)
-    log_dataset(df, str(data), "avazu_features")
+    df = load_for_validation(data, cfg)
+    if isinstance(df, pd.DataFrame):
+        df["split"] = df["split"].astype(str)  # the partition column reads back as a category
+    log_dataset(str(data), "avazu_features")
     out = [_validate(df, "avazu_features", f"features {data}", ctx)]
     if cfg.use_id_encodings:
         out.append(_validate(df, "avazu_id_encodings", f"features {data}", ctx))

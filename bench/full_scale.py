@@ -1,0 +1,182 @@
+"""Cost curves of the avazu_ctr steps from 1M to the full 40.4M rows, each step in a fresh process.
+
+``python bench/full_scale.py [--sizes 1000000,4000000,10000000,40428967] [--train-max 10000000]``
+(needs ``make full-data``). For each size N the CSV is the first N rows of the full fixture;
+the steps run as the pipeline runs them, on the ``full`` profile's settings: the sample
+(full conversion to ZSTD Parquet), Great Expectations on the Spark engine, the Spark
+features, and LightGBM (up to ``--train-max`` rows: the trainer reads the train split into
+memory). Also the seeded random 10M-of-40M sample. Per step: wall seconds and the peak RSS
+of the whole process tree (the Spark JVM included, polled every 0.25 s), then the fitted
+growth exponent b of time ~ N^b. Writes bench/results/full_scale.json after every step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from common import CACHE, write_result
+from full_data import KAGGLE_ROWS, full_data
+
+ROOT = Path(__file__).resolve().parent.parent
+STEP = r"""
+import json, sys, time
+sys.path.insert(0, %(root)r)
+import logging; logging.basicConfig(level=logging.INFO, format="%%(asctime)s %%(message)s")
+from jobs.avazu_ctr.config import load
+cfg = load("full")
+step, src, dest = sys.argv[1], sys.argv[2], sys.argv[3]
+t0 = time.perf_counter()
+out = {}
+if step in ("sample", "random_sample"):
+    from jobs.avazu_ctr.sample import SampleSpec, sample_csv
+    spec = SampleSpec() if step == "sample" else SampleSpec(rows=int(sys.argv[4]), mode="random", seed=cfg.seed)
+    out = {"rows": sample_csv(src, dest, spec)["rows"]}
+elif step == "validate_spark":
+    from jobs.spark import get_spark
+    from jobs.validation import validate_frame
+    r = validate_frame(get_spark("bench.validate").read.parquet(src), "avazu_raw", "bench", project_dir=dest)
+    out = {"evaluated": r.evaluated, "success": r.success}
+elif step == "features":
+    from pathlib import Path
+    from jobs.avazu_ctr.features import write_features
+    from jobs.spark import get_spark
+    out = {"rows": write_features(get_spark("bench.features"), src, Path(dest), cfg)["rows"]}
+elif step == "train":
+    import pandas as pd
+    from pathlib import Path
+    from jobs.avazu_ctr.train import fit
+    from models.ctr.model import binary_metrics
+    manifest = json.loads((Path(src) / "manifest.json").read_text())
+    result, metrics, preds = fit(src, cfg, manifest["features"])
+    truth = pd.read_parquet(dest).set_index("id")["p_click"]
+    oracle = binary_metrics(preds["click"].to_numpy(), truth.loc[preds["id"]].to_numpy())
+    out = {"holdout_auc": metrics["auc"], "oracle_auc": oracle["auc"], "best_iteration": result.best_iteration,
+           "train_rows": manifest["rows"]["train"]}
+print("RESULT " + json.dumps({"seconds": time.perf_counter() - t0, **out}))
+"""
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants (MB)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(proc.name))
+            rss[int(proc.name)] = int(fields[21]) * 4096
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        todo += children.get(p, [])
+    return total / 1e6
+
+
+def measure(step: str, *args: str) -> dict:
+    """Run one step in a fresh process; its wall time (from inside) and the tree's peak RSS."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", STEP % {"root": str(ROOT)}, step, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    peak = 0.0
+    import threading
+
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    while proc.poll() is None:
+        peak = max(peak, tree_rss_mb(proc.pid))
+        time.sleep(0.25)
+    reader.join()
+    result = [json.loads(x[7:]) for x in lines if x.startswith("RESULT ")]
+    if proc.returncode or not result:
+        raise RuntimeError(f"{step} {args} failed:\n" + "".join(lines[-40:]))
+    return {**result[0], "seconds": round(result[0]["seconds"], 2), "wall_s": round(time.perf_counter() - t0, 2),
+            "peak_tree_rss_mb": round(peak)}
+
+
+def prefix(full_csv: Path, rows: int) -> Path:
+    """The first ``rows`` rows of the fixture as a CSV of their own (made once)."""
+    if rows >= KAGGLE_ROWS:
+        return full_csv
+    out = CACHE / f"prefix_{rows}" / "train.csv"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            subprocess.run(["head", "-n", str(rows + 1), str(full_csv)], stdout=f, check=True)
+        tmp.rename(out)
+    return out
+
+
+def exponents(steps: dict[str, dict[str, dict]]) -> dict[str, float]:
+    """b in time ~ N^b per step, least squares on log-log over the measured sizes."""
+    out = {}
+    for step, by_size in steps.items():
+        if len(by_size) >= 2:
+            n = np.array([float(k) for k in by_size])
+            t = np.array([v["seconds"] for v in by_size.values()])
+            out[step] = round(float(np.polyfit(np.log(n), np.log(t), 1)[0]), 2)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default=f"1000000,4000000,10000000,{KAGGLE_ROWS}")
+    ap.add_argument("--train-max", type=int, default=10_000_000)
+    ap.add_argument("--steps", default="sample,validate_spark,features,train,random_sample")
+    args = ap.parse_args()
+    wanted = args.steps.split(",")
+    fixture = full_data()
+    full_csv = fixture / "train.csv"
+    path = Path(__file__).resolve().parent / "results" / "full_scale.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    steps: dict[str, dict[str, dict]] = previous.get("steps", {})
+    extra: dict[str, dict] = previous.get("random_sample", {})
+
+    def save() -> None:
+        write_result("full_scale", {"csv_gb_per_million_rows": round(full_csv.stat().st_size / KAGGLE_ROWS / 1e3, 3),
+                                    "steps": steps, "growth_exponent": exponents(steps), "random_sample": extra,
+                                    "targets": {"sample": ">= 100 MB/s of CSV, peak RSS flat (< 1 GB)",
+                                                "random_sample": "10M of 40M in < 90 s",
+                                                "whole_full_run": "< 30 min, peak RSS < 12 GB"}})
+
+    for rows in [int(x) for x in args.sizes.split(",")]:
+        work = CACHE / f"scale_{rows}"
+        work.mkdir(parents=True, exist_ok=True)
+        csv = prefix(full_csv, rows)
+        sample = work / "sample.parquet"
+        key = str(rows)
+        if "sample" in wanted or not sample.exists():
+            r = measure("sample", str(csv), str(sample))
+            r["mb_per_s"] = round(csv.stat().st_size / 1e6 / r["seconds"], 1)
+            steps.setdefault("sample", {})[key] = r
+            save()
+        if "validate_spark" in wanted:
+            steps.setdefault("validate_spark", {})[key] = measure("validate_spark", str(sample), str(work / "gx"))
+            save()
+        if "features" in wanted or ("train" in wanted and not (work / "features").exists()):
+            steps.setdefault("features", {})[key] = measure("features", str(sample), str(work / "features"))
+            save()
+        if "train" in wanted and rows <= args.train_max:
+            steps.setdefault("train", {})[key] = measure("train", str(work / "features"),
+                                                         str(fixture / "ground_truth.parquet"))
+            save()
+    if "random_sample" in wanted:
+        r = measure("random_sample", str(full_csv), str(CACHE / "random_10M.parquet"), "10000000")
+        extra.update({"rows_in": KAGGLE_ROWS, **r})
+        save()
+
+
+if __name__ == "__main__":
+    main()
