@@ -32,7 +32,7 @@ from jobs.avazu_ctr.config import load
 cfg = load("full")
 step, src, dest = sys.argv[1], sys.argv[2], sys.argv[3]
 t0 = time.perf_counter()
-out = {}
+out, elapsed = {}, None
 if step in ("sample", "random_sample"):
     from jobs.avazu_ctr.sample import SampleSpec, sample_csv
     spec = SampleSpec() if step == "sample" else SampleSpec(rows=int(sys.argv[4]), mode="random", seed=cfg.seed)
@@ -52,13 +52,23 @@ elif step == "train":
     from pathlib import Path
     from jobs.avazu_ctr.train import fit
     from models.ctr.model import binary_metrics
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     manifest = json.loads((Path(src) / "manifest.json").read_text())
     result, metrics, preds = fit(src, cfg, manifest["features"])
-    truth = pd.read_parquet(dest).set_index("id")["p_click"]
+    elapsed = time.perf_counter() - t0  # the oracle below is the bench's, not the step's
+    # The fixture's truth is in file order: the first N rows belong to the N-row prefix (no 40M-row join).
+    n, got, parts = sum(manifest["rows"].values()), 0, []
+    for b in pq.ParquetFile(dest).iter_batches(batch_size=1 << 20, columns=["id", "p_click"]):
+        parts.append(b)
+        got += b.num_rows
+        if got >= n:
+            break
+    truth = pa.Table.from_batches(parts).slice(0, n).to_pandas().set_index("id")["p_click"]
     oracle = binary_metrics(preds["click"].to_numpy(), truth.loc[preds["id"]].to_numpy())
     out = {"holdout_auc": metrics["auc"], "oracle_auc": oracle["auc"], "best_iteration": result.best_iteration,
            "train_rows": manifest["rows"]["train"]}
-print("RESULT " + json.dumps({"seconds": time.perf_counter() - t0, **out}))
+print("RESULT " + json.dumps({"seconds": elapsed if elapsed is not None else time.perf_counter() - t0, **out}))
 """
 
 

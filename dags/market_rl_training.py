@@ -47,6 +47,12 @@ PARAMS = {
     ),
     "eval_seeds": opt_param("integer", "Evaluation seeds", "Fixed seeds of learned vs scripted.", minimum=2),
     "eval_steps": opt_param("integer", "Evaluation hours", "Hours per evaluation run.", minimum=24),
+    "league_rounds": opt_param(
+        "integer", "League rounds", "After the curriculum, rounds of each family re-training against the other "
+        "learners' policies (0: none).", minimum=0
+    ),
+    "league_iterations": opt_param("integer", "League iterations", "Iterations per family and league round.",
+                                   minimum=1),
     "pricing_timesteps": opt_param("integer", "Pricing PPO steps", "Env steps of PPO on the pricing env.", minimum=200),
 }
 

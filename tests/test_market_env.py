@@ -102,3 +102,37 @@ def test_reward_uses_expected_or_realised_revenue_as_configured() -> None:
         assert r == pytest.approx((revenue - spend) / CFG.reward_scale + CFG.conversion_weight * conv
                                   - CFG.cac_weight * cac / 100)
     assert row["expected_revenue"][0] > 0  # a win is worth something before the dice
+
+
+def test_frozen_opponents_bid_from_their_own_observations_and_are_not_agents() -> None:
+    """League training: a frozen learned bidder takes part through the action interface, sees its own
+    observation each hour, is not an agent of the env, replaces the scripted rival of its name, and cannot be
+    one of the env's learners."""
+    seen: list[np.ndarray] = []
+
+    def opponent(obs: np.ndarray) -> np.ndarray:
+        seen.append(obs.copy())
+        return np.tile(np.array([8.0, 0.0, 10.0], dtype=np.float32), (len(obs), 1))  # bid high on AWARENESS
+
+    env = RetargetingParallelEnv(["learner"], strategies_from_config(ADVERTISERS, ["conservative"]), CFG,
+                                 opponents={"rival_policy": opponent})
+    obs, _ = env.reset(seed=5)
+    assert list(obs) == ["learner"] and env.possible_agents == ["learner"]
+    for _ in range(30):
+        env.step({"learner": np.array([1.0, 0.0, 5.0], dtype=np.float32)})
+    m = env.core.market
+    names = [s.name for s in m.strategies]
+    assert names == ["learner", "rival_policy", "conservative"]
+    assert m.totals["bids"][1] > 0 and m.totals["wins"][1] > 0  # the opponent bids (and wins: it bids high)
+    assert len(seen) == 30 and all(o.shape == (1, 20) for o in seen)
+    assert not np.array_equal(seen[0], seen[-1])  # its observation follows the market
+    with pytest.raises(ValueError, match="learner"):
+        env.set_opponents({"learner": opponent})
+    env.set_opponents({"conservative": opponent})
+    env.reset(seed=5)
+    assert [s.name for s in env.core.market.strategies] == ["learner", "conservative"]  # learned, not scripted
+    env.step({"learner": np.array([1.0, 0.0, 5.0], dtype=np.float32)})
+    assert len(seen) == 31  # one action per hour, now in the conservative slot
+    env.set_opponents({})
+    env.reset(seed=5)
+    assert [s.name for s in env.core.market.strategies] == ["learner", "conservative"]

@@ -23,7 +23,8 @@ def trained(module_env: Path) -> dict:
 
 def test_every_family_goes_through_the_curriculum(trained: dict) -> None:
     assert {a: p["algorithm"] for a, p in trained["policies"].items()} == AGENTS
-    hist = pd.read_csv(Path(trained["bidders_dir"]) / "history.csv")
+    history = pd.read_csv(Path(trained["bidders_dir"]) / "history.csv")
+    hist = history[~history["stage"].str.startswith("league")]
     for family, g in hist.drop_duplicates(["family", "iteration"]).groupby("family"):
         assert list(g["stage"]) == ["basic_bidding", "customer_lifecycle", "full_retargeting"], family
         assert list(g["complexity"]) == [0.3, 0.6, 1.0] and g["promoted"].all()
@@ -36,7 +37,24 @@ def test_every_family_goes_through_the_curriculum(trained: dict) -> None:
     per_iteration = hist.drop_duplicates(["family", "iteration"])["seconds"].mean()
     assert trained["env_steps_per_s"] == pytest.approx(cfg.batch / per_iteration, abs=0.06)
     # Evaluated at the last iteration (smoke: before eval_every): the kept module is the best evaluated one.
-    assert all(p["best_iteration"] == 3 and np.isfinite(p["eval_roas"]) for p in trained["policies"].values())
+    assert all(p["best_iteration"] == 3 and np.isfinite(p["eval_profit"]) for p in trained["policies"].values())
+    league = history[history["stage"] == "league round 1"]  # smoke: one round of one iteration per family
+    assert sorted(league["agent"]) == sorted(AGENTS) and (league["iteration"] == 4).all()
+
+
+def test_league_round_retrains_each_family_against_the_other_learners(trained: dict) -> None:
+    """After the curriculum each family re-trains against the other learners' policies (frozen); the table says
+    per learner what that was worth on the selection seeds, and a policy replaces the league's only if it
+    earned more there."""
+    league = pd.DataFrame(trained["league"])
+    assert sorted(league["agent"]) == sorted(AGENTS) and set(league["round"]) == {1}
+    for r in league.itertuples():
+        assert r.opponents.split(", ") == sorted(a for a in AGENTS if a != r.agent and AGENTS[a] != r.family)
+        assert r.gain == pytest.approx(r.profit_after - r.profit_before, abs=1e-6)
+        assert r.gain_lo <= r.gain <= r.gain_hi and r.kept == (r.profit_after > r.profit_before)
+        policy = trained["policies"][r.agent]
+        assert (policy.get("league_round") == 1) == r.kept and Path(policy["module"]).is_dir()
+    assert (Path(trained["bidders_dir"]) / "league.png").is_file()
 
 
 def test_evaluation_says_whether_each_learned_bidder_beats_its_script(trained: dict) -> None:
@@ -118,7 +136,8 @@ def test_the_report_page_reads_in_a_browser(trained: dict) -> None:
     from tests.browser import check_report
 
     seen = check_report(Path(trained["report_html"]), "market_rl_training")
-    assert seen["images"] == 2 and any(f.startswith("Pricing PPO") for f in seen["findings"])
+    assert seen["images"] == 3 and any(f.startswith("Pricing PPO") for f in seen["findings"])
+    assert any(f.startswith("League: re-training each family") for f in seen["findings"])
     assert sum(" its script: profit " in f and "paired over 3 seeds" in f for f in seen["findings"]) == len(AGENTS)
 
 

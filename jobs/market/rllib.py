@@ -1,13 +1,16 @@
 """RLlib glue for the market pipelines: Ray start-up, env registration, algorithm construction, curriculum
 training with checkpoints, and deterministic actions from a trained RLModule.
 
-RLlib runs one algorithm per ``Algorithm``, so the families learn independently against scripted rivals
-rather than against each other. A Ray cluster address in ``RAY_ADDRESS`` scales the env runners out;
-otherwise Ray runs in-process on this machine's cores.
+RLlib runs one algorithm per ``Algorithm``: each family first learns against the scripted rest of the
+market, then, in league rounds, against the other families' latest policies, frozen inside its envs
+(``opponents`` in the env dict, module checkpoints by path). A Ray cluster address in ``RAY_ADDRESS``
+scales the env runners out (its workers must see the checkpoint folder: the stack's Ray head runs on
+this machine); otherwise Ray runs in-process on this machine's cores.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -44,7 +47,7 @@ def start_ray() -> None:
                      runtime_env={"py_modules": packages, "excludes": ["__pycache__"]})
         else:
             ray.init(num_cpus=cpu_count(), include_dashboard=False, log_to_driver=False)
-    register_env(MARKET_ENV, lambda cfg: ParallelPettingZooEnv(market_env(cfg)))
+    register_env(MARKET_ENV, lambda cfg: ParallelPettingZooEnv(market_env(cfg, frozen_policies(cfg.get("opponents")))))
     register_env(PRICING_ENV, lambda cfg: pricing_env(cfg))
 
 
@@ -127,6 +130,34 @@ def set_complexity(algo: Any, complexity: float) -> None:
             return
         for e in runner.env.envs:
             e.unwrapped.par_env.set_complexity(complexity)
+
+    algo.env_runner_group.foreach_env_runner(apply, local_env_runner=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _module(path: str, mtime_ns: int) -> Any:  # the time in the key: a checkpoint rewritten in place reloads
+    from jobs.market.policy_models import load_module
+
+    return load_module(path)
+
+
+def frozen_policies(paths: dict[str, str] | None) -> dict[str, Any]:
+    """Frozen learned bidders by name from their module checkpoints: observations in, env actions out."""
+    out = {}
+    for name, path in (paths or {}).items():
+        module = _module(str(path), Path(path).stat().st_mtime_ns)
+        out[name] = lambda obs, m=module: act(m, obs, m.action_space)
+    return out
+
+
+def set_opponents(algo: Any, paths: dict[str, str]) -> None:
+    """Every env of every env runner plays against these frozen learned bidders from its next episode."""
+    def apply(runner: Any) -> None:
+        if runner.env is None:
+            return
+        policies = frozen_policies(paths)  # loaded where the env lives (a Ray actor or the driver)
+        for e in runner.env.envs:
+            e.unwrapped.par_env.set_opponents(policies)
 
     algo.env_runner_group.foreach_env_runner(apply, local_env_runner=True)
 

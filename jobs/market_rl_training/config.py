@@ -35,6 +35,9 @@ class RlConfig:
         eval_every: iterations between evaluations of the learners (and at the last); the best
             evaluated module per agent is the one kept and registered.
         eval_seeds, eval_steps: the fixed-seed evaluation of learned vs scripted bidders.
+        league_rounds: rounds of league training after the curriculum (0: none), each family in turn
+            re-training against the other learners' current policies; league_iterations: its iterations per
+            family and round.
         pricing_timesteps, pricing_eval_seeds: PPO on the pricing env and its evaluation.
         agents: learning advertiser -> ``{algorithm: PPO | DQN | APPO}``; each replaces the scripted
             strategy of the same name.
@@ -57,6 +60,8 @@ class RlConfig:
     eval_every: int
     eval_seeds: int
     eval_steps: int
+    league_rounds: int
+    league_iterations: int
     pricing_timesteps: int
     pricing_eval_seeds: int
     agents: Mapping[str, Mapping[str, Any]]
@@ -71,6 +76,9 @@ class RlConfig:
                 (self.customers >= 100 and self.pool_size >= 500, "customers >= 100 and pool_size >= 500"),
                 (self.episode_steps >= 24 and self.eval_steps >= 24, "episode_steps and eval_steps >= 24 (a day)"),
                 (self.eval_every >= 1 and self.checkpoint_every >= 1, "eval_every and checkpoint_every must be >= 1"),
+                (self.league_rounds >= 0 and self.league_iterations >= 1,
+                 f"league_rounds must be >= 0 and league_iterations >= 1, got {self.league_rounds} and "
+                 f"{self.league_iterations}"),
                 (
                     self.batch >= self.episode_steps,
                     f"batch ({self.batch}) must hold an episode ({self.episode_steps} steps)",

@@ -11,7 +11,8 @@ STEPS = check_chain(
     PIPELINE,
     {
         "train_bidders": Step(
-            train.run_train_bidders, reads=(), writes=("bidders_dir", "env_steps_per_s", "policies", "stage_seconds")
+            train.run_train_bidders, reads=(),
+            writes=("bidders_dir", "env_steps_per_s", "league", "policies", "stage_seconds")
         ),
         "evaluate_bidders": Step(train.run_evaluate_bidders, reads=("policies",), writes=("bidder_eval",)),
         "train_pricing": Step(
@@ -24,8 +25,8 @@ STEPS = check_chain(
         ),
         "report": Step(
             publish.run_report,
-            reads=("bidder_eval", "bidders_dir", "env_steps_per_s", "pricing_eval", "pricing_variant", "registered",
-                   "stage_seconds"),
+            reads=("bidder_eval", "bidders_dir", "env_steps_per_s", "league", "pricing_eval", "pricing_variant",
+                   "registered", "stage_seconds"),
             writes=("report_path", "report_html"),
         ),
     },

@@ -66,6 +66,14 @@ def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: li
                         f"(paired over {seeds} seeds), "
                         + (f"on {fmt(r.spend_share, 'pct')} of its spend." if np.isfinite(r.spend_share)
                            else "and the script spent nothing."))
+    league = pd.DataFrame(state.get("league") or [])
+    if len(league):
+        totals = league.groupby("round")["gain"].sum()
+        findings.append("League: re-training each family against the other learners' policies gained "
+                        + ", then ".join(fmt(v, "money") for v in totals)
+                        + f" a week in total over {len(totals)} round(s)"
+                        + (" (shrinking: closer to a mutual best response)." if len(totals) > 1
+                           and abs(totals.iloc[-1]) < abs(totals.iloc[0]) else "."))
     ranked = price.sort_values("revenue_mean", ascending=False).set_index("policy")
     ppo = ranked.loc["ppo"]
     rival = ranked.drop(index="ppo").iloc[0]
@@ -94,9 +102,20 @@ def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: li
                           f"only with the profit interval above zero at {COMPARABLE_SPEND:.0%} or more of its spend.",
                           [pngs[0]], bid_view),
                   Section("Learning curves", "Mean episode return per training iteration; dotted lines mark the "
-                          "next curriculum stage.", pngs[1:]),
+                          "next curriculum stage; the league rounds' iterations follow the curriculum's.",
+                          [p for p in pngs[1:] if p.name != "league.png"]),
+                  *([Section("League rounds", "After the curriculum each family in turn re-trains against every "
+                             "other learner's current policy, frozen. Gain: the paired profit difference on the "
+                             "selection seeds before and after, against those same policies (an exploitability "
+                             "proxy); a re-trained policy is kept only if it earned more.",
+                             [p for p in pngs if p.name == "league.png"],
+                             formatted(league[["round", "agent", "family", "opponents", "profit_before",
+                                               "profit_after", "gain", "gain_lo", "gain_hi", "kept"]],
+                                       {"profit_before": "money", "profit_after": "money"}, {"gain": "money"},
+                                       {"profit_before": "profit before", "profit_after": "profit after",
+                                        "gain": "gain (95%)"}))] if len(league) else []),
                   Section("Dynamic pricing", "", [], price_view)],
-        details={"Bidders": bid, "Pricing": price},
+        details={"Bidders": bid, "Pricing": price, **({"League": league} if len(league) else {})},
     )
 
 
@@ -117,7 +136,11 @@ def run_report(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[st
         "",
         bid.to_markdown(index=False, floatfmt=".3f"),
         "",
-        "Each family learns against the scripted rest of the market (RLlib trains one algorithm per run).",
+        "Each family first learns against the scripted rest of the market, then in league rounds against the "
+        "other learners' policies (gain: paired profit on the selection seeds after minus before re-training):",
+        "",
+        pd.DataFrame(state.get("league") or []).to_markdown(index=False, floatfmt=".1f")
+        if state.get("league") else "(no league rounds)",
         "",
         f"## Pricing PPO ({state['pricing_variant']}) vs baselines",
         "",
@@ -129,7 +152,8 @@ def run_report(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[st
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines))
     pngs = [verdicts_png(bid, ctx.run_dir / "report" / "verdicts.png"),
-            *[p for p in [Path(state["bidders_dir"]) / "learning_curves.png"] if p.is_file()]]
+            *[p for p in [Path(state["bidders_dir"]) / n for n in ("learning_curves.png", "league.png")]
+              if p.is_file()]]
     seeds = len(cfg.eval_seed_list("verdict"))
     html = write(page(state, bid, price, pngs, ctx.run_id, seeds), ctx.run_dir / "report" / "report.html")
     for p in (path, html, pngs[0]):

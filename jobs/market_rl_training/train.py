@@ -53,11 +53,13 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     rows, policies, stage_seconds = [], {}, {}
     writer = SummaryWriter(str(out / "tensorboard"))
     step = 0
+    trained: list[tuple[Any, Any]] = []  # (family, algorithm), kept alive for the league rounds
     try:
         for fam in families(cfg.agents, cfg.hyperparameters):
             t0 = time.monotonic()
             algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner,
                          remote_env_runners(cfg.cluster_env_runners))
+            trained.append((fam, algo))
             log.info("%s: built for %s in %.1f s", fam.algorithm, list(fam.learners), time.monotonic() - t0)
 
             best: dict[str, float] = {}
@@ -92,28 +94,131 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
                 rows.extend({**r, "family": fam.algorithm, "agent": a} for a in fam.learners)
                 if "stage_seconds" in r:
                     stage_seconds[f"{fam.algorithm}.{r['stage']}"] = round(r["stage_seconds"], 1)
-            algo.stop()
+        league, league_curves = play_league(cfg, trained, policies, out)
+        rows.extend(league_curves)
     finally:
+        for _, algo in trained:
+            algo.stop()
         writer.close()
         ray.shutdown()
     hist = pd.DataFrame(rows)
     with atomic_path(out / "history.csv") as tmp:
         hist.drop(columns=["checkpoint"], errors="ignore").to_csv(tmp, index=False)
     png = curves_png(hist, out / "learning_curves.png")
-    for p in (out / "history.csv", png):
+    artifacts = [out / "history.csv", png]
+    if len(league):
+        artifacts += [write_table(league, out / "league.csv"), league_png(league, out / "league.png")]
+    for p in artifacts:
         mlflow.log_artifact(str(p), "training")
     mlflow.log_artifacts(str(out / "tensorboard"), "tensorboard")
-    steps_per_s = float(cfg.batch / hist.drop_duplicates(["family", "iteration"])["seconds"].mean())
+    timed = hist[hist["stage"].isin([s.name for s in cfg.stages()])]
+    steps_per_s = float(cfg.batch / timed.drop_duplicates(["family", "iteration"])["seconds"].mean())
     mlflow.log_metrics({"env_steps_per_s": steps_per_s, **{f"stage_seconds.{k}": v for k, v in stage_seconds.items()}})
     write_json(out / "policies.json", policies)
     return {"policies": policies, "stage_seconds": stage_seconds, "env_steps_per_s": round(steps_per_s, 1),
-            "bidders_dir": str(out)}
+            "bidders_dir": str(out), "league": league.to_dict(orient="records")}
+
+
+def play_league(cfg: RlConfig, trained: list[tuple[Any, Any]], policies: dict[str, Any],
+                out: Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """League rounds after the curriculum: each family in turn trains ``league_iterations`` more iterations in the
+    full market against every other learner's current policy, frozen (alternating best responses), instead of
+    their scripts. Before and after, each of its learners plays the selection seeds against those same frozen
+    policies; the paired profit gain is how much re-training against the league was worth (an exploitability
+    proxy: it shrinks as the policies approach a mutual best response). A re-trained policy replaces the
+    league's only when it earned more on those seeds.
+
+    Returns one row per round and learner (gain with its 95% interval, whether it was kept) and the league
+    iterations' learning-curve rows."""
+    import mlflow
+
+    from jobs.market.rllib import act, frozen_policies, set_complexity, set_opponents
+    from models.market.policies import evaluate_bidder
+
+    seeds = cfg.eval_seed_list("select")
+    env = cfg.env()
+
+    def profits(agent: str, policy: Any, opponents: dict[str, Any]) -> np.ndarray:
+        df = evaluate_bidder(agent, policy, env, seeds, cfg.eval_steps, scripted_too=False, opponents=opponents)
+        return df.sort_values("seed")["profit"].to_numpy()
+
+    rows, curves = [], []
+    for rnd in range(1, cfg.league_rounds + 1):
+        for fam, algo in trained:
+            league = {a: p["module"] for a, p in policies.items()}
+            others = {a: m for a, m in league.items() if a not in fam.learners}
+            set_complexity(algo, 1.0)
+            set_opponents(algo, others)
+            before = {a: profits(a, frozen_policies({a: league[a]})[a],
+                                 frozen_policies({o: m for o, m in league.items() if o != a}))
+                      for a in fam.learners}
+            t0 = time.monotonic()
+            for _ in range(cfg.league_iterations):  # a loop over training iterations
+                t_it = time.monotonic()
+                result = algo.train()
+                mean = float(result.get("env_runners", {}).get("episode_return_mean", np.nan))
+                # Numbered on from the curriculum's iterations, so the learning curves continue through the league.
+                curves.extend({"iteration": int(algo.iteration), "stage": f"league round {rnd}", "complexity": 1.0,
+                               "episode_return_mean": mean, "seconds": time.monotonic() - t_it, "promoted": False,
+                               "family": fam.algorithm, "agent": a} for a in fam.learners)
+            seconds = time.monotonic() - t0
+            for agent in fam.learners:
+                module = algo.get_module(agent)
+                after = profits(agent, lambda obs, m=module: act(m, obs, m.action_space),
+                                frozen_policies({o: m for o, m in league.items() if o != agent}))
+                gain = t_interval(after - before[agent])
+                kept = bool(after.mean() > before[agent].mean())
+                if kept:
+                    path = out / "league" / f"round_{rnd}" / agent
+                    save_directory(module.save_to_path, path)
+                    policies[agent] = {**policies[agent], "module": str(path), "league_round": rnd,
+                                       "eval_profit": float(after.mean())}
+                rows.append({"round": rnd, "family": fam.algorithm, "agent": agent,
+                             "opponents": ", ".join(sorted(others)),
+                             "profit_before": float(before[agent].mean()), "profit_after": float(after.mean()),
+                             "gain": float(gain["mean"]), "gain_lo": float(gain["lo"]), "gain_hi": float(gain["hi"]),
+                             "kept": kept, "train_seconds": round(seconds, 1)})
+                mlflow.log_metrics({f"league.{agent}.gain": float(gain["mean"]),
+                                    f"league.{agent}.profit": float(max(after.mean(), before[agent].mean()))},
+                                   step=rnd)
+                log.info("league round %d, %s (%s) against %s: profit %.1f -> %.1f, gain %+.1f [%+.1f, %+.1f]%s",
+                         rnd, agent, fam.algorithm, sorted(others), before[agent].mean(), after.mean(), gain["mean"],
+                         gain["lo"], gain["hi"], " (kept)" if kept else " (the earlier policy stays)")
+    table = pd.DataFrame(rows)
+    if len(table):
+        by_round = table.groupby("round")["gain"].sum()
+        for rnd, total in by_round.items():
+            mlflow.log_metric("league.total_gain", float(total), step=int(rnd))
+        log.info("league: total gain from re-training per round %s", by_round.round(1).to_dict())
+    return table, curves
+
+
+def league_png(table: pd.DataFrame, path: Path) -> Path:
+    """Gain from re-training against the league per round and learner, with 95% intervals."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    agents = list(dict.fromkeys(table["agent"]))
+    width = 0.8 / max(len(agents), 1)
+    for j, agent in enumerate(agents):
+        g = table[table["agent"] == agent]
+        x = g["round"].to_numpy() + (j - (len(agents) - 1) / 2) * width
+        ax.bar(x, g["gain"], width, label=agent)
+        ax.errorbar(x, g["gain"], yerr=[g["gain"] - g["gain_lo"], g["gain_hi"] - g["gain"]], fmt="none", c="k",
+                    lw=1)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(xlabel="league round", ylabel="profit gain per week from re-training (95%)",
+           title="Exploitability proxy: what re-training against the other learners is worth")
+    ax.set_xticks(sorted(table["round"].unique()))
+    ax.legend(fontsize=8)
+    save_png(fig, path, dpi=100)
+    return path
 
 
 def keep_best(algo: Any, fam: Any, iteration: int, best: dict[str, float], policies: dict[str, Any], out: Path,
               cfg: RlConfig) -> None:
-    """Evaluate every learner of the family on the selection seeds (learned side only) and keep the best
-    module so far per agent: that is the policy that gets judged on the verdict seeds and registered."""
+    """Evaluate every learner of the family on the selection seeds (learned side only) and keep the module with
+    the best profit so far per agent (the verdict's measure: picking on ROAS favoured bidders that barely bid):
+    that is the policy that gets judged on the verdict seeds and registered."""
     import mlflow
 
     from jobs.market.rllib import act
@@ -124,16 +229,16 @@ def keep_best(algo: Any, fam: Any, iteration: int, best: dict[str, float], polic
         module = algo.get_module(agent)
         df = evaluate_bidder(agent, lambda obs, m=module: act(m, obs, m.action_space), cfg.env(), seeds, cfg.eval_steps,
                              scripted_too=False)
-        roas = float(df["roas"].mean())
-        mlflow.log_metric(f"{agent}.eval_roas", roas, step=iteration)
-        if agent not in best or roas > best[agent]:
-            best[agent] = roas
+        profit, roas = float(df["profit"].mean()), float(df["roas"].mean())
+        mlflow.log_metrics({f"{agent}.eval_profit": profit, f"{agent}.eval_roas": roas}, step=iteration)
+        if agent not in best or profit > best[agent]:
+            best[agent] = profit
             path = out / "policies" / agent
             save_directory(module.save_to_path, path)
             policies[agent] = {"algorithm": fam.algorithm, "module": str(path), "best_iteration": iteration,
-                               "eval_roas": roas}
-        log.info("%s: evaluation ROAS %.3f at iteration %d (best %.3f at %d)", agent, roas, iteration, best[agent],
-                 policies[agent]["best_iteration"])
+                               "eval_profit": profit, "eval_roas": roas}
+        log.info("%s: evaluation profit %.1f (ROAS %.2f) at iteration %d (best %.1f at %d)", agent, profit, roas,
+                 iteration, best[agent], policies[agent]["best_iteration"])
 
 
 # A learned bidder "beats" its script only while spending at least this share of what the script spends: a

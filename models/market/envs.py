@@ -19,6 +19,7 @@ and noisy, and against a certain spend term they taught policy-gradient learners
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -76,22 +77,36 @@ def action_space() -> gym.spaces.Box:
     return gym.spaces.Box(ACTION_LOW, ACTION_HIGH, dtype=np.float32)
 
 
-class _Learners:
-    """The market side shared by both envs: learners' bids in, observations and rewards out."""
+# A frozen learned bidder: a batch of observations (n, OBS_SIZE) -> a batch of env actions.
+Policy = Callable[[np.ndarray], np.ndarray]
 
-    def __init__(self, cfg: EnvConfig, rivals: list[Strategy], learners: list[str]) -> None:
+
+class _Learners:
+    """The market side shared by both envs: learners' bids in, observations and rewards out. ``opponents`` are
+    learned bidders that stay frozen (another family's latest policy in league training): they bid through the
+    same action interface, from their own observations, in place of the scripted rival of their name, and are
+    not agents of the env."""
+
+    def __init__(self, cfg: EnvConfig, rivals: list[Strategy], learners: list[str],
+                 opponents: dict[str, Policy] | None = None) -> None:
         self.cfg, self.rivals, self.names = cfg, rivals, learners
+        self.opponents = dict(opponents or {})
+        self.next_opponents = dict(self.opponents)  # set between episodes; the next reset brings them in
         self.market: Market | None = None
         self.complexity = 1.0
 
     def reset(self, seed: int) -> None:
         cfg = env_config(self.complexity, self.cfg) if self.complexity < 1 else self.cfg
         self.episode_steps = cfg.episode_steps
+        self.opponents = dict(self.next_opponents)
+        bidders = [*self.names, *self.opponents]  # learners first, so advertiser i is learner i
         learners = [Strategy(name=n, multiplier=1.0, stages=tuple(s.lower() for s in STAGES),
-                             daily_budget=self.cfg.learner_budget) for n in self.names]
-        self.market = make_market(replace(cfg.market, seed=seed), [*learners, *self.rivals])
-        self.prev_roas = np.zeros(len(self.names))
+                             daily_budget=self.cfg.learner_budget) for n in bidders]
+        scripted = [r for r in self.rivals if r.name not in self.opponents]  # a frozen learner replaces its script
+        self.market = make_market(replace(cfg.market, seed=seed), [*learners, *scripted])
+        self.prev_roas = np.zeros(len(bidders))
         self.share_rng = stream(seed, "market.share")
+        self.opponent_obs = [self.observe(len(self.names) + j) for j in range(len(self.opponents))]
 
     def _policy(self, action: np.ndarray) -> Any:
         a = np.asarray(action)
@@ -108,7 +123,8 @@ class _Learners:
 
     def step(self, actions: list[np.ndarray]) -> tuple[list[np.ndarray], list[float]]:
         m = self.market
-        row = step(m, self.cfg.episode_steps, {i: self._policy(a) for i, a in enumerate(actions)})
+        frozen = [policy(obs[None])[0] for policy, obs in zip(self.opponents.values(), self.opponent_obs)]
+        row = step(m, self.cfg.episode_steps, {i: self._policy(a) for i, a in enumerate([*actions, *frozen])})
         rewards = []
         total_wins = max(float(row["wins"].sum()), 1.0)
         for i in range(len(self.names)):
@@ -123,6 +139,7 @@ class _Learners:
                     + self.cfg.share_weight * row["wins"][i] / total_wins
                 )
             )
+        self.opponent_obs = [self.observe(len(self.names) + j) for j in range(len(self.opponents))]
         return [self.observe(i) for i in range(len(self.names))], rewards
 
     def observe(self, i: int) -> np.ndarray:
@@ -158,11 +175,11 @@ class RetargetingParallelEnv(ParallelEnv):
     metadata = {"render_modes": [], "name": "retargeting_market_v0"}
 
     def __init__(self, learners: list[str], rivals: list[Strategy], cfg: EnvConfig = DEFAULT_ENV,
-                 discrete: bool = False) -> None:
+                 discrete: bool = False, opponents: dict[str, Policy] | None = None) -> None:
         self.cfg = cfg
         self.discrete = discrete
         self.possible_agents = list(learners)
-        self.core = _Learners(cfg, rivals, list(learners))
+        self.core = _Learners(cfg, rivals, list(learners), opponents)
         self.agents: list[str] = []
         self.steps = 0
         self._rng: np.random.Generator | None = None
@@ -170,6 +187,14 @@ class RetargetingParallelEnv(ParallelEnv):
     def set_complexity(self, complexity: float) -> None:
         """Curriculum: the next episodes run at this complexity (env_config)."""
         self.core.complexity = float(complexity)
+
+    def set_opponents(self, opponents: dict[str, Policy]) -> None:
+        """League training: from the next episode these frozen learned bidders take part (replacing any
+        earlier ones), each in place of the scripted rival of its name. A learner of this env cannot be one."""
+        clash = set(opponents) & set(self.possible_agents)
+        if clash:
+            raise ValueError(f"opponents {sorted(clash)} are learners of this env")
+        self.core.next_opponents = dict(opponents)
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one space object per agent, as PettingZoo expects
     def observation_space(self, agent: str) -> gym.spaces.Box:

@@ -16,22 +16,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.market.envs import EnvConfig, RetargetingParallelEnv
+from models.market.envs import EnvConfig, Policy, RetargetingParallelEnv
 from models.market.pricing_env import PricingEnv, PricingEnvConfig
 from models.market.simulator import MarketConfig, simulate, strategies_from_config, summary
 
 ALGORITHMS = ("PPO", "DQN", "APPO")
 
 
-def market_env(cfg: dict[str, Any]) -> RetargetingParallelEnv:
-    """The multi-agent env from a plain dict (what RLlib passes to env creators), ``advertisers`` included."""
+def market_env(cfg: dict[str, Any], opponents: dict[str, Policy] | None = None) -> RetargetingParallelEnv:
+    """The multi-agent env from a plain dict (what RLlib passes to env creators), ``advertisers`` included.
+    ``opponents``: frozen learned bidders by name; each takes the place of the scripted rival of that name."""
     market = MarketConfig(customers=int(cfg["customers"]), arrival_rate=float(cfg["arrival_rate"]),
                           pool_size=int(cfg["pool_size"]))
+    rivals = [n for n in cfg["rivals"] if n not in (opponents or {})]
     return RetargetingParallelEnv(
         list(cfg["learners"]),
-        strategies_from_config(cfg["advertisers"], list(cfg["rivals"])),
+        strategies_from_config(cfg["advertisers"], rivals),
         EnvConfig(market=market, episode_steps=int(cfg["episode_steps"])),
         discrete=bool(cfg.get("discrete", False)),
+        opponents=opponents,
     )
 
 
@@ -62,14 +65,17 @@ def families(agents: dict[str, dict[str, Any]], hyper: dict[str, dict[str, Any]]
 
 
 def evaluate_bidder(agent: str, policy: Any, env_cfg: dict[str, Any], seeds: list[int], steps: int,
-                    scripted_too: bool = True) -> pd.DataFrame:
-    """ROAS, revenue and spend of ``agent`` bidding with ``policy(obs) -> action`` against the four scripted
-    others, next to the scripted strategy of the same name on the same seeds and budget (``scripted_too``)."""
+                    scripted_too: bool = True, opponents: dict[str, Policy] | None = None) -> pd.DataFrame:
+    """ROAS, profit, revenue and spend of ``agent`` bidding with ``policy(obs) -> action`` against the others
+    (scripted, or the frozen learned ``opponents``), next to the scripted strategy of the same name on the same
+    seeds and budget against scripted others (``scripted_too``; not with opponents)."""
+    if scripted_too and opponents:
+        raise ValueError("the scripted comparison is against scripted others: no opponents with scripted_too")
     rows = []
     names = list(env_cfg["advertisers"])
     rivals = [n for n in names if n != agent]
     for seed in seeds:
-        env = market_env({**env_cfg, "learners": [agent], "rivals": rivals, "episode_steps": steps})
+        env = market_env({**env_cfg, "learners": [agent], "rivals": rivals, "episode_steps": steps}, opponents)
         obs, _ = env.reset(seed=seed)
         for _ in range(steps):  # a loop over hours; each hour's auctions are vectorised
             obs, _, _, trunc, _ = env.step({agent: policy(obs[agent][None])[0]})
@@ -94,6 +100,7 @@ def evaluate_bidder(agent: str, policy: Any, env_cfg: dict[str, Any], seeds: lis
                     "policy": kind,
                     "seed": seed,
                     "roas": float(r["roas"]) if r["spend"] > 0 else 0.0,
+                    "profit": float(r["revenue"] - r["spend"]),
                     "revenue": float(r["revenue"]),
                     "spend": float(r["spend"]),
                     "conversions": float(r["conversions"]),
