@@ -2,8 +2,9 @@
 
 ``python bench/rl_training.py [--profile demo]``: runs the pipeline without Airflow in a fresh
 data root and MLflow store (under /tmp), then records env steps per second during training,
-wall time per curriculum stage and algorithm, the learned-vs-scripted ROAS table with 95%
-intervals over the evaluation seeds, and the pricing PPO against the baselines. Writes
+wall time per curriculum stage and algorithm, the learned-vs-scripted verdicts (profit, ROAS,
+spend share) with 95% intervals over the evaluation seeds, the league rounds' gains, and the
+pricing PPO against the baselines. Writes
 bench/results/rl_training.json.
 """
 
@@ -47,6 +48,8 @@ def main() -> None:
                 "eval_seeds": cfg.eval_seeds,
                 "eval_steps": cfg.eval_steps,
                 "pricing_timesteps": cfg.pricing_timesteps,
+                "league_rounds": cfg.league_rounds,
+                "league_iterations": cfg.league_iterations,
             },
             "wall_seconds": round(time.perf_counter() - t0, 1),
             "env_steps_per_s_training": state["env_steps_per_s"],
@@ -58,6 +61,9 @@ def main() -> None:
                 {k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()} for r in state["pricing_eval"]
             ],
             "pricing_variant": state["pricing_variant"],
+            "league": [
+                {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in state["league"]
+            ],
         },
     )
 
