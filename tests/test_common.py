@@ -45,3 +45,29 @@ def test_error_kinds() -> None:
     assert error_kind(SchemaError("x")) == error_kind(BadInputError("x")) == "bad_input"
     assert issubclass(DataValidationError, BadInputError) and isinstance(SchemaError("x"), ValueError)
     assert error_kind(GateError("x")) == "gate" and error_kind(KeyError("x")) == "bug"
+
+
+def test_background_writer_writes_in_order_and_surfaces_its_first_error() -> None:
+    from jobs.background import BackgroundWriter
+
+    got, flushed = [], []
+    w = BackgroundWriter(got.append, lambda: flushed.append(True), "t")
+    for i in range(20):
+        w.put(i)
+    w.close()
+    assert got == list(range(20)) and flushed == [True]
+
+    def fail_on_3(item: int) -> None:
+        if item == 3:
+            raise OSError("disk full")
+        got.append(item)
+
+    got.clear()
+    w = BackgroundWriter(fail_on_3, lambda: flushed.append(True), "t", depth=1)
+    with pytest.raises(OSError, match="disk full"):
+        try:
+            for i in range(10):
+                w.put(i)
+        finally:
+            w.close()  # as the sinks do: closed whether or not a put failed
+    assert got == [0, 1, 2] and flushed == [True, True]  # nothing after the error; closed all the same

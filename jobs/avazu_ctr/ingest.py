@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import logging
-import queue
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from jobs.avazu_ctr.config import AvazuConfig
+from jobs.background import BackgroundWriter
 from jobs.kaggle import download_file, resolve_source
 from jobs.paths import RunContext, atomic_path
 from jobs.progress import Progress
@@ -38,7 +37,10 @@ def write_synthetic(cfg: AvazuConfig, out_dir: Path, chunk_rows: int = 500_000,
     progress = Progress("synthetic", total=cfg.synthetic_rows, unit="rows")
     with atomic_path(csv_path) as tmp_csv, atomic_path(truth_path) as tmp_truth, \
             (atomic_path(gz_path) if gzip_copy else contextlib.nullcontext(None)) as tmp_gz:
-        gz = _GzipSink(tmp_gz) if tmp_gz is not None else None
+        gz: BackgroundWriter | None = None
+        if tmp_gz is not None:
+            gz_file = gzip.open(tmp_gz, "wb", compresslevel=6)
+            gz = BackgroundWriter(lambda data: gz_file.write(memoryview(data)), gz_file.close, "gzip-sink", depth=4)
         truth_writer: pq.ParquetWriter | None = None
         try:
             with open(tmp_csv, "wb") as plain:
@@ -63,37 +65,6 @@ def write_synthetic(cfg: AvazuConfig, out_dir: Path, chunk_rows: int = 500_000,
                 gz.close()
     progress.done()
     return csv_path, truth_path
-
-
-class _GzipSink:
-    """gzip (level 6) of the CSV bytes on a background thread, fed through a bounded queue (flat memory)."""
-
-    def __init__(self, path: Path) -> None:
-        self._queue: queue.Queue[pa.Buffer | None] = queue.Queue(maxsize=4)
-        self._file = gzip.open(path, "wb", compresslevel=6)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._drain, name="gzip-sink", daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._file.write(memoryview(item))
-                except BaseException as exc:  # surfaced by put()/close()
-                    self._error = exc
-
-    def put(self, data: pa.Buffer) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(data)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        self._file.close()
-        if self._error is not None:
-            raise self._error
 
 
 def run(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any] | None = None) -> dict[str, Any]:

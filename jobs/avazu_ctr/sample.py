@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import queue
-import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ import pyarrow.parquet as pq
 
 from jobs.avazu_ctr.config import AvazuConfig
 from jobs.avazu_ctr.csv_errors import explain
+from jobs.background import BackgroundWriter
 from jobs.paths import RunContext, atomic_path, sha256_file, write_json
 from jobs.progress import Progress
 from jobs.tables import PARQUET_MAGIC, check_columns, check_unique_header
@@ -93,11 +92,9 @@ def _refuse_nulls(batch: pa.RecordBatch, src: Path, rows_before: int) -> None:
 
 
 class _ParquetSink:
-    """ZSTD Parquet writer fed from a bounded queue by a background thread.
-
-    Arrow releases the GIL while encoding and compressing, so writing one batch overlaps
-    with parsing the next; the queue bound keeps memory flat.
-    """
+    """ZSTD Parquet writer on a background thread (:class:`jobs.background.BackgroundWriter`): encoding one
+    batch overlaps with parsing the next. Parse blocks are small; they are gathered into row groups of
+    ``ROW_GROUP_ROWS`` for readers."""
 
     def __init__(self, path: Path) -> None:
         no_dict = {"id"}  # unique per row: a dictionary only costs time
@@ -105,41 +102,30 @@ class _ParquetSink:
             str(path), RAW_SCHEMA, compression="zstd",
             use_dictionary=[f.name for f in RAW_SCHEMA if f.name not in no_dict],
         )
-        self._queue: queue.Queue[pa.RecordBatch | pa.Table | None] = queue.Queue(maxsize=8)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._drain, name="parquet-sink", daemon=True)
-        self._thread.start()
+        self._pending: list[pa.RecordBatch] = []
+        self._rows = 0
+        self._thread = BackgroundWriter(self._add, self._write_pending, "parquet-sink")
 
-    def _drain(self) -> None:
-        pending: list[pa.RecordBatch] = []
-        rows = 0
-        while True:
-            item = self._queue.get()
-            if item is not None:
-                batches = item.to_batches() if isinstance(item, pa.Table) else [item]
-                pending += batches
-                rows += sum(b.num_rows for b in batches)
-            # Parse blocks are small; gather them into row groups of ROW_GROUP_ROWS for readers.
-            if pending and (item is None or rows >= ROW_GROUP_ROWS) and self._error is None:
-                try:
-                    self._writer.write_table(pa.Table.from_batches(pending), row_group_size=ROW_GROUP_ROWS)
-                except BaseException as exc:  # surfaced by put()/close()
-                    self._error = exc
-                pending, rows = [], 0
-            if item is None:
-                return
+    def _add(self, item: pa.RecordBatch | pa.Table) -> None:
+        batches = item.to_batches() if isinstance(item, pa.Table) else [item]
+        self._pending += batches
+        self._rows += sum(b.num_rows for b in batches)
+        if self._rows >= ROW_GROUP_ROWS:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        if self._pending:
+            self._writer.write_table(pa.Table.from_batches(self._pending), row_group_size=ROW_GROUP_ROWS)
+        self._pending, self._rows = [], 0
 
     def put(self, item: pa.RecordBatch | pa.Table) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(item)
+        self._thread.put(item)
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        self._writer.close()
-        if self._error is not None:
-            raise self._error
+        try:
+            self._thread.close()
+        finally:
+            self._writer.close()
 
 
 class _Cut:
