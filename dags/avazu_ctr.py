@@ -42,6 +42,13 @@ PARAMS = {
     "sample_mode": opt_param(
         "string", "Sample mode", "first (first N rows) or random (seeded uniform sample).", examples=["first", "random"]
     ),
+    "validation_engine": opt_param(
+        "string", "Validation engine", "Great Expectations engine: auto (Spark above the row threshold), pandas or "
+        "spark.", examples=["auto", "pandas", "spark"]
+    ),
+    "validation_spark_rows": opt_param(
+        "integer", "Spark validation above", "auto: validate on Spark above this many rows.", minimum=0
+    ),
     "seed": opt_param("integer", "Seed", "Seeds generation, sampling, split and LightGBM."),
     "split": opt_param(
         "string",
@@ -65,6 +72,10 @@ PARAMS = {
     ),
     "num_boost_round": opt_param("integer", "Max rounds", "Upper bound on boosting rounds.", minimum=1),
     "min_data_in_leaf": opt_param("integer", "Min rows per leaf", "LightGBM min_data_in_leaf.", minimum=1),
+    "train_in_memory_rows": opt_param(
+        "integer", "In-memory training up to", "Above this many training rows LightGBM reads Parquet in batches.",
+        minimum=0
+    ),
     "model_name": opt_param("string", "Registered model", "Name in the MLflow model registry."),
 }
 

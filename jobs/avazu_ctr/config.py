@@ -35,6 +35,8 @@ class AvazuConfig:
         encoding_smoothing: prior weight (in rows) of the smoothed target encoding.
         learning_rate, num_leaves, early_stopping_rounds, num_boost_round,
         min_data_in_leaf: LightGBM settings.
+        train_in_memory_rows: above this many training rows LightGBM reads the features from Parquet in
+            batches (its binned dataset only) instead of a pandas frame.
         model_name: registered model name in MLflow.
     """
 
@@ -58,6 +60,7 @@ class AvazuConfig:
     early_stopping_rounds: int
     num_boost_round: int
     min_data_in_leaf: int
+    train_in_memory_rows: int
     model_name: str
 
     def __post_init__(self) -> None:
@@ -78,6 +81,7 @@ class AvazuConfig:
             (self.early_stopping_rounds >= 1, f"early_stopping_rounds must be >= 1, got {self.early_stopping_rounds}"),
             (self.num_boost_round >= 1, f"num_boost_round must be >= 1, got {self.num_boost_round}"),
             (self.min_data_in_leaf >= 1, f"min_data_in_leaf must be >= 1, got {self.min_data_in_leaf}"),
+            (self.train_in_memory_rows >= 0, f"train_in_memory_rows must be >= 0, got {self.train_in_memory_rows}"),
         ]
         require("AvazuConfig", checks)
 

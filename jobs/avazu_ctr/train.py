@@ -7,13 +7,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import lightgbm as lgb
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from jobs.avazu_ctr.config import AvazuConfig
 from jobs.paths import RunContext, write_table
 from jobs.resources import cpu_count
 from models.ctr.features import RAW_INPUTS, transform
-from models.ctr.model import LgbmParams, TrainResult, binary_metrics, train_lgbm
+from models.ctr.model import LgbmParams, TrainResult, binary_metrics, train_lgbm, train_lgbm_rows
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,57 @@ def load_split(features_path: str | Path, split: str) -> pd.DataFrame:
     if not data.is_dir():
         raise FileNotFoundError(f"no {split} split under {Path(features_path) / 'data'}")
     return pd.read_parquet(data)
+
+
+class ParquetRows(lgb.Sequence):
+    """Rows ``index`` (sorted positions over the files in order) of ``columns`` of a folder of Parquet files, as
+    a LightGBM ``Sequence``: read one row group at a time and keep only the last one decoded, so memory is one
+    row group whatever the data's size. LightGBM's accesses are in increasing order (its sorted bin sample,
+    then batches), so each row group is decoded about once per pass."""
+
+    batch_size = 65_536
+
+    def __init__(self, files: list[Path], columns: list[str], index: np.ndarray) -> None:
+        self.columns, self.index = columns, np.asarray(index, dtype=np.int64)
+        self.groups: list[tuple[Path, int]] = []
+        starts = [0]
+        for f in files:
+            meta = pq.ParquetFile(f).metadata
+            for g in range(meta.num_row_groups):
+                self.groups.append((f, g))
+                starts.append(starts[-1] + meta.row_group(g).num_rows)
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self._cached: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _group(self, g: int) -> np.ndarray:
+        if self._cached is None or self._cached[0] != g:
+            path, rg = self.groups[g]
+            table = pq.ParquetFile(path).read_row_group(rg, columns=self.columns)
+            # float64 like LightGBM's own conversion of the pandas frame (the target encodings are doubles).
+            self._cached = (g, np.column_stack([table.column(c).to_numpy().astype(np.float64) for c in self.columns]))
+        return self._cached[1]
+
+    def __getitem__(self, idx: Any) -> np.ndarray:
+        if isinstance(idx, (int, np.integer)):
+            pos = self.index[idx]
+            g = int(np.searchsorted(self.starts, pos, side="right") - 1)
+            return self._group(g)[pos - self.starts[g]]
+        rows = self.index[idx] if isinstance(idx, slice) else self.index[np.asarray(idx)]
+        group_of = np.searchsorted(self.starts, rows, side="right") - 1
+        parts = [self._group(int(g))[rows[group_of == g] - self.starts[g]] for g in np.unique(group_of)]
+        return np.concatenate(parts) if parts else np.empty((0, len(self.columns)))
+
+
+def split_files(features_path: str | Path, split: str) -> list[Path]:
+    """The Parquet files of one split of the features, in a fixed order."""
+    data = Path(features_path) / "data" / f"split={split}"
+    files = sorted(data.glob("*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"no {split} split under {Path(features_path) / 'data'}")
+    return files
 
 
 def params_from(cfg: AvazuConfig) -> LgbmParams:
@@ -37,13 +91,44 @@ def params_from(cfg: AvazuConfig) -> LgbmParams:
 def fit(
     features_path: str | Path, cfg: AvazuConfig, feature_list: list[str]
 ) -> tuple[TrainResult, dict[str, float], pd.DataFrame]:
-    """Train on the train split; returns the fit, holdout metrics and holdout predictions."""
+    """Train on the train split; returns the fit, holdout metrics and holdout predictions. Above
+    ``train_in_memory_rows`` training rows LightGBM reads the features from Parquet in batches and the holdout
+    is scored a row group at a time (:func:`fit_out_of_core`)."""
+    train_files = split_files(features_path, "train")
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in train_files)
+    if rows > cfg.train_in_memory_rows:
+        return fit_out_of_core(features_path, cfg, feature_list)
     train, hold = load_split(features_path, "train"), load_split(features_path, "holdout")
     result = train_lgbm(train[feature_list], train["click"].to_numpy(), params_from(cfg))
     p = result.booster.predict(hold[feature_list], num_iteration=result.best_iteration)
     metrics = binary_metrics(hold["click"].to_numpy(), p)
     preds = pd.DataFrame({"id": hold["id"].to_numpy(), "click": hold["click"].to_numpy(), "p_click": p})
     return result, metrics, preds
+
+
+def fit_out_of_core(
+    features_path: str | Path, cfg: AvazuConfig, feature_list: list[str]
+) -> tuple[TrainResult, dict[str, float], pd.DataFrame]:
+    """:func:`fit` without a frame of the splits: LightGBM bins from its sample and pushes the training rows in
+    batches (:class:`ParquetRows`); only the labels, the binned dataset and one row group are in memory."""
+    files = split_files(features_path, "train")
+    y = pq.ParquetDataset([str(f) for f in files]).read(columns=["click"]).column("click").to_numpy()
+    log.info("train: %s rows from Parquet in batches (above train_in_memory_rows %s)", f"{len(y):,}",
+             f"{cfg.train_in_memory_rows:,}")
+    result = train_lgbm_rows(lambda index: ParquetRows(files, feature_list, index), y, feature_list,
+                             params_from(cfg))
+    ids, clicks, scores = [], [], []
+    for f in split_files(features_path, "holdout"):  # a loop over row groups, each scored as one matrix
+        pf = pq.ParquetFile(f)
+        for g in range(pf.metadata.num_row_groups):
+            t = pf.read_row_group(g, columns=["id", "click", *feature_list])
+            x = np.column_stack([t.column(c).to_numpy().astype(np.float64) for c in feature_list])
+            scores.append(result.booster.predict(x, num_iteration=result.best_iteration))
+            ids.append(t.column("id").to_numpy())
+            clicks.append(t.column("click").to_numpy())
+    p, click = np.concatenate(scores), np.concatenate(clicks)
+    preds = pd.DataFrame({"id": np.concatenate(ids), "click": click, "p_click": p})
+    return result, binary_metrics(click, p), preds
 
 
 def log_model(result: TrainResult, features_path: str, sample_path: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import lightgbm as lgb
@@ -72,11 +73,29 @@ def train_lgbm(X: pd.DataFrame, y: np.ndarray, params: LgbmParams, valid_fractio
 
     The holdout is never seen here, so its AUC stays an honest estimate.
     """
-    lgb.register_logger(log)  # evaluation lines go to logging, not stdout
     cats = [c for c in CATEGORICAL if c in X.columns]
     valid = stratified_holdout(y, valid_fraction, derived_seed(params.seed, "ctr.valid_split"))
     dtrain = lgb.Dataset(X[~valid], y[~valid], categorical_feature=cats, free_raw_data=False)
     dvalid = lgb.Dataset(X[valid], y[valid], categorical_feature=cats, reference=dtrain)
+    return _fit(dtrain, dvalid, params)
+
+
+def train_lgbm_rows(rows: Callable[[np.ndarray], lgb.Sequence], y: np.ndarray, features: list[str],
+                    params: LgbmParams, valid_fraction: float = 0.1) -> TrainResult:
+    """:func:`train_lgbm` out of core: ``rows(index)`` reads the feature rows at those (sorted) positions as a
+    LightGBM ``Sequence``; LightGBM picks its bin sample by random access and pushes the rows in batches, so
+    only its binned dataset (about a byte per value) is held, never the raw float matrix. Same early-stopping
+    split as :func:`train_lgbm` (only the labels ``y`` are in memory)."""
+    cats = [c for c in CATEGORICAL if c in features]
+    valid = stratified_holdout(y, valid_fraction, derived_seed(params.seed, "ctr.valid_split"))
+    dtrain = lgb.Dataset(rows(np.flatnonzero(~valid)), y[~valid], feature_name=features, categorical_feature=cats)
+    dvalid = lgb.Dataset(rows(np.flatnonzero(valid)), y[valid], feature_name=features, categorical_feature=cats,
+                         reference=dtrain)
+    return _fit(dtrain, dvalid, params)
+
+
+def _fit(dtrain: lgb.Dataset, dvalid: lgb.Dataset, params: LgbmParams) -> TrainResult:
+    lgb.register_logger(log)  # evaluation lines go to logging, not stdout
     t0 = time.time()
     evals: dict = {}
     booster = lgb.train(
@@ -94,6 +113,7 @@ def train_lgbm(X: pd.DataFrame, y: np.ndarray, params: LgbmParams, valid_fractio
     imp["gain_share"] = imp["gain"] / max(imp["gain"].sum(), 1e-12)
     best = booster.best_iteration or booster.current_iteration()
     return TrainResult(booster, best, seconds, float(evals["valid"]["auc"][best - 1]), imp)
+
 
 
 def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
