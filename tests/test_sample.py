@@ -100,14 +100,15 @@ def _assert_untouched(dest: Path, before: bytes) -> None:
         ("header_only", lambda src: _head(src, 0), r"no data rows"),
     ],
 )
+@pytest.mark.parametrize("mode", ["first", "random"])  # random: the two-pass path refuses the same way
 def test_bad_csv_is_refused_and_earlier_output_kept(
-    name: str, make, message: str, synthetic_csv: tuple[Path, Path], earlier: Path, tmp_path: Path
+    name: str, make, message: str, synthetic_csv: tuple[Path, Path], earlier: Path, tmp_path: Path, mode: str
 ) -> None:
     bad = tmp_path / f"{name}.csv"
     bad.write_text(make(synthetic_csv[0]))
     before = earlier.read_bytes()
     with pytest.raises(BadInputError, match=message) as err:
-        sample_csv(bad, earlier, SampleSpec(rows=100))
+        sample_csv(bad, earlier, SampleSpec(rows=3, mode=mode))
     assert str(bad) in str(err.value)  # the message says where
     _assert_untouched(earlier, before)
 

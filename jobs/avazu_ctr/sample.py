@@ -6,9 +6,9 @@ the first N rows; ``random`` keeps a seeded uniform sample of exactly N rows by
 bottom-k keys (each row gets a random key, the N smallest win), in file order.
 
 The random sample takes two passes so that no sampled row is ever held: the first
-reads one column to count rows while drawing their keys and keeps only the smallest
-keys (at most 2N floats: 160 MB for N = 10M), which gives the N-th smallest key; the
-second draws the same keys again and streams the rows at or below it to Parquet. Peak
+counts the rows (a multi-threaded parse of one column), then draws their keys in chunks
+keeping only the smallest (at most 2N floats: 160 MB for N = 10M), which gives the N-th
+smallest key; the second draws the same keys again and streams the rows at or below it to Parquet. Peak
 memory does not grow with N's rows or the file, and the sample equals the single-pass
 definition exactly.
 """
@@ -144,20 +144,39 @@ class _Cut:
         return keep
 
 
-def _bottom_k_cut(batches: Any, k: int, seed: int) -> tuple[_Cut | None, int]:
-    """Pass 1: the key of the k-th smallest of the rows' keys (None when there are at most k rows: keep all)
-    and the number of rows, holding at most 2k keys at a time."""
+def _count_rows(src: Path, gz: bool, header: list[str]) -> int:
+    """Pass 1's row count: Arrow's multi-threaded reader over the whole file, converting only ``click`` (the
+    result is one byte per row). A file it cannot parse is read again block by block, which names the row."""
+    log.info("sample %s (pass 1 of 2): counting rows", src.name)
+    t0 = time.monotonic()
+    only_click = pacsv.ConvertOptions(column_types={"click": pa.int8()}, include_columns=["click"])
+    raw = pa.OSFile(str(src), "rb")
+    try:
+        stream = pa.CompressedInputStream(raw, "gzip") if gz else raw
+        rows = pacsv.read_csv(stream, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES * 4),
+                              convert_options=only_click).num_rows
+    except (pa.ArrowInvalid, OSError):
+        rows = sum(b.num_rows for b in _batches(src, gz, header, only_click, f"sample {src.name} (pass 1 of 2)"))
+    finally:
+        raw.close()
+    log.info("sample %s (pass 1 of 2): %s rows in %.1f s", src.name, f"{rows:,}", time.monotonic() - t0)
+    return rows
+
+
+def _bottom_k_cut(rows: int, k: int, seed: int, chunk: int = 1 << 22) -> _Cut | None:
+    """The key of the k-th smallest of ``rows`` keys drawn in file order from the seed's generator (None when
+    there are at most k rows: keep all), holding at most 2k keys at a time. The draws do not depend on how
+    they are chunked, so pass 2 can draw them again batch by batch."""
+    if rows <= k:
+        return None
     rng = np.random.default_rng(seed)
-    kept, rows = np.empty(0), 0
-    for batch in batches:
-        kept = np.concatenate([kept, rng.random(batch.num_rows)])
-        rows += batch.num_rows
+    kept = np.empty(0)
+    for start in range(0, rows, chunk):  # a loop over chunks of keys, each drawn at once
+        kept = np.concatenate([kept, rng.random(min(chunk, rows - start))])
         if len(kept) > 2 * k:
             kept = np.partition(kept, k - 1)[:k]
-    if rows <= k:
-        return None, rows
     key = float(np.partition(kept, k - 1)[k - 1])
-    return _Cut(key, k - int((kept < key).sum())), rows
+    return _Cut(key, k - int((kept < key).sum()))
 
 
 def _batches(src: Path, gz: bool, header: list[str], convert: pacsv.ConvertOptions, label: str) -> Any:
@@ -216,9 +235,8 @@ def sample_csv(src: Path, dest: Path, spec: SampleSpec) -> dict[str, Any]:
     )
     cut, counted, rows_in, rows_out = None, 0, 0, 0
     if spec.mode == "random" and spec.rows > 0:
-        counting = pacsv.ConvertOptions(column_types={"click": pa.int8()}, include_columns=["click"])
-        cut, counted = _bottom_k_cut(_batches(src, gz, header, counting, f"sample {src.name} (pass 1 of 2: keys)"),
-                            spec.rows, spec.seed)
+        counted = _count_rows(src, gz, header)
+        cut = _bottom_k_cut(counted, spec.rows, spec.seed)
     keys = np.random.default_rng(spec.seed) if spec.mode == "random" and spec.rows > 0 else None
     with atomic_path(dest) as tmp:
         writer = _ParquetSink(tmp)
