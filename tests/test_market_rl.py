@@ -148,3 +148,10 @@ def test_report_prints_the_verdicts(trained: dict, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "learned vs scripted" in out and all(a in out for a in AGENTS) and "of the script's spend" in out
     assert "pricing ppo" in out and "pricing fixed" in out
+
+
+def test_exploitability_sums_what_the_best_responses_found() -> None:
+    from jobs.market_rl_training.train import exploitability
+
+    league = pd.DataFrame({"round": [1, 1, 1, 2, 2, 2], "gain": [5.0, -3.0, 2.0, 1.0, -8.0, 0.0]})
+    assert exploitability(league).to_dict() == {1: 7.0, 2: 1.0}  # a re-training that earned less found nothing

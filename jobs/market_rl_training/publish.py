@@ -12,7 +12,7 @@ import pandas as pd
 
 from jobs.market.policy_models import OBS_COLUMNS, PRICING_COLUMNS, log_policy
 from jobs.market_rl_training.config import RlConfig
-from jobs.market_rl_training.train import COMPARABLE_SPEND
+from jobs.market_rl_training.train import COMPARABLE_SPEND, exploitability
 from jobs.pages.format import fmt, interval, row_interval
 from jobs.pages.render import Page, Section, formatted, write
 from jobs.paths import RunContext, atomic_path
@@ -68,12 +68,12 @@ def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: li
                            else "and the script spent nothing."))
     league = pd.DataFrame(state.get("league") or [])
     if len(league):
-        totals = league.groupby("round")["gain"].sum()
-        findings.append("League: re-training each family against the other learners' policies gained "
+        totals = exploitability(league)
+        trend = "" if len(totals) < 2 else (" (shrinking: closer to a mutual best response)"
+                                            if totals.iloc[-1] < totals.iloc[0] else " (not shrinking)")
+        findings.append("League: re-training each family against the other learners' policies found "
                         + ", then ".join(fmt(v, "money") for v in totals)
-                        + f" a week in total over {len(totals)} round(s)"
-                        + (" (shrinking: closer to a mutual best response)." if len(totals) > 1
-                           and abs(totals.iloc[-1]) < abs(totals.iloc[0]) else "."))
+                        + f" a week of profit to gain in {len(totals)} round(s){trend}.")
     ranked = price.sort_values("revenue_mean", ascending=False).set_index("policy")
     ppo = ranked.loc["ppo"]
     rival = ranked.drop(index="ppo").iloc[0]

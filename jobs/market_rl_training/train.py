@@ -186,11 +186,19 @@ def play_league(cfg: RlConfig, trained: list[tuple[Any, Any]], policies: dict[st
                          gain["lo"], gain["hi"], " (kept)" if kept else " (the earlier policy stays)")
     table = pd.DataFrame(rows)
     if len(table):
-        by_round = table.groupby("round")["gain"].sum()
+        by_round = exploitability(table)
         for rnd, total in by_round.items():
-            mlflow.log_metric("league.total_gain", float(total), step=int(rnd))
-        log.info("league: total gain from re-training per round %s", by_round.round(1).to_dict())
+            mlflow.log_metric("league.exploitability", float(total), step=int(rnd))
+        log.info("league: exploitability proxy (profit the best responses found) per round %s",
+                 by_round.round(1).to_dict())
     return table, curves
+
+
+def exploitability(league: pd.DataFrame) -> pd.Series:
+    """Per round, what the learners' re-training found to gain against the others: the sum of the positive
+    gains (a re-training that earned less found nothing, and its policy was not kept). Near zero when every
+    policy is a best response to the rest."""
+    return league.assign(found=league["gain"].clip(lower=0)).groupby("round")["found"].sum()
 
 
 def league_png(table: pd.DataFrame, path: Path) -> Path:
