@@ -15,9 +15,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from jobs.avazu_ctr.config import AvazuConfig
-from jobs.avazu_ctr.train import load_split
+from jobs.avazu_ctr.train import split_files
 from jobs.pages.format import fmt
 from jobs.pages.render import Page, Section, formatted, write
 from jobs.paths import RunContext
@@ -29,21 +33,29 @@ log = logging.getLogger(__name__)
 SKEW_TOLERANCE = 1e-6
 
 
+def _rows_with_ids(path: str | Path, ids: pa.Array, columns: list[str] | None = None) -> pd.DataFrame:
+    """The rows of a Parquet file whose ``id`` is in ``ids``, in file order: scanned batch by batch, so only the
+    matches are ever held (a 10M-row sample or a 40M-row truth file never becomes a frame)."""
+    table = ds.dataset(str(path), format="parquet").to_table(columns=columns, filter=pc.field("id").isin(ids))
+    return table.to_pandas()
+
+
 def holdout_rows(sample_path: str, features_path: str) -> pd.DataFrame:
     """Raw sample rows of the holdout split (what a served model would receive)."""
-    ids = load_split(features_path, "holdout")[["id"]]
-    return pd.read_parquet(sample_path).merge(ids, on="id", how="inner")
+    ids = pa.concat_arrays([pq.read_table(f, columns=["id"]).column("id").combine_chunks()
+                            for f in split_files(features_path, "holdout")])
+    return _rows_with_ids(sample_path, ids)
 
 
 def true_probabilities(ground_truth_path: str | None, rows: pd.DataFrame) -> np.ndarray | None:
     """True click probabilities of ``rows`` from the ground-truth file (synthetic data only)."""
     if not ground_truth_path:
         return None
-    truth = pd.read_parquet(ground_truth_path).set_index("id")["p_click"]
+    truth = _rows_with_ids(ground_truth_path, pa.array(rows["id"].to_numpy()), ["id", "p_click"]).set_index("id")
     missing = ~rows["id"].isin(truth.index)
     if missing.any():
         raise ValueError(f"ground truth {ground_truth_path} lacks {int(missing.sum())} holdout ids")
-    return truth.loc[rows["id"]].to_numpy(np.float64)
+    return truth["p_click"].loc[rows["id"]].to_numpy(np.float64)
 
 
 def page(cfg: AvazuConfig, state: dict[str, Any], reg: dict[str, Any], y: np.ndarray, p: np.ndarray,
