@@ -93,8 +93,8 @@ def test_registered_policies_act_in_the_envs(trained: dict) -> None:
     import mlflow
 
     from jobs.market.advertisers import load_advertisers
-    from jobs.market.policy_models import OBS_COLUMNS, PRICING_COLUMNS, load_module
-    from jobs.market.rllib import act
+    from jobs.market.policy_models import OBS_COLUMNS, PRICING_COLUMNS
+    from jobs.market.rllib import act, load_module
     from models.market.policies import market_env
 
     assert set(trained["registered"]) == {*(f"bidder_{a}" for a in AGENTS), "pricing_policy"}

@@ -13,16 +13,12 @@ OBS_COLUMNS = [f"obs_{i}" for i in range(20)]
 PRICING_COLUMNS = ["demand", "inventory", "hour", "agent_fraction", "velocity"]
 
 
-def load_module(path: str) -> Any:
-    from ray.rllib.core.rl_module.rl_module import RLModule
-
-    return RLModule.from_checkpoint(path)
-
-
 class BidderModel(mlflow.pyfunc.PythonModel):
     """pyfunc: artifact ``module`` (an RLModule checkpoint); rows of 20 observation floats -> bid, stage, intensity."""
 
     def load_context(self, context: Any) -> None:
+        from jobs.market.rllib import load_module
+
         self.module = load_module(context.artifacts["module"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
@@ -36,6 +32,8 @@ class PricingPolicyModel(mlflow.pyfunc.PythonModel):
     """pyfunc: artifact ``module``; rows of the pricing state -> price multiplier."""
 
     def load_context(self, context: Any) -> None:
+        from jobs.market.rllib import load_module
+
         self.module = load_module(context.artifacts["module"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:

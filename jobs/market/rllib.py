@@ -134,10 +134,15 @@ def set_complexity(algo: Any, complexity: float) -> None:
     algo.env_runner_group.foreach_env_runner(apply, local_env_runner=True)
 
 
+def load_module(path: str) -> Any:
+    """An RLModule from its checkpoint folder."""
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    return RLModule.from_checkpoint(path)
+
+
 @functools.lru_cache(maxsize=64)
 def _module(path: str, mtime_ns: int) -> Any:  # the time in the key: a checkpoint rewritten in place reloads
-    from jobs.market.policy_models import load_module
-
     return load_module(path)
 
 

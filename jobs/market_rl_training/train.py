@@ -283,8 +283,7 @@ def run_evaluate_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) 
     """Each learned bidder against the scripted strategy it replaces: same seeds, same daily budget."""
     import mlflow
 
-    from jobs.market.policy_models import load_module
-    from jobs.market.rllib import act
+    from jobs.market.rllib import act, load_module
     from models.market.policies import evaluate_bidder
 
     seeds = cfg.eval_seed_list("verdict")
