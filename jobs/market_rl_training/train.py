@@ -53,13 +53,14 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     rows, policies, stage_seconds = [], {}, {}
     writer = SummaryWriter(str(out / "tensorboard"))
     step = 0
-    trained: list[tuple[Any, Any]] = []  # (family, algorithm), kept alive for the league rounds
+    # (family, its last checkpoint, its last iteration): one Algorithm is alive at a time, so on a Ray cluster a
+    # family's env-runner actors are released before the next family asks for theirs.
+    trained: list[tuple[Any, str, int]] = []
     try:
         for fam in families(cfg.agents, cfg.hyperparameters):
             t0 = time.monotonic()
             algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner,
                          remote_env_runners(cfg.cluster_env_runners))
-            trained.append((fam, algo))
             log.info("%s: built for %s in %.1f s", fam.algorithm, list(fam.learners), time.monotonic() - t0)
 
             best: dict[str, float] = {}
@@ -88,8 +89,12 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
                     cfg.batch / max(row["seconds"], 1e-9),
                 )
 
-            history = train_curriculum(algo, Curriculum(cfg.stages()), on_iteration, cfg.checkpoint_every,
-                                       out / "checkpoints" / fam.algorithm)
+            try:
+                history = train_curriculum(algo, Curriculum(cfg.stages()), on_iteration, cfg.checkpoint_every,
+                                           out / "checkpoints" / fam.algorithm)
+            finally:
+                algo.stop()
+            trained.append((fam, history[-1]["checkpoint"], history[-1]["iteration"]))
             for r in history:
                 rows.extend({**r, "family": fam.algorithm, "agent": a} for a in fam.learners)
                 if "stage_seconds" in r:
@@ -97,8 +102,6 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
         league, league_curves = play_league(cfg, trained, policies, out)
         rows.extend(league_curves)
     finally:
-        for _, algo in trained:
-            algo.stop()
         writer.close()
         ray.shutdown()
     hist = pd.DataFrame(rows)
@@ -119,7 +122,7 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
             "bidders_dir": str(out), "league": league.to_dict(orient="records")}
 
 
-def play_league(cfg: RlConfig, trained: list[tuple[Any, Any]], policies: dict[str, Any],
+def play_league(cfg: RlConfig, trained: list[tuple[Any, str, int]], policies: dict[str, Any],
                 out: Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """League rounds after the curriculum: each family in turn trains ``league_iterations`` more iterations in the
     full market against every other learner's current policy, frozen (alternating best responses), instead of
@@ -132,7 +135,7 @@ def play_league(cfg: RlConfig, trained: list[tuple[Any, Any]], policies: dict[st
     iterations' learning-curve rows."""
     import mlflow
 
-    from jobs.market.rllib import act, frozen_policies, set_complexity, set_opponents
+    from jobs.market.rllib import act, build, frozen_policies, remote_env_runners, set_complexity, set_opponents
     from models.market.policies import evaluate_bidder
 
     seeds = cfg.eval_seed_list("select")
@@ -144,46 +147,57 @@ def play_league(cfg: RlConfig, trained: list[tuple[Any, Any]], policies: dict[st
 
     rows, curves = [], []
     for rnd in range(1, cfg.league_rounds + 1):
-        for fam, algo in trained:
+        for k, (fam, ckpt, last) in enumerate(trained):
             league = {a: p["module"] for a, p in policies.items()}
             others = {a: m for a, m in league.items() if a not in fam.learners}
-            set_complexity(algo, 1.0)
-            set_opponents(algo, others)
             before = {a: profits(a, frozen_policies({a: league[a]})[a],
                                  frozen_policies({o: m for o, m in league.items() if o != a}))
                       for a in fam.learners}
-            t0 = time.monotonic()
-            for _ in range(cfg.league_iterations):  # a loop over training iterations
-                t_it = time.monotonic()
-                result = algo.train()
-                mean = float(result.get("env_runners", {}).get("episode_return_mean", np.nan))
-                # Numbered on from the curriculum's iterations, so the learning curves continue through the league.
-                curves.extend({"iteration": int(algo.iteration), "stage": f"league round {rnd}", "complexity": 1.0,
-                               "episode_return_mean": mean, "seconds": time.monotonic() - t_it, "promoted": False,
-                               "family": fam.algorithm, "agent": a} for a in fam.learners)
-            seconds = time.monotonic() - t0
-            for agent in fam.learners:
-                module = algo.get_module(agent)
-                after = profits(agent, lambda obs, m=module: act(m, obs, m.action_space),
-                                frozen_policies({o: m for o, m in league.items() if o != agent}))
-                gain = t_interval(after - before[agent])
-                kept = bool(after.mean() > before[agent].mean())
-                if kept:
-                    path = out / "league" / f"round_{rnd}" / agent
-                    save_directory(module.save_to_path, path)
-                    policies[agent] = {**policies[agent], "module": str(path), "league_round": rnd,
-                                       "eval_profit": float(after.mean())}
-                rows.append({"round": rnd, "family": fam.algorithm, "agent": agent,
-                             "opponents": ", ".join(sorted(others)),
-                             "profit_before": float(before[agent].mean()), "profit_after": float(after.mean()),
-                             "gain": float(gain["mean"]), "gain_lo": float(gain["lo"]), "gain_hi": float(gain["hi"]),
-                             "kept": kept, "train_seconds": round(seconds, 1)})
-                mlflow.log_metrics({f"league.{agent}.gain": float(gain["mean"]),
-                                    f"league.{agent}.profit": float(max(after.mean(), before[agent].mean()))},
-                                   step=rnd)
-                log.info("league round %d, %s (%s) against %s: profit %.1f -> %.1f, gain %+.1f [%+.1f, %+.1f]%s",
-                         rnd, agent, fam.algorithm, sorted(others), before[agent].mean(), after.mean(), gain["mean"],
-                         gain["lo"], gain["hi"], " (kept)" if kept else " (the earlier policy stays)")
+            # The family's Algorithm comes back from its last checkpoint (weights, optimiser, iteration count).
+            algo = build(fam, env, cfg.batch, cfg.seed, cfg.envs_per_runner,
+                         remote_env_runners(cfg.cluster_env_runners))
+            try:
+                algo.restore_from_path(ckpt)
+                set_complexity(algo, 1.0)
+                set_opponents(algo, others)
+                t0 = time.monotonic()
+                for _ in range(cfg.league_iterations):  # a loop over training iterations
+                    t_it = time.monotonic()
+                    result = algo.train()
+                    last += 1
+                    mean = float(result.get("env_runners", {}).get("episode_return_mean", np.nan))
+                    # Numbered on from the curriculum's iterations: the learning curves continue through the league.
+                    curves.extend({"iteration": last, "stage": f"league round {rnd}", "complexity": 1.0,
+                                   "episode_return_mean": mean, "seconds": time.monotonic() - t_it,
+                                   "promoted": False, "family": fam.algorithm, "agent": a} for a in fam.learners)
+                seconds = time.monotonic() - t0
+                ckpt = str(save_directory(algo.save_to_path, out / "checkpoints" / fam.algorithm / f"league_{rnd}"))
+                trained[k] = (fam, ckpt, last)
+                modules = {a: algo.get_module(a) for a in fam.learners}
+                for agent, module in modules.items():
+                    after = profits(agent, lambda obs, m=module: act(m, obs, m.action_space),
+                                    frozen_policies({o: m for o, m in league.items() if o != agent}))
+                    gain = t_interval(after - before[agent])
+                    kept = bool(after.mean() > before[agent].mean())
+                    if kept:
+                        path = out / "league" / f"round_{rnd}" / agent
+                        save_directory(module.save_to_path, path)
+                        policies[agent] = {**policies[agent], "module": str(path), "league_round": rnd,
+                                           "eval_profit": float(after.mean())}
+                    rows.append({"round": rnd, "family": fam.algorithm, "agent": agent,
+                                 "opponents": ", ".join(sorted(others)),
+                                 "profit_before": float(before[agent].mean()), "profit_after": float(after.mean()),
+                                 "gain": float(gain["mean"]), "gain_lo": float(gain["lo"]),
+                                 "gain_hi": float(gain["hi"]), "kept": kept, "train_seconds": round(seconds, 1)})
+                    mlflow.log_metrics({f"league.{agent}.gain": float(gain["mean"]),
+                                        f"league.{agent}.profit": float(max(after.mean(), before[agent].mean()))},
+                                       step=rnd)
+                    log.info("league round %d, %s (%s) against %s: profit %.1f -> %.1f, gain %+.1f [%+.1f, %+.1f]%s",
+                             rnd, agent, fam.algorithm, sorted(others), before[agent].mean(), after.mean(),
+                             gain["mean"], gain["lo"], gain["hi"],
+                             " (kept)" if kept else " (the earlier policy stays)")
+            finally:
+                algo.stop()
     table = pd.DataFrame(rows)
     if len(table):
         by_round = exploitability(table)

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 # project's own package, which no index serves, so `mlflow models serve --env-manager virtualenv` could not
 # rebuild the environment.
 COMMON = ("mlflow", "numpy", "pandas", "pyarrow", "scipy")
-RL = ("torch", "ray[rllib]", "gymnasium", "pettingzoo")
+RL = ("torch", "ray[rllib]", "gymnasium", "pettingzoo", "numba")  # numba: the market env's kernels
 NEEDS = {"bidder": RL, "pricing_policy": RL,
          "ctr": ("lightgbm",), "mmm": (), "multitask": ("torch",), "banner_policy": ()}  # the last: serving/
 
