@@ -10,6 +10,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobs.avazu_ctr.config import AvazuConfig
@@ -27,6 +28,12 @@ def load_split(features_path: str | Path, split: str) -> pd.DataFrame:
     if not data.is_dir():
         raise FileNotFoundError(f"no {split} split under {Path(features_path) / 'data'}")
     return pd.read_parquet(data)
+
+
+def as_matrix(table: pa.Table, columns: list[str]) -> np.ndarray:
+    """``columns`` of an Arrow table as one float64 matrix, as LightGBM converts the pandas frame (the target
+    encodings are doubles)."""
+    return np.column_stack([table.column(c).to_numpy().astype(np.float64) for c in columns])
 
 
 class ParquetRows(lgb.Sequence):
@@ -56,8 +63,7 @@ class ParquetRows(lgb.Sequence):
         if self._cached is None or self._cached[0] != g:
             path, rg = self.groups[g]
             table = pq.ParquetFile(path).read_row_group(rg, columns=self.columns)
-            # float64 like LightGBM's own conversion of the pandas frame (the target encodings are doubles).
-            self._cached = (g, np.column_stack([table.column(c).to_numpy().astype(np.float64) for c in self.columns]))
+            self._cached = (g, as_matrix(table, self.columns))
         return self._cached[1]
 
     def __getitem__(self, idx: Any) -> np.ndarray:
@@ -122,8 +128,7 @@ def fit_out_of_core(
         pf = pq.ParquetFile(f)
         for g in range(pf.metadata.num_row_groups):
             t = pf.read_row_group(g, columns=["id", "click", *feature_list])
-            x = np.column_stack([t.column(c).to_numpy().astype(np.float64) for c in feature_list])
-            scores.append(result.booster.predict(x, num_iteration=result.best_iteration))
+            scores.append(result.booster.predict(as_matrix(t, feature_list), num_iteration=result.best_iteration))
             ids.append(t.column("id").to_numpy())
             clicks.append(t.column("click").to_numpy())
     p, click = np.concatenate(scores), np.concatenate(clicks)
