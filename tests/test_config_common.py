@@ -25,6 +25,9 @@ def test_profiles_differ_and_overrides_win() -> None:
     ({"split": "weekly"}, "split"),
     ({"holdout_fraction": 0.9}, "holdout_fraction"),
     ({"source": "ftp"}, "source"),
+    ({"validation_engine": "dask"}, "validation_engine"),
+    ({"validation_spark_rows": -1}, "validation_spark_rows"),
+    ({"train_in_memory_rows": -5}, "train_in_memory_rows"),
 ])
 def test_invalid_values_name_the_field(overrides: dict, field: str) -> None:
     with pytest.raises(ValueError, match=field):

@@ -155,3 +155,9 @@ def test_exploitability_sums_what_the_best_responses_found() -> None:
 
     league = pd.DataFrame({"round": [1, 1, 1, 2, 2, 2], "gain": [5.0, -3.0, 2.0, 1.0, -8.0, 0.0]})
     assert exploitability(league).to_dict() == {1: 7.0, 2: 1.0}  # a re-training that earned less found nothing
+
+
+@pytest.mark.parametrize("overrides", [{"league_rounds": -1}, {"league_iterations": 0}])
+def test_league_settings_out_of_range_name_the_field(overrides: dict) -> None:
+    with pytest.raises(ValueError, match=next(iter(overrides))):
+        load("smoke", overrides)
