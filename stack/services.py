@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jobs.paths import atomic_path
 from stack.settings import REPO, client_env, pg_url, stack_dir
 
 VENV_BIN = Path(sys.executable).parent
@@ -198,16 +199,19 @@ def start(svc: Service) -> int:
         log.flush()
         proc = subprocess.Popen(svc.argv, env=svc.env, cwd=d, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-    (d / "pids" / f"{svc.name}.pid").write_text(str(proc.pid))
+    # Atomically: the supervisor restarts a killed service while chaos.kill polls pid_of, and a reader that
+    # caught write_text between its truncate and its write saw an empty file (int('') in a CI run).
+    with atomic_path(d / "pids" / f"{svc.name}.pid") as tmp:
+        tmp.write_text(str(proc.pid))
     return proc.pid
 
 
 def pid_of(name: str) -> int | None:
     """The pid ``make stack`` recorded for ``name`` if that process still runs."""
-    path = stack_dir() / "pids" / f"{name}.pid"
-    if not path.exists():
+    try:  # stop() may remove the file between a check and a read
+        pid = int((stack_dir() / "pids" / f"{name}.pid").read_text())
+    except FileNotFoundError:
         return None
-    pid = int(path.read_text())
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
