@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from jobs.avazu_ctr.config import load
@@ -131,3 +133,46 @@ def test_without_id_encodings(spark, built) -> None:
     assert not any(c.startswith(("cnt_", "te_")) for c in cols)
     assert manifest["features"] == feature_names(False)
     assert json.loads((tmp / "f_noenc" / "manifest.json").read_text())["use_id_encodings"] is False
+
+
+
+def _id_table(values: list[str]) -> object:
+    from models.ctr.features import IdTable
+
+    return IdTable(pa.array(values), np.zeros((len(values), 1), np.int64), np.zeros((len(values), 1)))
+
+
+def _index_in(keys: pa.Array, values: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.index_in(keys, value_set=values), -1).to_numpy(zero_copy_only=False)
+
+
+def test_an_id_table_keeps_its_hash_index_but_never_ships_it() -> None:
+    """The lookup index is built once per process (not per batch) and left out of the pickle that Spark
+    broadcasts; positions are those of Arrow's index_in, -1 for unseen and null keys."""
+    import pickle
+
+    table = _id_table(["a1", "b2", "c3", "d4"])
+    keys = pa.array(["c3", "zz", None, "a1", "d4", "c3"])
+    expected = _index_in(keys, table.values)
+    np.testing.assert_array_equal(table.positions(keys), expected)
+    index = table._index
+    assert index is not None and index.dtype == np.uint64
+    assert table.positions(keys[:2]).tolist() == [2, -1] and table._index is index
+    shipped = pickle.loads(pickle.dumps(table))
+    assert shipped._index is None and b"Index" not in pickle.dumps(table)
+    np.testing.assert_array_equal(shipped.positions(keys), expected)
+
+
+def test_a_key_that_only_shares_a_hash_is_unseen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a weak hash (the first letter), a key colliding with a table value is not taken for it, and
+    table values that collide with each other fall back to an index of the strings."""
+    import models.ctr.features as features
+
+    monkeypatch.setattr(features, "_hash", lambda s: np.array(
+        [ord(x[0]) if x else 0 for x in s.to_pylist()], dtype=np.uint64))
+    table = _id_table(["a1", "b2", "c3", "d4"])
+    keys = pa.array(["c9", "c3", "a1", "ax", None, "q"])
+    assert table.positions(keys).tolist() == [-1, 2, 0, -1, -1, -1]
+    clashing = _id_table(["a1", "a2", "b1"])
+    assert clashing.positions(keys).tolist() == [-1, -1, 0, -1, -1, -1] and clashing._index.dtype == object
+    np.testing.assert_array_equal(clashing.positions(pa.array(["a2", "b1", "b2"])), [1, 2, -1])

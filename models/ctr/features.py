@@ -64,6 +64,31 @@ class IdTable:
     values: pa.Array
     cnt: np.ndarray
     te: np.ndarray
+    _index: pd.Index | None = field(default=None, init=False, repr=False, compare=False)
+
+    def positions(self, keys: pa.Array) -> np.ndarray:
+        """Row of each key in the table, -1 where unseen. The hash table over ``values`` is built on first use
+        and kept: Arrow's ``index_in`` rebuilt it on every call, O(table) per batch, which made the features
+        grow faster than the rows (millions of device_ip values hashed again for each 100k-row batch). It is
+        keyed by 64-bit hashes of the strings (24 bytes a value where an index of Python strings took ~85:
+        a Spark worker holds one per id field), and a hit counts only where the strings agree."""
+        if self._index is None:
+            hashes = _hash(self.values)
+            # Two table values with one hash would shadow each other: then index the strings themselves.
+            index = pd.Index(hashes)
+            self._index = index if index.is_unique else pd.Index(self.values.to_numpy(zero_copy_only=False),
+                                                                 dtype=object)
+        if self._index.dtype == object:
+            return self._index.get_indexer(pd.Index(keys.to_numpy(zero_copy_only=False), dtype=object))
+        pos = self._index.get_indexer(_hash(keys))
+        hit = np.flatnonzero(pos >= 0)
+        same = pc.fill_null(pc.equal(self.values.take(pa.array(pos[hit])), keys.take(pa.array(hit))), False)
+        pos[hit[~same.to_numpy(zero_copy_only=False)]] = -1  # a key that only shares a hash is unseen
+        return pos
+
+    def __getstate__(self) -> dict:
+        # The hash table is rebuilt where the table lands (a Spark worker, a serving process), not shipped.
+        return {**self.__dict__, "_index": None}
 
 
 @dataclass
@@ -134,6 +159,11 @@ class EncodingTables:
         return cls(prior=prior, codes=codes, ids=ids)
 
 
+def _hash(strings: pa.Array) -> np.ndarray:
+    """64-bit hashes of Arrow strings (pandas' seeded SipHash: the same in every process)."""
+    return pd.util.hash_array(strings.to_numpy(zero_copy_only=False), categorize=False)
+
+
 def _positions(keys: pa.Array, values: pa.Array) -> np.ndarray:
     """Position of each key in ``values``, -1 where absent (an Arrow hash lookup)."""
     return pc.fill_null(pc.index_in(keys, value_set=values), -1).to_numpy(zero_copy_only=False)
@@ -167,7 +197,7 @@ def transform(raw: pd.DataFrame, tables: EncodingTables, fold: np.ndarray | None
         out[f"{c}_code"] = _positions(_keys(raw[c]), tables.codes[c]).astype(np.int32)
     col = np.zeros(len(raw), dtype=np.int64) if fold is None else np.asarray(fold, dtype=np.int64) + 1
     for f, t in tables.ids.items():
-        pos = _positions(_keys(raw[f]), t.values)
+        pos = t.positions(_keys(raw[f]))
         hit = pos >= 0
         safe = np.where(hit, pos, 0)
         out[f"cnt_{f}"] = np.where(hit, t.cnt[safe, col], 0)
