@@ -46,10 +46,25 @@ elif step == "validate_spark":
     r = validate_frame(get_spark("bench.validate").read.parquet(src), "avazu_raw", "bench", project_dir=dest)
     out = {"evaluated": r.evaluated, "success": r.success}
 elif step == "features":
+    import os, urllib.request
+    from datetime import datetime
     from pathlib import Path
     from jobs.avazu_ctr.features import write_features
     from jobs.spark import get_spark
-    out = {"rows": write_features(get_spark("bench.features"), src, Path(dest), cfg)["rows"]}
+    os.environ["SPARK_UI_ENABLED"] = "1"  # its REST API has every stage's task times (the cluster estimate)
+    spark = get_spark("bench.features")
+    out = {"rows": write_features(spark, src, Path(dest), cfg)["rows"]}
+    elapsed = time.perf_counter() - t0
+    api = f"{spark.sparkContext.uiWebUrl}/api/v1/applications/{spark.sparkContext.applicationId}"
+    get = lambda url: json.load(urllib.request.urlopen(api + url))
+    when = lambda x: datetime.strptime(x.replace("GMT", ""), "%%Y-%%m-%%dT%%H:%%M:%%S.%%f").timestamp()
+    out["stages"] = []
+    for st in sorted(get("/stages?status=complete"), key=lambda st: st["stageId"]):
+        q = get(f"/stages/{st['stageId']}/{st['attemptId']}/taskSummary?quantiles=0.5,1.0")["executorRunTime"]
+        out["stages"].append({"stage": st["stageId"], "name": st["name"][:80], "tasks": st["numTasks"],
+                              "wall_s": round(when(st["completionTime"]) - when(st["submissionTime"]), 2),
+                              "task_s": round(st["executorRunTime"] / 1e3, 2), "p50_task_s": round(q[0] / 1e3, 2),
+                              "max_task_s": round(q[1] / 1e3, 2)})
 elif step == "train":
     import pandas as pd
     from pathlib import Path
@@ -90,8 +105,8 @@ print("RESULT " + json.dumps({"seconds": elapsed if elapsed is not None else tim
 """
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants (MB)."""
+def tree_rss_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of ``pid`` and all its descendants, and of the largest of them (MB)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for proc in Path("/proc").iterdir():
@@ -103,12 +118,13 @@ def tree_rss_mb(pid: int) -> float:
             rss[int(proc.name)] = int(fields[21]) * 4096
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0, [pid]
+    total, largest, todo = 0, 0, [pid]
     while todo:
         p = todo.pop()
         total += rss.get(p, 0)
+        largest = max(largest, rss.get(p, 0))
         todo += children.get(p, [])
-    return total / 1e6
+    return total / 1e6, largest / 1e6
 
 
 def measure(step: str, *args: str) -> dict:
@@ -116,21 +132,22 @@ def measure(step: str, *args: str) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", STEP % {"root": str(ROOT)}, step, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-    peak = 0.0
+    peak = largest = 0.0
     import threading
 
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
     reader.start()
     while proc.poll() is None:
-        peak = max(peak, tree_rss_mb(proc.pid))
+        total, one = tree_rss_mb(proc.pid)
+        peak, largest = max(peak, total), max(largest, one)
         time.sleep(0.25)
     reader.join()
     result = [json.loads(x[7:]) for x in lines if x.startswith("RESULT ")]
     if proc.returncode or not result:
         raise RuntimeError(f"{step} {args} failed:\n" + "".join(lines[-40:]))
     return {**result[0], "seconds": round(result[0]["seconds"], 2), "wall_s": round(time.perf_counter() - t0, 2),
-            "peak_tree_rss_mb": round(peak)}
+            "peak_tree_rss_mb": round(peak), "peak_largest_process_mb": round(largest)}
 
 
 def prefix(full_csv: Path, rows: int) -> Path:
@@ -158,11 +175,37 @@ def exponents(steps: dict[str, dict[str, dict]]) -> dict[str, float]:
     return out
 
 
+def cluster_estimate(features: dict[str, dict], workers: int, cores: int) -> dict:
+    """The features step at its largest size with stage metrics, re-timed for ``workers`` x ``cores`` task slots
+    from the measured task times: each stage takes max(its longest task, its task time / the slots it can fill);
+    what no stage covers (the driver collecting the counts, fitting the tables, broadcasting them) stays
+    serial. Also the same with the input cut into at least as many partitions as slots (perfectly even), and the
+    model re-timed for the 2 slots it ran on, against the measured time, as a check of the model."""
+    sized = {k: v for k, v in features.items() if v.get("stages")}
+    if not sized:
+        return {}
+    key = max(sized, key=int)
+    run, stages = sized[key], sized[key]["stages"]
+    serial = max(0.0, run["seconds"] - sum(st["wall_s"] for st in stages))
+
+    def as_partitioned(slots: int) -> float:
+        return serial + sum(max(st["max_task_s"], st["task_s"] / min(slots, st["tasks"])) for st in stages)
+
+    slots = workers * cores
+    return {"rows": int(key), "measured_s": run["seconds"], "serial_driver_s": round(serial, 1),
+            "model_at_2_slots_s": round(as_partitioned(2), 1), "cluster": f"{workers} workers x {cores} cores",
+            "as_partitioned_s": round(as_partitioned(slots), 1),
+            "input_split_to_slots_s": round(serial + sum(st["task_s"] / slots for st in stages), 1),
+            "stage_tasks": [st["tasks"] for st in stages],
+            "largest_process_mb": run.get("peak_largest_process_mb")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default=f"1000000,4000000,10000000,{KAGGLE_ROWS}")
     ap.add_argument("--train-max", type=int, default=10_000_000)
     ap.add_argument("--steps", default="sample,validate_spark,features,train,random_sample")
+    ap.add_argument("--cluster", default="10x4", help="workers x cores for the features estimate")
     args = ap.parse_args()
     wanted = args.steps.split(",")
     fixture = full_data()
@@ -177,6 +220,8 @@ def main() -> None:
         write_result("full_scale", {"csv_gb_per_million_rows": round(full_csv.stat().st_size / KAGGLE_ROWS / 1e3, 3),
                                     "steps": steps, "growth_exponent": exponents(steps), "random_sample": extra,
                                     "whole_full_run": whole,
+                                    "features_on_a_cluster": cluster_estimate(steps.get("features", {}),
+                                                                              *map(int, args.cluster.split("x"))),
                                     "targets": {"sample": ">= 100 MB/s of CSV, peak RSS flat (< 1 GB)",
                                                 "random_sample": "10M of 40M in < 90 s",
                                                 "whole_full_run": "< 30 min, peak RSS < 12 GB"}})

@@ -61,7 +61,8 @@ def get_spark(app_name: str, shuffle_partitions: int | None = None) -> Any:
         # The avazu encodings collect their per-value counts to the driver by design (one row per id value
         # and fold: 1.03 GB at 40M rows, over the 1g default, which failed the step); the heap bounds it.
         .config("spark.driver.maxResultSize", os.environ.get("SPARK_DRIVER_MAX_RESULT_SIZE", "0"))
-        .config("spark.ui.enabled", os.environ.get("SPARK_UI_ENABLED", "false"))
+        # Spark takes only true/false; the docstring (and users) say 1.
+        .config("spark.ui.enabled", str(os.environ.get("SPARK_UI_ENABLED", "") in ("1", "true", "yes")).lower())
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG4J2.as_uri()}")
     )

@@ -74,7 +74,7 @@ def test_fit_full_and_out_of_fold_stats() -> None:
     assert t.codes["site_category"].to_pylist() == ["bb", "aa"]  # by descending count
     s = t.ids["site_id"]
     i = s.values.to_pylist().index("s1")
-    assert s.cnt[i].tolist() == [10, 9, 9]  # full, then the other rows for folds 0 and 1
+    assert s.cnt[i].tolist() == [10]  # training impressions; a training row counts the 9 others (below)
     prior = t.prior
     assert s.te[i, 0] == pytest.approx((2 + 2 * prior) / (10 + 2))
     assert s.te[i, 1] == pytest.approx((0 + 2 * prior) / (6 + 2))  # fold 0 rows see fold 1 only
@@ -92,8 +92,27 @@ def test_transform_unseen_values_and_missing_columns() -> None:
     assert out.loc[0, "site_category_code"] == -1 and out.loc[0, "app_category_code"] == 0
     assert out.loc[0, "cnt_site_id"] == 10 and out.loc[0, "cnt_device_ip"] == 0
     assert out.loc[0, "te_device_ip"] == t.prior  # unseen value -> prior
+    trained = transform(raw, t, np.array([1]))  # a training row of fold 1: the others, out of fold
+    s1 = t.ids["site_id"].values.to_pylist().index("s1")
+    assert trained.loc[0, "cnt_site_id"] == 9 and trained.loc[0, "cnt_device_ip"] == 0
+    assert trained.loc[0, "te_site_id"] == t.ids["site_id"].te[s1, 2]
     with pytest.raises(KeyError, match="device_ip"):
         transform(raw.drop(columns=["device_ip"]), t)
+
+
+def test_fit_from_arrow_equals_fit_from_pandas() -> None:
+    """Spark hands the counts over as Arrow (no Python object per id value); the tables are the same."""
+    counts = pd.DataFrame({"field": ["site_category", "site_id", "site_id", "site_id", "device_ip"],
+                           "value": ["aa", "s2", "s1", "s1", "ip"], "fold": [0, 1, 0, 1, 0],
+                           "n": [3, 1, 4, 6, 2], "s": [1, 1, 2, 0, 1]})
+    a = EncodingTables.fit(pa.Table.from_pandas(counts), smoothing=2.0, n_folds=2)
+    b = EncodingTables.fit(counts, smoothing=2.0, n_folds=2)
+    assert a.prior == b.prior and a.codes["site_category"].equals(b.codes["site_category"])
+    for f in ("site_id", "device_ip"):
+        assert a.ids[f].values.equals(b.ids[f].values)
+        np.testing.assert_array_equal(a.ids[f].te, b.ids[f].te)
+        np.testing.assert_array_equal(a.ids[f].cnt, b.ids[f].cnt)
+    assert a.ids["site_id"].values.to_pylist() == ["s1", "s2"]  # sorted, so the tables are deterministic
 
 
 def test_serving_frames_round_trip() -> None:

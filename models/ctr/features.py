@@ -57,8 +57,10 @@ class IdTable:
 
     Attributes:
         values: the field's training values, as an Arrow string array (hash lookups).
-        cnt: int64 array (len(values), n_cols): column 0 = full training, k + 1 = out of fold k.
-        te: float64 array of the same shape: smoothed click rates.
+        cnt: int64 array (len(values), 1): training impressions of the value (a training row counts the
+            others: one less, whatever its fold).
+        te: float64 array (len(values), n_cols): smoothed click rates, column 0 = full training, k + 1 = out
+            of fold k.
     """
 
     values: pa.Array
@@ -110,36 +112,38 @@ class EncodingTables:
         return bool(self.ids)
 
     @classmethod
-    def fit(cls, counts: pd.DataFrame, smoothing: float, n_folds: int = N_FOLDS) -> "EncodingTables":
+    def fit(cls, counts: pd.DataFrame | pa.Table, smoothing: float, n_folds: int = N_FOLDS) -> "EncodingTables":
         """Fit from training counts: rows ``field, value, fold, n, s`` (impressions, clicks).
 
-        ``counts`` holds one row per field, value and fold of the *training split*, so it
-        is small (a Spark aggregation). Full-training stats sum over folds; the out-of-fold
-        stats of fold k leave fold k out. A value seen once has cnt 0 and te = prior out of
-        fold, the same as an unseen value.
+        ``counts`` holds one row per field, value and fold of the *training split* (a Spark
+        aggregation; an Arrow table, so that tens of millions of id values never become Python
+        objects). Full-training stats sum over folds; the out-of-fold stats of fold k leave fold k
+        out. A value seen once has cnt 0 and te = prior out of fold, the same as an unseen value.
         """
-        first = counts[counts["field"] == counts["field"].iloc[0]]
-        prior = float(first["s"].sum() / first["n"].sum())
+        table = counts if isinstance(counts, pa.Table) else pa.Table.from_pandas(counts, preserve_index=False)
+        fields = table["field"]
+        first = table.filter(pc.equal(fields, fields[0]))
+        prior = float(pc.sum(first["s"]).as_py() / pc.sum(first["n"]).as_py())
         codes: dict[str, pa.Array] = {}
         ids: dict[str, IdTable] = {}
-        for name, g in counts.groupby("field", sort=False):
-            totals = g.groupby("value", sort=True)[["n", "s"]].sum()
+        for name in pc.unique(fields).to_pylist():  # in order of appearance
+            g = table.filter(pc.equal(fields, name))
+            totals = g.group_by("value").aggregate([("n", "sum"), ("s", "sum")])
             if name in CODED_FIELDS:
-                order = totals.reset_index().sort_values(["n", "value"], ascending=[False, True])
-                codes[str(name)] = pa.array(order["value"].to_numpy(), pa.string())
+                order = pc.sort_indices(totals, [("n_sum", "descending"), ("value", "ascending")])
+                codes[str(name)] = pc.cast(totals["value"].take(order).combine_chunks(), pa.string())
                 continue
-            values = pa.array(totals.index.to_numpy(), pa.string())
-            n_all, s_all = totals["n"].to_numpy(np.int64), totals["s"].to_numpy(np.float64)
-            cnt = np.repeat((n_all - 1)[:, None], n_folds + 1, axis=1)  # other training rows
-            cnt[:, 0] = n_all
-            n_other = np.repeat(n_all[:, None].astype(np.float64), n_folds + 1, axis=1)
-            s_other = np.repeat(s_all[:, None], n_folds + 1, axis=1)
-            rows = _positions(pa.array(g["value"].to_numpy(), pa.string()), values)
-            cols = g["fold"].to_numpy(np.int64) + 1
-            n_other[rows, cols] -= g["n"].to_numpy(np.float64)
-            s_other[rows, cols] -= g["s"].to_numpy(np.float64)
-            te = (s_other + smoothing * prior) / (n_other + smoothing)
-            ids[str(name)] = IdTable(values, cnt, te)
+            totals = totals.take(pc.sort_indices(totals, [("value", "ascending")]))
+            values = pc.cast(totals["value"].combine_chunks(), pa.string())
+            n_all = totals["n_sum"].to_numpy().astype(np.int64)
+            s_all = totals["s_sum"].to_numpy().astype(np.float64)
+            # Out of fold k a value's stats lose its fold-k rows; where it has none they equal the full ones.
+            te = np.repeat(((s_all + smoothing * prior) / (n_all + smoothing))[:, None], n_folds + 1, axis=1)
+            rows = _positions(pc.cast(g["value"].combine_chunks(), pa.string()), values)
+            n_k, s_k = g["n"].to_numpy().astype(np.int64), g["s"].to_numpy().astype(np.float64)
+            te[rows, g["fold"].to_numpy().astype(np.int64) + 1] = (
+                (s_all[rows] - s_k + smoothing * prior) / ((n_all[rows] - n_k).astype(np.float64) + smoothing))
+            ids[str(name)] = IdTable(values, n_all[:, None], te)
         return cls(prior=prior, codes=codes, ids=ids)
 
     def serving_frames(self) -> dict[str, pd.DataFrame]:
@@ -200,6 +204,6 @@ def transform(raw: pd.DataFrame, tables: EncodingTables, fold: np.ndarray | None
         pos = t.positions(_keys(raw[f]))
         hit = pos >= 0
         safe = np.where(hit, pos, 0)
-        out[f"cnt_{f}"] = np.where(hit, t.cnt[safe, col], 0)
+        out[f"cnt_{f}"] = np.where(hit, t.cnt[safe, 0] - (col > 0), 0)  # a training row is not its own other
         out[f"te_{f}"] = np.where(hit, t.te[safe, col], tables.prior)
     return pd.DataFrame(out, index=raw.index)[feature_names(tables.use_id_encodings)]
