@@ -36,6 +36,54 @@ def sample_parquet(rows: int) -> Path:
     return dest
 
 
+def tree_rss_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of ``pid`` and all its descendants, and of the largest of them (MB)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(proc.name))
+            rss[int(proc.name)] = int(fields[21]) * 4096
+        except (OSError, IndexError, ValueError):
+            continue
+    total, largest, todo = 0, 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        largest = max(largest, rss.get(p, 0))
+        todo += children.get(p, [])
+    return total / 1e6, largest / 1e6
+
+
+class PeakRss:
+    """Polls the resident memory of this process and its children (a Spark JVM, its Python workers) every
+    0.25 s while the block runs: ``peak_mb`` and ``largest_mb`` (the largest single process) after it."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_mb = self.largest_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            total, one = tree_rss_mb(os.getpid())
+            self.peak_mb, self.largest_mb = max(self.peak_mb, total), max(self.largest_mb, one)
+            self._stop.wait(0.25)
+
+    def __enter__(self) -> "PeakRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def write_result(name: str, payload: dict[str, Any]) -> Path:
     """``bench/results/<name>.json`` with the machine it ran on."""
     RESULTS.mkdir(parents=True, exist_ok=True)

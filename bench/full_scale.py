@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import CACHE, write_result
+from common import CACHE, tree_rss_mb, write_result
 from full_data import KAGGLE_ROWS, full_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,28 +103,6 @@ elif step == "whole_run":
            "validation_engines": [state["validate_raw"]["engine"]] + [v["engine"] for v in state["validate_features"]]}
 print("RESULT " + json.dumps({"seconds": elapsed if elapsed is not None else time.perf_counter() - t0, **out}))
 """
-
-
-def tree_rss_mb(pid: int) -> tuple[float, float]:
-    """Resident memory of ``pid`` and all its descendants, and of the largest of them (MB)."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(proc.name))
-            rss[int(proc.name)] = int(fields[21]) * 4096
-        except (OSError, IndexError, ValueError):
-            continue
-    total, largest, todo = 0, 0, [pid]
-    while todo:
-        p = todo.pop()
-        total += rss.get(p, 0)
-        largest = max(largest, rss.get(p, 0))
-        todo += children.get(p, [])
-    return total / 1e6, largest / 1e6
 
 
 def measure(step: str, *args: str) -> dict:

@@ -1,12 +1,15 @@
 """Session features: Spark (the pipeline) vs the pandas reference vs the per-session loop it replaces.
 
-``python bench/session_features_speed.py [--sizes 1000000 10000000]``. Events come from
+``python bench/session_features_speed.py [--sizes 1000000 10000000 100000000] [--pandas-max 20000000]``.
+Events come from
 the synthetic generator (cached under $BENCH_CACHE). Spark runs in a warm local[*] JVM
 (one warm-up run on a small file first) and writes its output, so the time covers the
 whole job; the pandas reference is tests/session_features_pandas.py; the legacy loop
 (filter the frame per session, then loop over its events in Python) lives only here and
 is timed on small inputs because it grows quadratically, then extrapolated by a fitted
-power law, which the JSON says.
+power law, which the JSON says. Per size also the peak RSS of the process tree during the Spark job
+(the warm JVM and its Python workers) and, over the sizes, the growth exponent b of time ~ N^b. The pandas
+reference holds every event in memory, so it runs only up to ``--pandas-max`` events.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from common import CACHE, write_result
+from common import CACHE, PeakRss, write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jobs.pricing_models.session_features import session_features  # noqa: E402
@@ -74,7 +78,7 @@ def time_spark(spark, path: Path, out: Path) -> float:
     return time.perf_counter() - t0
 
 
-def main(sizes: list[int]) -> None:
+def main(sizes: list[int], pandas_max: int) -> None:
     from jobs.spark import get_spark
 
     spark = get_spark("bench.session_features")
@@ -83,8 +87,14 @@ def main(sizes: list[int]) -> None:
     for n in sizes:
         path = events_file(n)
         rows = pq.ParquetFile(path).metadata.num_rows
-        spark_s = time_spark(spark, path, CACHE / f"features_{n}")
-        entry = {"events": rows, "spark_s": round(spark_s, 2), "spark_events_per_s": round(rows / spark_s)}
+        with PeakRss() as mem:
+            spark_s = time_spark(spark, path, CACHE / f"features_{n}")
+        entry = {"events": rows, "spark_s": round(spark_s, 2), "spark_events_per_s": round(rows / spark_s),
+                 "spark_peak_tree_rss_mb": round(mem.peak_mb)}
+        result["sizes"][str(n)] = entry
+        if rows > pandas_max:
+            print(entry, flush=True)
+            continue
         df = pd.read_parquet(path)
         t0 = time.perf_counter()
         session_features_pandas(df)
@@ -92,8 +102,11 @@ def main(sizes: list[int]) -> None:
         del df
         entry.update({"pandas_s": round(pandas_s, 2), "pandas_events_per_s": round(rows / pandas_s),
                       "spark_speedup_vs_pandas": round(pandas_s / spark_s, 2)})
-        result["sizes"][str(n)] = entry
         print(entry, flush=True)
+    if len(sizes) > 1:
+        n = [e["events"] for e in result["sizes"].values()]
+        t = [e["spark_s"] for e in result["sizes"].values()]
+        result["spark_growth_exponent"] = round(float(np.polyfit(np.log(n), np.log(t), 1)[0]), 2)
     # The legacy loop: time it on growing prefixes and fit t = c * n^k.
     df = pd.read_parquet(events_file(sizes[0]))
     sessions = df["sessionId"].unique()
@@ -117,4 +130,6 @@ def main(sizes: list[int]) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
-    main(ap.parse_args().sizes)
+    ap.add_argument("--pandas-max", type=int, default=20_000_000)
+    args = ap.parse_args()
+    main(args.sizes, args.pandas_max)

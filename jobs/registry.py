@@ -204,6 +204,24 @@ def notify_serving(names: Sequence[str]) -> None:
                     url, list(names), exc)
 
 
-def register(model_uri: str, name: str, score: float, tags: Mapping[str, str], run_id: str) -> dict[str, Any]:
-    """Promote one model scored once (by its own evaluation): compared with the champion's ``score`` tag."""
-    return promote([Candidate(name, model_uri, score, tags, tagged_score)], run_id)[name]
+def register(model_uri: str, name: str, score: float, tags: Mapping[str, str], run_id: str,
+             metric: str | None = None) -> dict[str, Any]:
+    """Promote one model scored once (by its own evaluation): compared with the champion's ``score`` tag.
+
+    With ``metric`` the version is tagged ``score_metric``, and a champion scored by another metric (or by
+    none: registered before the metric was named) is not compared with: the new model replaces it, with a
+    warning. A bidder scored by profit must not lose to a champion's ROAS, a number in other units.
+    """
+    if metric is None:
+        return promote([Candidate(name, model_uri, score, tags, tagged_score)], run_id)[name]
+
+    def champion_score(version: Any) -> float | None:
+        theirs = version.tags.get("score_metric")
+        if theirs != metric:
+            log.warning("registry: the %s champion (v%s) was scored by %s, this model by %s: not comparable, "
+                        "the new model replaces it", name, version.version, theirs or "an unnamed metric", metric)
+            return None
+        return tagged_score(version)
+
+    return promote([Candidate(name, model_uri, score, {**tags, "score_metric": metric}, champion_score)],
+                   run_id)[name]

@@ -118,6 +118,27 @@ def test_a_nan_score_is_refused_and_a_nan_champion_is_replaced(platform_env: Pat
     assert {mv.tags["promotion"] for mv in client.search_model_versions("name = 'm'")} == {"done"}
 
 
+
+def test_a_champion_scored_by_another_metric_is_replaced_not_compared(platform_env: Path) -> None:
+    """Bidders were scored by ROAS, now by profit: a profit of -5 must not lose to a ROAS of 2.7, nor
+    should a profit of 9,000 beat it for being a bigger number; the next profit model is compared as usual."""
+    import mlflow
+
+    from jobs.registry import register
+    from jobs.tracking import mlflow_setup
+
+    mlflow_setup("registry_test")
+    assert register(logged_model(), "b", 2.7, {}, "r0")["alias"] == "champion"  # the old way: ROAS, unnamed
+    out = register(logged_model(), "b", -5.0, {}, "r1", metric="profit")
+    assert out["alias"] == "champion" and out["champion_score"] is None
+    assert register(logged_model(), "b", -9.0, {}, "r2", metric="profit")["alias"] == "challenger"
+    assert register(logged_model(), "b", 3.0, {}, "r3", metric="profit")["alias"] == "champion"
+    assert register(logged_model(), "b", 99.0, {}, "r4", metric="roas")["champion_score"] is None
+    tags = {int(mv.version): mv.tags.get("score_metric")
+            for mv in mlflow.MlflowClient().search_model_versions("name = 'b'")}
+    assert tags == {1: None, 2: "profit", 3: "profit", 4: "profit", 5: "roas"}
+
+
 @pytest.mark.slow
 def test_the_better_of_two_racing_models_always_wins(platform_env: Path) -> None:
     """The worse model starts comparing 0.5 s after the better one, while the better one is still scoring

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 
 def run_register(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """``bidder_<agent>`` scored by its evaluation ROAS; ``pricing_policy`` by its evaluation revenue."""
+    """``bidder_<agent>`` scored by its profit (revenue - spend) per verdict seed, the measure its verdict and
+    the pick of its best module use; ``pricing_policy`` by its evaluation revenue."""
     rng = np.random.default_rng(cfg.seed)
     # float64 in the signature: callers pass plain floats; the policy casts to float32 itself.
     obs_example = pd.DataFrame(rng.uniform(0, 1, (3, len(OBS_COLUMNS))), columns=OBS_COLUMNS)
@@ -31,7 +32,8 @@ def run_register(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[
     for row in state["bidder_eval"]:
         agent = row["agent"]
         uri = log_policy("bidder", f"bidder_{agent}", state["policies"][agent]["module"], obs_example)
-        registered[f"bidder_{agent}"] = register(uri, f"bidder_{agent}", row["learned_roas"], {}, ctx.run_id)
+        profit = row["learned_revenue"] - row["learned_spend"]
+        registered[f"bidder_{agent}"] = register(uri, f"bidder_{agent}", profit, {}, ctx.run_id, metric="profit")
     price_example = pd.DataFrame([[1.0, 0.8, 0.5, 0.7, 0.5]], columns=PRICING_COLUMNS, dtype=np.float64)
     ppo = next(r for r in state["pricing_eval"] if r["policy"] == "ppo")
     uri = log_policy("pricing", "pricing_policy", state["pricing_module"], price_example)
