@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from common import CACHE, tree_rss_mb, write_result
@@ -105,11 +106,15 @@ print("RESULT " + json.dumps({"seconds": elapsed if elapsed is not None else tim
 """
 
 
-def measure(step: str, *args: str) -> dict:
-    """Run one step in a fresh process; its wall time (from inside) and the tree's peak RSS."""
+def measure(step: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    """Run one step in a fresh process (``env`` added to its environment); its wall time (from inside) and the
+    tree's peak RSS."""
+    import os
+
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", STEP % {"root": str(ROOT)}, step, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                            env={**os.environ, **(env or {})})
     peak = largest = 0.0
     import threading
 
@@ -178,6 +183,28 @@ def cluster_estimate(features: dict[str, dict], workers: int, cores: int) -> dic
             "largest_process_mb": run.get("peak_largest_process_mb")}
 
 
+def features_on_the_stack_cluster(sizes: list[int], steps: dict[str, dict[str, dict]], save: Any) -> None:
+    """The features step with ``SPARK_MASTER`` on the stack's Spark standalone cluster (a master and two
+    workers, started here as ``make stack`` starts them, one core and 2 GB each: the same 2 task slots as
+    local[*] on this machine), as ``features_cluster``."""
+    import os
+
+    from stack.settings import load
+    from stack.subset import free_port, running
+
+    os.environ.update({"SPARK_WORKER_CORES": "1", "SPARK_MASTER_PORT": str(free_port()),
+                       "SPARK_MASTER_WEBUI_PORT": str(free_port()), "SPARK_WORKER_WEBUI_PORT": str(free_port())})
+    with running(("spark-master", "spark-worker-1", "spark-worker-2")):
+        s = load()
+        master = f"spark://{s['STACK_HOST']}:{s['SPARK_MASTER_PORT']}"
+        for rows in sizes:
+            work = CACHE / f"scale_{rows}"
+            r = measure("features", str(work / "sample.parquet"), str(work / "features_cluster"),
+                        env={"SPARK_MASTER": master, "SPARK_EXECUTOR_MEMORY": s["SPARK_WORKER_MEMORY"]})
+            steps.setdefault("features_cluster", {})[str(rows)] = {**r, "master": master}
+            save()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default=f"1000000,4000000,10000000,{KAGGLE_ROWS}")
@@ -225,6 +252,8 @@ def main() -> None:
             steps.setdefault("train", {})[key] = measure("train", str(work / "features"),
                                                          str(fixture / "ground_truth.parquet"))
             save()
+    if "features_cluster" in wanted:
+        features_on_the_stack_cluster([int(x) for x in args.sizes.split(",")], steps, save)
     if "whole_run" in wanted:
         whole.update(measure("whole_run", "-", "-"))
         save()

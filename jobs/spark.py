@@ -18,7 +18,8 @@ def get_spark(app_name: str, shuffle_partitions: int | None = None) -> Any:
 
     ``SPARK_REMOTE`` (``sc://host:port``) runs the job on a long-lived Spark Connect server: no JVM starts
     in the task. Otherwise ``SPARK_MASTER`` selects the cluster (default ``local[*]``);
-    ``SPARK_DRIVER_MEMORY`` the driver heap (default 4g), ``SPARK_DRIVER_MAX_RESULT_SIZE`` what
+    ``SPARK_DRIVER_MEMORY`` the driver heap (default 4g), ``SPARK_EXECUTOR_MEMORY`` a cluster's executors'
+    (Spark's default 1g), ``SPARK_DRIVER_MAX_RESULT_SIZE`` what
     a collect may bring back (default 0, no limit but the heap); ``SPARK_UI_ENABLED=1`` turns the web UI on (off
     by default: tests and DAG tasks do not need it and it costs start-up time).
     """
@@ -66,6 +67,8 @@ def get_spark(app_name: str, shuffle_partitions: int | None = None) -> Any:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG4J2.as_uri()}")
     )
+    if os.environ.get("SPARK_EXECUTOR_MEMORY") and not local:  # Spark's default is 1g per executor
+        builder = builder.config("spark.executor.memory", os.environ["SPARK_EXECUTOR_MEMORY"])
     for key, value in session_conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
