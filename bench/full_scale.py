@@ -162,8 +162,10 @@ def cluster_estimate(features: dict[str, dict], workers: int, cores: int) -> dic
     """The features step at its largest size with stage metrics, re-timed for ``workers`` x ``cores`` task slots
     from the measured task times: each stage takes max(its longest task, its task time / the slots it can fill);
     what no stage covers (the driver collecting the counts, fitting the tables, broadcasting them) stays
-    serial. Also the same with the input cut into at least as many partitions as slots (perfectly even), and the
-    model re-timed for the 2 slots it ran on, against the measured time, as a check of the model."""
+    serial. ``input_split_to_slots_s`` has the input cut into at least as many partitions as slots (what Spark's
+    file splitting does on a bigger cluster: input bytes / default parallelism, down to the row groups),
+    ``as_partitioned_s`` keeps the splits measured here; and the model re-timed for the 2 slots it ran on, against
+    the measured time, as a check of the model."""
     sized = {k: v for k, v in features.items() if v.get("stages")}
     if not sized:
         return {}
