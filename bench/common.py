@@ -59,19 +59,21 @@ def tree_rss_mb(pid: int) -> tuple[float, float]:
 
 
 class PeakRss:
-    """Polls the resident memory of this process and its children (a Spark JVM, its Python workers) every
-    0.25 s while the block runs: ``peak_mb`` and ``largest_mb`` (the largest single process) after it."""
+    """Polls the resident memory of process ``pid`` (default this one) and its descendants (a Spark JVM, its
+    Python workers) every 0.25 s while the block runs: ``peak_mb`` and ``largest_mb`` (the largest single
+    process) after it."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int | None = None) -> None:
         import threading
 
+        self.pid = pid or os.getpid()
         self.peak_mb = self.largest_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def _poll(self) -> None:
         while not self._stop.is_set():
-            total, one = tree_rss_mb(os.getpid())
+            total, one = tree_rss_mb(self.pid)
             self.peak_mb, self.largest_mb = max(self.peak_mb, total), max(self.largest_mb, one)
             self._stop.wait(0.25)
 

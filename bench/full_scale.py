@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import CACHE, tree_rss_mb, write_result
+from common import CACHE, PeakRss, write_result
 from full_data import KAGGLE_ROWS, full_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,22 +115,19 @@ def measure(step: str, *args: str, env: dict[str, str] | None = None) -> dict:
     proc = subprocess.Popen([sys.executable, "-c", STEP % {"root": str(ROOT)}, step, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
                             env={**os.environ, **(env or {})})
-    peak = largest = 0.0
     import threading
 
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
     reader.start()
-    while proc.poll() is None:
-        total, one = tree_rss_mb(proc.pid)
-        peak, largest = max(peak, total), max(largest, one)
-        time.sleep(0.25)
+    with PeakRss(proc.pid) as mem:
+        proc.wait()
     reader.join()
     result = [json.loads(x[7:]) for x in lines if x.startswith("RESULT ")]
     if proc.returncode or not result:
         raise RuntimeError(f"{step} {args} failed:\n" + "".join(lines[-40:]))
     return {**result[0], "seconds": round(result[0]["seconds"], 2), "wall_s": round(time.perf_counter() - t0, 2),
-            "peak_tree_rss_mb": round(peak), "peak_largest_process_mb": round(largest)}
+            "peak_tree_rss_mb": round(mem.peak_mb), "peak_largest_process_mb": round(mem.largest_mb)}
 
 
 def prefix(full_csv: Path, rows: int) -> Path:
