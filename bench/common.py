@@ -86,6 +86,43 @@ class PeakRss:
         self._thread.join()
 
 
+def measure_script(script: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    """Run ``python -c script *args`` in a fresh process (``env`` added to its environment). The script prints
+    one line ``RESULT {json}`` with at least ``seconds`` (timed from inside); returned with the wall time from
+    outside and the process tree's peak RSS (a Spark JVM and its Python workers included)."""
+    import subprocess
+    import sys
+    import threading
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, bufsize=1, env={**os.environ, **(env or {})})
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    with PeakRss(proc.pid) as mem:
+        proc.wait()
+    reader.join()
+    result = [json.loads(x[7:]) for x in lines if x.startswith("RESULT ")]
+    if proc.returncode or not result:
+        raise RuntimeError(f"{args} failed:\n" + "".join(lines[-40:]))
+    return {**result[0], "seconds": round(result[0]["seconds"], 2), "wall_s": round(time.perf_counter() - t0, 2),
+            "peak_tree_rss_mb": round(mem.peak_mb), "peak_largest_process_mb": round(mem.largest_mb)}
+
+
+def exponents(steps: dict[str, dict[str, dict]]) -> dict[str, float]:
+    """b in time ~ N^b per step, least squares on log-log over the measured sizes."""
+    import numpy as np
+
+    out = {}
+    for step, by_size in steps.items():
+        if len(by_size) >= 2:
+            n = np.array([float(k) for k in by_size])
+            t = np.array([v["seconds"] for v in by_size.values()])
+            out[step] = round(float(np.polyfit(np.log(n), np.log(t), 1)[0]), 2)
+    return out
+
+
 def write_result(name: str, payload: dict[str, Any]) -> Path:
     """``bench/results/<name>.json`` with the machine it ran on."""
     RESULTS.mkdir(parents=True, exist_ok=True)

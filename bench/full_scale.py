@@ -18,13 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from common import CACHE, PeakRss, write_result
+from common import CACHE, exponents, measure_script, write_result
 from full_data import KAGGLE_ROWS, full_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,27 +104,8 @@ print("RESULT " + json.dumps({"seconds": elapsed if elapsed is not None else tim
 
 
 def measure(step: str, *args: str, env: dict[str, str] | None = None) -> dict:
-    """Run one step in a fresh process (``env`` added to its environment); its wall time (from inside) and the
-    tree's peak RSS."""
-    import os
-
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", STEP % {"root": str(ROOT)}, step, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                            env={**os.environ, **(env or {})})
-    import threading
-
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
-    reader.start()
-    with PeakRss(proc.pid) as mem:
-        proc.wait()
-    reader.join()
-    result = [json.loads(x[7:]) for x in lines if x.startswith("RESULT ")]
-    if proc.returncode or not result:
-        raise RuntimeError(f"{step} {args} failed:\n" + "".join(lines[-40:]))
-    return {**result[0], "seconds": round(result[0]["seconds"], 2), "wall_s": round(time.perf_counter() - t0, 2),
-            "peak_tree_rss_mb": round(mem.peak_mb), "peak_largest_process_mb": round(mem.largest_mb)}
+    """One step of STEP in a fresh process: its wall time (from inside) and the tree's peak RSS."""
+    return measure_script(STEP % {"root": str(ROOT)}, step, *args, env=env)
 
 
 def prefix(full_csv: Path, rows: int) -> Path:
@@ -141,17 +119,6 @@ def prefix(full_csv: Path, rows: int) -> Path:
         with open(tmp, "wb") as f:
             subprocess.run(["head", "-n", str(rows + 1), str(full_csv)], stdout=f, check=True)
         tmp.rename(out)
-    return out
-
-
-def exponents(steps: dict[str, dict[str, dict]]) -> dict[str, float]:
-    """b in time ~ N^b per step, least squares on log-log over the measured sizes."""
-    out = {}
-    for step, by_size in steps.items():
-        if len(by_size) >= 2:
-            n = np.array([float(k) for k in by_size])
-            t = np.array([v["seconds"] for v in by_size.values()])
-            out[step] = round(float(np.polyfit(np.log(n), np.log(t), 1)[0]), 2)
     return out
 
 

@@ -134,6 +134,28 @@ def _widen_small_ints(df: Any) -> Any:
     return df.select(*[df[c].cast("int").alias(c) if c in small else df[c] for c in df.columns])
 
 
+def parquet_rows(path: str | Path) -> int:
+    """Rows of a Parquet file or folder (hive partitions included), from the footers alone."""
+    import pyarrow.dataset as ds
+
+    return ds.dataset(str(path), format="parquet", partitioning="hive").count_rows()
+
+
+def load_for_validation(path: str | Path, engine_name: str, spark_rows: int, app_name: str) -> Any:
+    """The Parquet at ``path`` as a pandas frame, or as a Spark DataFrame when ``engine_name`` is ``spark`` or
+    (``auto``) the data holds more than ``spark_rows`` rows: then the suites run as Spark jobs and the rows never
+    gather in this process."""
+    import pandas as pd
+
+    rows = parquet_rows(path) if engine_name == "auto" else 0
+    if engine_name == "spark" or (engine_name == "auto" and rows > spark_rows):
+        from jobs.spark import get_spark
+
+        log.info("validation of %s on Spark (%s rows; engine %s)", path, f"{rows:,}" if rows else "?", engine_name)
+        return get_spark(app_name).read.parquet(str(path))
+    return pd.read_parquet(path)
+
+
 def validate_frame(df: Any, suite_name: str, dataset: str, project_dir: Path | None = None,
                    suite: dict[str, Any] | None = None) -> ValidationReport:
     """Validate a pandas or Spark frame against ``expectations/<suite_name>.json`` (or ``suite``, the same JSON

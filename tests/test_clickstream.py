@@ -76,3 +76,25 @@ def test_repairs_drop_exact_duplicates_and_sort_sessions(sample) -> None:
     assert counts == {"duplicate_events_dropped": 3, "sessions_reordered": 1}
     assert len(fixed) == 500
     assert (fixed.groupby("sessionId")["timestamp"].diff().dropna() >= 0).all()
+
+
+def test_spark_repairs_equal_the_pandas_repairs(sample, spark) -> None:
+    """Same counts and the same rows in the same order within each session, with duplicates that sit apart in
+    the file, a session whose events go back in time, and two events at the same time."""
+    from jobs.pricing_models.validate import repair_events_spark
+
+    ev = sample[0].head(3000).copy()
+    sizes = ev["sessionId"].value_counts()
+    long = sizes.index[sizes >= 3][:4]
+    for sid in long[:3]:
+        s = ev.index[ev["sessionId"] == sid]
+        ev.loc[s[[0, 2]], "timestamp"] = ev.loc[s[[2, 0]], "timestamp"].to_numpy()
+    s = ev.index[ev["sessionId"] == long[3]]
+    ev.loc[s[1], "timestamp"] = ev.loc[s[0], "timestamp"]  # a tie: file order decides
+    dup = pd.concat([ev, ev.iloc[[3, 4, 5, 1500]], ev.iloc[[4]]], ignore_index=True)
+    expected, counts = repair_events(dup)
+    clean, spark_counts = repair_events_spark(spark.createDataFrame(dup))
+    assert spark_counts == counts == {"duplicate_events_dropped": 5, "sessions_reordered": 3}
+    got = clean.toPandas()
+    got = got.sort_values("sessionId", kind="stable", ignore_index=True)  # sessions are hash-partitioned
+    pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False)

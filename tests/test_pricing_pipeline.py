@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from jobs.pricing_models.promote import GateError
-from jobs.pricing_models.validate import current_features_link
+from jobs.pricing_models.validate import current_features_link, repair_events
 from jobs.runner import run_pipeline
 from models.common.errors import BadInputError
 
@@ -77,7 +77,7 @@ def _events_folder(root: Path, first_run: dict, edit) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("case, edit, message", [
+BAD_EVENTS = [
     ("unknown event type", lambda e: e.assign(eventType=e["eventType"].mask(e.index == 10, "teleport")),
      "expect_column_values_to_be_in_set column 'eventType'"),
     ("negative price", lambda e: e.assign(price=e["price"].mask(e.index == e["price"].first_valid_index(), -3.0)),
@@ -87,31 +87,49 @@ def _events_folder(root: Path, first_run: dict, edit) -> Path:
      "column 'sessionId', row 6: empty cell"),
     ("conflicting duplicate", lambda e: pd.concat([e, e.iloc[[7]].assign(userAgent="curl/8.0")], ignore_index=True),
      "expect_compound_columns_to_be_unique"),
-])
-def test_bad_events_stop_before_features(first_run: dict, tmp_path: Path, case: str, edit, message: str) -> None:
+]
+# The Spark engine sees the same suites; the reader's check comes before either engine.
+SPARK_BAD_EVENTS = [c for c in BAD_EVENTS if c[0] != "missing sessionId"]
+
+
+@pytest.mark.parametrize("engine, case, edit, message",
+                         [("pandas", *c) for c in BAD_EVENTS] + [("spark", *c) for c in SPARK_BAD_EVENTS])
+def test_bad_events_stop_before_features(first_run: dict, tmp_path: Path, engine: str, case: str, edit,
+                                         message: str) -> None:
     published = os.readlink(current_features_link())
     folder = _events_folder(tmp_path, first_run, edit)
     with pytest.raises(BadInputError) as err:
-        run_pipeline("pricing_models", "smoke", {**SMALL, "source": "files", "events_path": str(folder)}, run_id="bad")
+        run_pipeline("pricing_models", "smoke", {**SMALL, "source": "files", "events_path": str(folder),
+                                                 "validation_engine": engine}, run_id="bad")
     assert message in str(err.value), case
     assert os.readlink(current_features_link()) == published
     assert not (Path(first_run["features_path"]).parents[2] / "bad" / "features").exists()
 
 
-def test_repairs_are_counted_and_orphan_offers_refused(first_run: dict, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["pandas", "spark"])
+def test_repairs_are_counted_and_orphan_offers_refused(first_run: dict, tmp_path: Path, engine: str) -> None:
     def dup_and_shuffle(e: pd.DataFrame) -> pd.DataFrame:
         return pd.concat([e, e.head(25)], ignore_index=True).sample(frac=1.0, random_state=0)
 
     folder = _events_folder(tmp_path, first_run, dup_and_shuffle)
-    state = run_pipeline("pricing_models", "smoke", {**SMALL, "source": "files", "events_path": str(folder)},
-                         run_id="repaired", until="validate_events")
+    params = {**SMALL, "source": "files", "events_path": str(folder), "validation_engine": engine}
+    state = run_pipeline("pricing_models", "smoke", params, run_id=f"repaired_{engine}", until="validate_events")
     assert state["repairs"]["duplicate_events_dropped"] == 25 and state["repairs"]["sessions_reordered"] > 100
+    assert state["repairs"] == repair_events(pd.read_parquet(folder / "events.parquet"))[1]
     offers = pd.read_parquet(folder / "offers.parquet")
     pd.concat([offers, offers.head(1).assign(sessionId="ghost")]).to_parquet(folder / "offers.parquet", index=False)
-    with pytest.raises(BadInputError, match="1 offers in .* belong to sessions without events"):
-        run_pipeline(
-            "pricing_models", "smoke", {**SMALL, "source": "files", "events_path": str(folder)}, run_id="orphan"
-        )
+    with pytest.raises(BadInputError, match="1 offers in .* belong to sessions without events, e.g. .'ghost'"):
+        run_pipeline("pricing_models", "smoke", params, run_id=f"orphan_{engine}")
+
+
+def test_the_spark_engine_gives_the_same_run(first_run: dict) -> None:
+    """Repairs and suites on Spark, the same events: the same clean events, features and models' figures."""
+    state = run_pipeline("pricing_models", "smoke", {**SMALL, "validation_engine": "spark"}, run_id="on_spark",
+                         until="train_agent_classifier")
+    assert state["validate_events"][0]["engine"] == "spark" and first_run["validate_events"][0]["engine"] == "pandas"
+    assert state["repairs"] == first_run["repairs"]
+    pd.testing.assert_frame_equal(pd.read_parquet(state["features_path"]), pd.read_parquet(first_run["features_path"]))
+    assert state["classifier_auc"] == first_run["classifier_auc"]
 
 
 def test_failed_gate_registers_nothing(platform_env: Path) -> None:

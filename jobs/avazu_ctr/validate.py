@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 
 from jobs.avazu_ctr.config import AvazuConfig
 from jobs.paths import RunContext, data_root, defer_link
-from jobs.validation import validate_and_log
+from jobs.validation import load_for_validation, validate_and_log
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +26,6 @@ def _dataset(path: str | Path) -> ds.Dataset:
     return ds.dataset(str(path), format="parquet", partitioning="hive")
 
 
-def load_for_validation(path: str | Path, cfg: AvazuConfig) -> Any:
-    """The Parquet at ``path`` as a pandas frame, or as a Spark DataFrame when the config says so or (``auto``)
-    when it holds more than ``validation_spark_rows`` rows: then the suites run as Spark jobs and the rows
-    never gather in this process."""
-    rows = _dataset(path).count_rows() if cfg.validation_engine == "auto" else 0  # from the footers alone
-    if cfg.validation_engine == "spark" or (cfg.validation_engine == "auto" and rows > cfg.validation_spark_rows):
-        from jobs.spark import get_spark
-
-        log.info("validation of %s on Spark (%s rows; engine %s)", path, f"{rows:,}" if rows else "?",
-                 cfg.validation_engine)
-        return get_spark("avazu_validate").read.parquet(str(path))
-    return pd.read_parquet(path)
-
-
 def log_dataset(path: str, name: str, digest: str | None = None, context: str = "training") -> None:
     """Record ``path`` as an MLflow dataset input (schema and a 1,000-row preview from its first rows, digest
     if known)."""
@@ -52,7 +38,7 @@ def log_dataset(path: str, name: str, digest: str | None = None, context: str = 
 
 def run_raw(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
     """Validate the raw Parquet sample against ``expectations/avazu_raw.json``."""
-    df = load_for_validation(state["sample_path"], cfg)
+    df = load_for_validation(state["sample_path"], cfg.validation_engine, cfg.validation_spark_rows, "avazu_validate")
     log_dataset(state["sample_path"], "avazu_raw_sample", state.get("sample_sha256"))
     return {**state, "validate_raw": _validate(df, "avazu_raw", f"raw sample {state['sample_path']}", ctx)}
 
@@ -65,7 +51,7 @@ def run_features(cfg: AvazuConfig, ctx: RunContext, state: dict[str, Any]) -> di
     link in place.
     """
     data = Path(state["features_path"]) / "data"
-    df = load_for_validation(data, cfg)
+    df = load_for_validation(data, cfg.validation_engine, cfg.validation_spark_rows, "avazu_validate")
     if isinstance(df, pd.DataFrame):
         df["split"] = df["split"].astype(str)  # the partition column reads back as a category
     log_dataset(str(data), "avazu_features")

@@ -32,8 +32,7 @@ def agent_scores(version: Any, out_path: Any) -> str | None:
         log.info("%s v%s: its training features (%s) are gone; the pricing env reads the true mix",
                  version.name, version.version, path)
         return None
-    df = pd.read_parquet(path)
-    hold = df[df["split"] == "holdout"]
+    hold = pd.read_parquet(path, filters=[("split", "==", "holdout")])
     model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
     if version.name == "pricing_multitask":  # the multi-task model also reads the offer; its output has p_agent
         p_agent = model.predict(hold[FEATURES + OFFER_FEATURES])["p_agent"].to_numpy()

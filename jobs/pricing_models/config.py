@@ -23,6 +23,8 @@ class PricingConfig:
             (the online service's log of the last ``served_days``: events, and its quotes as the offers).
         n_sessions, n_products, label_noise: the synthetic clickstream.
         seed: seeds generation, the split, XGBoost and PyTorch.
+        validation_engine: ``auto`` (Spark above ``validation_spark_rows`` events, else pandas), ``pandas`` or
+            ``spark``: where the event repairs and the Great Expectations suites run.
         holdout_fraction: share of sessions held out (by a seeded hash of sessionId).
         xgb_rounds, xgb_depth, xgb_learning_rate: the agent classifier.
         gate_auc, gate_precision: minimum holdout ROC-AUC and precision to register it.
@@ -32,6 +34,7 @@ class PricingConfig:
         markup_threshold, markup: the rule P(agent) > threshold -> markup.
         velocity_threshold: the legacy rule it replaces (events per minute).
         tree_depth: depth of the distilled decision tree (<= 5 keeps rules readable).
+        tree_fit_rows: at most this many training sessions (a seeded sample) teach the tree.
     """
 
     profile: str
@@ -45,6 +48,8 @@ class PricingConfig:
     n_products: int
     label_noise: float
     seed: int
+    validation_engine: str
+    validation_spark_rows: int
     holdout_fraction: float
     xgb_rounds: int
     xgb_depth: int
@@ -65,6 +70,7 @@ class PricingConfig:
     markup: float
     velocity_threshold: float
     tree_depth: int
+    tree_fit_rows: int
 
     def __post_init__(self) -> None:
         checks = [
@@ -73,6 +79,9 @@ class PricingConfig:
             (self.source != "kafka" or bool(self.kafka_bootstrap), "source=kafka needs kafka_bootstrap (broker list)"),
             (self.n_sessions >= 200, f"n_sessions must be >= 200, got {self.n_sessions}"),
             (0 <= self.label_noise < 0.5, f"label_noise must be in [0, 0.5), got {self.label_noise}"),
+            (self.validation_engine in ("auto", "pandas", "spark"),
+             f"validation_engine must be auto|pandas|spark, got {self.validation_engine!r}"),
+            (self.validation_spark_rows >= 0, f"validation_spark_rows must be >= 0, got {self.validation_spark_rows}"),
             (0 < self.holdout_fraction <= 0.5, f"holdout_fraction must be in (0, 0.5], got {self.holdout_fraction}"),
             (self.xgb_rounds >= 1 and 1 <= self.xgb_depth <= 16, "xgb_rounds >= 1 and xgb_depth in [1, 16]"),
             (self.mt_epochs >= 1 and self.mt_batch >= 8 and self.mt_patience >= 1, "mt_epochs, mt_batch, mt_patience"),
@@ -80,6 +89,7 @@ class PricingConfig:
             (0 < self.price_grid_min < self.price_grid_max, "need 0 < price_grid_min < price_grid_max"),
             (self.price_grid_steps >= 2, "price_grid_steps must be >= 2"),
             (0 < self.markup_threshold < 1, "markup_threshold must be in (0, 1)"),
+            (self.tree_fit_rows >= 100, f"tree_fit_rows must be >= 100, got {self.tree_fit_rows}"),
             (1 <= self.tree_depth <= 5, f"tree_depth must be in [1, 5] (readable rules), got {self.tree_depth}"),
         ]
         require("PricingConfig", checks)

@@ -18,8 +18,9 @@ import pandas as pd
 
 from jobs.paths import RunContext, atomic_path
 from jobs.plots import pyplot, save_png
-from jobs.pricing_models.classifier import load_sessions
 from jobs.pricing_models.config import PricingConfig
+from jobs.pricing_models.sessions import gather, load_sessions, split_mask
+from models.common.streams import stream
 from models.pricing.multitask import OFFER_FEATURES
 from models.pricing.rules import (
     evaluate_policy,
@@ -40,15 +41,32 @@ def tree_inputs(df: pd.DataFrame) -> pd.DataFrame:
     return df[FEATURES].assign(log_list_price=np.log(df["list_price"].to_numpy(float)))
 
 
-def teacher(model: Any, df: pd.DataFrame, mult: np.ndarray, uplift: float) -> tuple[np.ndarray, np.ndarray]:
-    """(teacher multipliers, P(agent)) from the multi-task pyfunc scored on every grid price."""
+def teacher(model: Any, df: pd.DataFrame, mult: np.ndarray, uplift: float,
+            batch_sessions: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
+    """(teacher multipliers, P(agent)) from the multi-task pyfunc scored on every grid price, ``batch_sessions``
+    sessions (x the grid) at a time so the scored rows stay small whatever the number of sessions."""
     g = len(mult)
-    rows = df.loc[df.index.repeat(g), FEATURES + OFFER_FEATURES].reset_index(drop=True)
-    rows["offer_price"] = rows["list_price"].to_numpy() * np.tile(mult, len(df))
-    out = model.predict(rows)
-    p_buy = out["p_purchase"].to_numpy().reshape(len(df), g)
-    p_agent = out["p_agent"].to_numpy().reshape(len(df), g)[:, 0]
-    return teacher_multipliers(p_buy, p_agent, mult, uplift), p_agent
+    out_m, out_a = [], []
+    for i in range(0, len(df), batch_sessions):
+        part = df.iloc[i:i + batch_sessions]
+        rows = part.loc[part.index.repeat(g), FEATURES + OFFER_FEATURES].reset_index(drop=True)
+        rows["offer_price"] = rows["list_price"].to_numpy() * np.tile(mult, len(part))
+        out = model.predict(rows)
+        p_buy = out["p_purchase"].to_numpy().reshape(len(part), g)
+        p_agent = out["p_agent"].to_numpy().reshape(len(part), g)[:, 0]
+        out_m.append(teacher_multipliers(p_buy, p_agent, mult, uplift))
+        out_a.append(p_agent)
+    return (np.concatenate(out_m), np.concatenate(out_a)) if out_m else (np.empty(0), np.empty(0))
+
+
+def tree_sample(state: dict[str, Any], cfg: PricingConfig) -> pd.DataFrame:
+    """The training sessions the tree learns from: all of them, or a seeded sample of ``tree_fit_rows`` (a
+    depth-5 tree gains nothing from millions of rows, and the teacher scores each on the whole grid)."""
+    path = state["features_path"]
+    train = split_mask(path, "train")
+    share = min(1.0, cfg.tree_fit_rows / max(int(train.sum()), 1))
+    keep = train & (stream(cfg.seed, "pricing.tree_sample").random(len(train)) < share) if share < 1 else train
+    return gather(path, keep, FEATURES + OFFER_FEATURES)
 
 
 def policies_png(table: pd.DataFrame, path: Path) -> Path:
@@ -71,21 +89,24 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    df, truth = load_sessions(state)
     mult = grid(cfg.price_grid_min, cfg.price_grid_max, cfg.price_grid_steps)
     model = mlflow.pyfunc.load_model(state["multitask_uri"])
-    m_teacher, p_agent_mt = teacher(model, df, mult, cfg.agent_uplift)
-    train, hold = (df["split"] == "train").to_numpy(), (df["split"] == "holdout").to_numpy()
-    X = tree_inputs(df)
-    tree = fit_tree(X[train], m_teacher[train], cfg.tree_depth, cfg.seed)
-    m_tree = tree_multipliers(tree, X[hold])
+    fit_rows = tree_sample(state, cfg)
+    tree = fit_tree(tree_inputs(fit_rows), teacher(model, fit_rows, mult, cfg.agent_uplift)[0], cfg.tree_depth,
+                    cfg.seed)
+    n_fit = len(fit_rows)
+    del fit_rows
+    h, t = load_sessions(state, split="holdout")
+    m_hold = teacher(model, h, mult, cfg.agent_uplift)[0]
+    X_hold = tree_inputs(h)
+    m_tree = tree_multipliers(tree, X_hold)
     step = mult[1] - mult[0]
-    metrics = {"tree_fidelity": float(np.mean(np.isclose(m_tree, m_teacher[hold]))),
-               "tree_fidelity_within_one_step": float(np.mean(np.abs(m_tree - m_teacher[hold]) <= step + 1e-9))}
+    metrics = {"tree_fidelity": float(np.mean(np.isclose(m_tree, m_hold))),
+               "tree_fidelity_within_one_step": float(np.mean(np.abs(m_tree - m_hold) <= step + 1e-9)),
+               "tree_fit_sessions": float(n_fit)}
     rules = rules_text(tree, TREE_FEATURES)
     table = None
-    if truth is not None:
-        h, t = df[hold], truth[hold]
+    if t is not None:
         lp, a, b, agent = (
             h["list_price"].to_numpy(),
             t["alpha"].to_numpy(),
@@ -109,7 +130,7 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
                 f"P(agent) > {cfg.markup_threshold} -> x{cfg.markup}",
                 np.where(p_xgb > cfg.markup_threshold, cfg.markup, 1.0),
             ),
-            "teacher": ("multi-task teacher", m_teacher[hold]),
+            "teacher": ("multi-task teacher", m_hold),
             "tree": (f"distilled tree (depth {cfg.tree_depth})", m_tree),
             "oracle": ("oracle (true demand)", oracle),
         }
@@ -133,9 +154,9 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
             table.to_csv(tmp / "pricing_policies.csv", index=False, float_format="%.6g")
             policies_png(table, tmp / "pricing_policies.png")
     mlflow.log_artifacts(str(out), "pricing")
-    info = mlflow.sklearn.log_model(tree, name="pricing_rules", input_example=X[hold].head(5),
+    info = mlflow.sklearn.log_model(tree, name="pricing_rules", input_example=X_hold.head(5),
                                     skops_trusted_types=["sklearn.tree._tree.Tree"],
-                                    signature=infer_signature(X[hold].head(100), m_tree[:100].astype(str)))
+                                    signature=infer_signature(X_hold.head(100), m_tree[:100].astype(str)))
     log.info(
         "distill: %s\nrules:\n%s%s",
         metrics,

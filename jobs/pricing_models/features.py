@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from jobs.paths import RunContext, atomic_path
 from jobs.pricing_models.config import PricingConfig
+from jobs.pricing_models.sessions import ROW_GROUP_ROWS
 from jobs.spark import get_spark
+from models.common.errors import BadInputError
 from models.pricing.synth import COHORT_AGENT, COHORT_HUMAN
 
 log = logging.getLogger(__name__)
 
 
 def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """Spark: events -> session features; label from the cohort; a seeded hash split; one Parquet file."""
+    """Spark: events -> session features; label from the cohort; a seeded hash split; one Parquet file sorted
+    by sessionId."""
     import mlflow
     from pyspark.sql import functions as F
 
@@ -32,12 +40,41 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
           .withColumn("label", label.cast("int"))
           .where(F.col("label").isNotNull())  # sessions of other cohorts carry no label
           .withColumn("split", F.when(bucket < cfg.holdout_fraction * 10_000, "holdout").otherwise("train"))
-          .drop("experimentId")).toPandas()
-    df.attrs.clear()  # Spark Connect attaches its plan metrics here, which Parquet's metadata cannot hold
-    df = df.sort_values("sessionId", ignore_index=True)
+          .drop("experimentId"))
     out = ctx.run_dir / "features" / "sessions.parquet"
-    with atomic_path(out) as tmp:
-        df.to_parquet(tmp, index=False)
-    mlflow.log_metrics({"sessions": len(df), "holdout_sessions": int((df["split"] == "holdout").sum())})
-    log.info("features: %d sessions (%d holdout)", len(df), int((df["split"] == "holdout").sum()))
+    with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=out.parent, prefix=".spark-") as parts:
+        # Spark sorts and writes in parallel (range-partitioned part files, in sessionId order part after part);
+        # the parts become one file of even row groups, the unit the training steps stream and shuffle.
+        df.orderBy("sessionId").write.mode("overwrite").parquet(parts)
+        rows = concat_parts(Path(parts), tmp, ROW_GROUP_ROWS)
+        if not rows:  # raised inside: the empty file is dropped, an earlier table stays
+            raise BadInputError(f"no labelled sessions in {state['clean_events_path']} with offers in "
+                                f"{state['offers_path']}: nothing to train on")
+    split = pq.read_table(out, columns=["split"]).column("split")
+    n_hold = int(pc.sum(pc.equal(split, "holdout")).as_py() or 0)
+    mlflow.log_metrics({"sessions": rows, "holdout_sessions": n_hold})
+    log.info("features: %d sessions (%d holdout)", rows, n_hold)
     return {**state, "features_path": str(out)}
+
+
+def concat_parts(folder: Path, dest: Path, group_rows: int) -> int:
+    """The Parquet part files of ``folder``, in name order, as one file ``dest`` of ``group_rows``-row groups;
+    one group in memory at a time. Returns the number of rows."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    data = ds.dataset(folder, format="parquet")  # part files in name order; _SUCCESS and .crc left out
+    writer, pending, rows = pq.ParquetWriter(dest, data.schema, compression="zstd"), [], 0
+    try:
+        for batch in data.to_batches(batch_size=group_rows):
+            pending.append(batch)
+            while sum(b.num_rows for b in pending) >= group_rows:
+                table = pa.Table.from_batches(pending).combine_chunks()
+                writer.write_table(table.slice(0, group_rows), row_group_size=group_rows)
+                pending = table.slice(group_rows).to_batches()
+            rows += batch.num_rows
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending, schema=data.schema), row_group_size=group_rows)
+    finally:
+        writer.close()
+    return rows

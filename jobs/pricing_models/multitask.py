@@ -19,12 +19,22 @@ import pandas as pd
 from jobs.model_code import log_pyfunc
 from jobs.paths import RunContext
 from jobs.plots import pyplot, save_png
-from jobs.pricing_models.classifier import load_sessions, validation_mask
 from jobs.pricing_models.config import PricingConfig
-from models.pricing.multitask import OFFER_FEATURES, Scaler, build_net, predict, product_matrix, session_matrix, train
+from jobs.pricing_models.sessions import gather, load_sessions, row_groups, split_mask, validation_mask
+from models.pricing.multitask import (
+    OFFER_FEATURES,
+    Rows,
+    Scaler,
+    build_net,
+    predict,
+    product_matrix,
+    session_matrix,
+    train_chunks,
+)
 from models.pricing.session_features import FEATURES
 
 log = logging.getLogger(__name__)
+COLUMNS = FEATURES + OFFER_FEATURES + ["label", "purchased"]
 
 
 def offer_matrix(df: pd.DataFrame) -> np.ndarray:
@@ -63,24 +73,30 @@ def curves_png(history: list[dict[str, float]], best_epoch: int, path: Path) -> 
     return path
 
 
+def rows_of(df: pd.DataFrame) -> Rows:
+    """The multi-task model's inputs and both labels for the sessions of ``df``."""
+    return Rows(session_matrix(df), offer_matrix(df), df["label"].to_numpy(), df["purchased"].to_numpy())
+
+
 def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """Train with early stopping; log curves, AUCs (agent head vs XGBoost) and the pyfunc."""
+    """Train with early stopping (the training rows streamed from the session table a row group at a time, in a
+    shuffled order); log curves, AUCs (agent head vs XGBoost) and the pyfunc."""
     import mlflow
     import torch
     from mlflow.models import infer_signature
     from sklearn.metrics import roc_auc_score
 
-    df, truth = load_sessions(state)
-    train_rows = (df["split"] == "train").to_numpy()
-    valid = validation_mask(len(df), cfg.seed)
-    S, P = session_matrix(df), offer_matrix(df)
-    fit = train_rows
-    res = train(
-        S[fit],
-        P[fit],
-        df.loc[fit, "label"].to_numpy(),
-        df.loc[fit, "purchased"].to_numpy(),
-        valid[fit],
+    path = state["features_path"]
+    train_rows = split_mask(path, "train")
+    valid = validation_mask(len(train_rows), cfg.seed) & train_rows
+    fit = train_rows & ~valid
+
+    def chunks(rng: np.random.Generator | None) -> Any:
+        return (rows_of(df) for df in row_groups(path, fit, COLUMNS, rng))
+
+    res = train_chunks(
+        chunks,
+        rows_of(gather(path, valid, COLUMNS)),
         cfg.mt_epochs,
         cfg.mt_batch,
         cfg.mt_lr,
@@ -93,23 +109,23 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
             log.info("epoch %d: %s", row["epoch"], {k: round(v, 4) for k, v in row.items() if k != "epoch"}),
         ),
     )
-    hold = (df["split"] == "holdout").to_numpy()
-    pa, pb = predict(res.net, res.scaler, S[hold], P[hold])
+    hold, truth = load_sessions(state, split="holdout")
+    pa, pb = predict(res.net, res.scaler, session_matrix(hold), offer_matrix(hold))
     xgb_p = (
         pd.read_parquet(state["classifier_predictions"])
         .set_index("sessionId")
-        .loc[df.loc[hold, "sessionId"], "p_agent"]
+        .loc[hold["sessionId"], "p_agent"]
     )
-    metrics = {"holdout_agent_auc": float(roc_auc_score(df.loc[hold, "label"], pa)),
-               "holdout_purchase_auc": float(roc_auc_score(df.loc[hold, "purchased"], pb)),
-               "xgboost_agent_auc": float(roc_auc_score(df.loc[hold, "label"], xgb_p)),
+    metrics = {"holdout_agent_auc": float(roc_auc_score(hold["label"], pa)),
+               "holdout_purchase_auc": float(roc_auc_score(hold["purchased"], pb)),
+               "xgboost_agent_auc": float(roc_auc_score(hold["label"], xgb_p)),
                "best_epoch": res.best_epoch, "epochs_run": len(res.history)}
     if truth is not None:
-        metrics["oracle_purchase_auc"] = float(roc_auc_score(df.loc[hold, "purchased"], truth.loc[hold, "p_purchase"]))
+        metrics["oracle_purchase_auc"] = float(roc_auc_score(hold["purchased"], truth["p_purchase"]))
     mlflow.log_metrics(metrics)
     mlflow.log_params({"mt_epochs": cfg.mt_epochs, "mt_batch": cfg.mt_batch, "mt_lr": cfg.mt_lr,
                        "mt_alpha": cfg.mt_alpha, "mt_beta": cfg.mt_beta})
-    example = df.loc[hold, FEATURES + OFFER_FEATURES].head(100).reset_index(drop=True)
+    example = hold[FEATURES + OFFER_FEATURES].head(100).reset_index(drop=True)
     with tempfile.TemporaryDirectory() as tmp:
         torch.save(res.net.state_dict(), Path(tmp) / "weights.pt")
         (Path(tmp) / "scaler.json").write_text(json.dumps(res.scaler.to_dict()))

@@ -19,9 +19,9 @@ import pandas as pd
 from jobs.pages.format import fmt
 from jobs.pages.render import Page, Section, formatted, write
 from jobs.paths import RunContext
-from jobs.pricing_models.classifier import load_sessions
 from jobs.pricing_models.config import MODEL_NAMES, PricingConfig
 from jobs.pricing_models.distill import TREE_FEATURES, teacher, tree_inputs
+from jobs.pricing_models.sessions import load_sessions
 from jobs.registry import Candidate, promote
 from models.common.errors import GateError
 from models.pricing.multitask import OFFER_FEATURES
@@ -100,10 +100,7 @@ def run(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
             f"(needs >= {cfg.gate_auc}), "
             f"precision {state['classifier_precision']:.4f} (needs >= {cfg.gate_precision}); nothing registered"
         )
-    df, truth = load_sessions(state)
-    hold = (df["split"] == "holdout").to_numpy()
-    h = df[hold].reset_index(drop=True)
-    t = None if truth is None else truth[hold].reset_index(drop=True)
+    h, t = load_sessions(state, split="holdout")
     mult = grid(cfg.price_grid_min, cfg.price_grid_max, cfg.price_grid_steps)
     teacher_m = teacher(mlflow.pyfunc.load_model(state["multitask_uri"]), h, mult, cfg.agent_uplift)[0]
     uris = {"classifier": state["classifier_uri"], "multitask": state["multitask_uri"], "rules": state["rules_uri"]}

@@ -19,7 +19,7 @@ import pandas as pd
 
 from jobs.paths import RunContext, atomic_path, data_root, defer_link, write_json
 from jobs.pricing_models.config import PricingConfig
-from jobs.validation import validate_and_log
+from jobs.validation import engine, load_for_validation, parquet_rows, validate_and_log
 from models.common.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -37,26 +37,69 @@ def repair_events(events: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     return events, {"duplicate_events_dropped": before - len(events), "sessions_reordered": reordered}
 
 
+def repair_events_spark(events: Any) -> tuple[Any, dict[str, int]]:
+    """:func:`repair_events` as Spark jobs, for logs that do not fit in memory: the same counts, the same rows.
+
+    The first of identical events is kept (by file position), a session counts as reordered when its events
+    go back in time in file order, and each session's events end sorted by time (ties in file order), sessions
+    hash-partitioned by sessionId: what the session features read, without a global sort."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    cols = events.columns
+    first = (events.withColumn("_row", F.monotonically_increasing_id())
+             .groupBy(*cols).agg(F.min("_row").alias("_row"))
+             .repartition("sessionId")
+             # Kept for the counts and the write; a checkpoint, not persist(): a cache is looked up by plan,
+             # and a later run reading a changed file at the same path got this run's rows back.
+             .localCheckpoint(eager=True))
+    before, after = events.count(), first.count()
+    in_file_order = Window.partitionBy("sessionId").orderBy("_row")
+    reordered = (first.withColumn("back", F.col("timestamp") < F.lag("timestamp").over(in_file_order))
+                 .where("back").select("sessionId").distinct().count())
+    clean = first.sortWithinPartitions("sessionId", "timestamp", "_row").drop("_row")
+    return clean, {"duplicate_events_dropped": before - after, "sessions_reordered": reordered}
+
+
 def run_events(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """Repair, validate (suites clickstream_events and price_offers) and write the clean events."""
+    """Repair, validate (suites clickstream_events and price_offers) and write the clean events; on Spark (GX's
+    Spark engine) when the events outgrow ``validation_spark_rows`` (``validation_engine: auto``)."""
     import mlflow
 
-    events, repairs = repair_events(pd.read_parquet(state["events_path"]))
     vdir = ctx.run_dir / "validation"
-    reports = [validate_and_log(events, "clickstream_events", f"events {state['events_path']}", vdir)]
-    offers = pd.read_parquet(state["offers_path"])
-    reports.append(validate_and_log(offers, "price_offers", f"offers {state['offers_path']}", vdir))
-    orphans = ~offers["sessionId"].isin(events["sessionId"].unique())
-    if orphans.any():
-        raise BadInputError(f"{int(orphans.sum())} offers in {state['offers_path']} belong to sessions without events, "
-                             f"e.g. {offers.loc[orphans, 'sessionId'].head(3).tolist()}")
-    mlflow.log_metrics({k: float(v) for k, v in repairs.items()})
     out = ctx.run_dir / "events_clean" / "events.parquet"
-    with atomic_path(out) as tmp:
-        events.to_parquet(tmp, index=False, row_group_size=256_000)
+    events = load_for_validation(state["events_path"], cfg.validation_engine, cfg.validation_spark_rows,
+                                 "pricing_models.validate")
+    offers_engine = "spark" if engine(events) == "spark" else "pandas"
+    offers = load_for_validation(state["offers_path"], offers_engine, 0, "pricing_models.validate")
+    if engine(events) == "spark":
+        events, repairs = repair_events_spark(events)
+    else:
+        events, repairs = repair_events(events)
+    reports = [validate_and_log(events, "clickstream_events", f"events {state['events_path']}", vdir),
+               validate_and_log(offers, "price_offers", f"offers {state['offers_path']}", vdir)]
+    orphans = orphan_offers(events, offers)
+    if orphans[0]:
+        raise BadInputError(f"{orphans[0]} offers in {state['offers_path']} belong to sessions without events, "
+                            f"e.g. {orphans[1]}")
+    mlflow.log_metrics({k: float(v) for k, v in repairs.items()})
+    with atomic_path(out, is_dir=engine(events) == "spark") as tmp:
+        if engine(events) == "spark":
+            events.write.mode("overwrite").parquet(str(tmp))
+        else:
+            events.to_parquet(tmp, index=False, row_group_size=256_000)
     write_json(ctx.run_dir / "events_clean" / "repairs.json", repairs)
-    log.info("events: %d rows after repairs %s", len(events), repairs)
+    log.info("events: %d rows after repairs %s", parquet_rows(out), repairs)
     return {**state, "clean_events_path": str(out), "repairs": repairs, "validate_events": reports}
+
+
+def orphan_offers(events: Any, offers: Any) -> tuple[int, list[str]]:
+    """How many offers name a session without events, and up to three of those sessions."""
+    if engine(events) == "spark":
+        bad = offers.join(events.select("sessionId").distinct(), "sessionId", "left_anti")
+        return bad.count(), [r.sessionId for r in bad.select("sessionId").limit(3).collect()]
+    bad = offers.loc[~offers["sessionId"].isin(events["sessionId"].unique()), "sessionId"]
+    return len(bad), bad.head(3).tolist()
 
 
 def current_features_link() -> Path:
@@ -65,12 +108,18 @@ def current_features_link() -> Path:
 
 
 def run_features(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
-    """Suite session_features; ``features/current`` moves to them once the whole run has succeeded."""
-    df = pd.read_parquet(state["features_path"])
+    """Suite session_features (on Spark past ``validation_spark_rows`` sessions); ``features/current`` moves to
+    them once the whole run has succeeded."""
+    import pyarrow.parquet as pq
+
+    df = load_for_validation(state["features_path"], cfg.validation_engine, cfg.validation_spark_rows,
+                             "pricing_models.validate")
     report = validate_and_log(df, "session_features", f"features {state['features_path']}", ctx.run_dir / "validation")
-    counts = df.groupby("split")["label"].agg(["size", "mean"])
+    table = pq.read_table(state["features_path"], columns=["split", "label"])
+    counts = table.group_by("split").aggregate([("label", "count"), ("label", "mean")]).to_pandas().set_index("split")
     log.info("features: %s", counts.to_dict())
     state = defer_link(state, Path(state["features_path"]).parent, current_features_link())
+    label = table.column("label").to_numpy()
     return {**state, "validate_features": report,
-            "sessions": {str(k): int(v) for k, v in counts["size"].items()},
-            "agent_share": float(np.round(df["label"].mean(), 4))}
+            "sessions": {str(k): int(v) for k, v in counts["label_count"].items()},
+            "agent_share": float(np.round(label.mean(), 4))}

@@ -8,9 +8,12 @@ import numpy as np
 import pandas as pd
 
 
-def train_booster(X: pd.DataFrame, y: np.ndarray, Xv: pd.DataFrame, yv: np.ndarray, rounds: int, depth: int,
-                  learning_rate: float, seed: int, threads: int = 1) -> Any:
-    """A binary:logistic Booster with early stopping (30 rounds) on the validation AUC."""
+def train_booster(dtrain: Any, Xv: pd.DataFrame, yv: np.ndarray, rounds: int, depth: int, learning_rate: float,
+                  seed: int, threads: int = 1) -> Any:
+    """A binary:logistic Booster with early stopping (30 rounds) on the validation AUC.
+
+    ``dtrain`` is any XGBoost DMatrix of the training rows: in memory, or built batch by batch in external
+    memory (``jobs.pricing_models.classifier.external_memory``); both give the same trees."""
     import xgboost as xgb
 
     params = {
@@ -25,9 +28,8 @@ def train_booster(X: pd.DataFrame, y: np.ndarray, Xv: pd.DataFrame, yv: np.ndarr
         "nthread": threads,
         "tree_method": "hist",
     }
-    dtrain, dvalid = xgb.DMatrix(X, label=y), xgb.DMatrix(Xv, label=yv)
-    return xgb.train(params, dtrain, num_boost_round=rounds, evals=[(dvalid, "valid")], early_stopping_rounds=30,
-                     verbose_eval=False)
+    return xgb.train(params, dtrain, num_boost_round=rounds, evals=[(xgb.DMatrix(Xv, label=yv), "valid")],
+                     early_stopping_rounds=30, verbose_eval=False)
 
 
 def predict(booster: Any, X: pd.DataFrame) -> np.ndarray:

@@ -12,6 +12,7 @@ with statistics of the training rows, stored with the weights.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,11 +46,6 @@ class Scaler:
     std_s: np.ndarray
     mean_p: np.ndarray
     std_p: np.ndarray
-
-    @classmethod
-    def fit(cls, S: np.ndarray, P: np.ndarray) -> "Scaler":
-        ls = np.log1p(np.maximum(S, 0))
-        return cls(ls.mean(0), ls.std(0) + 1e-6, P.mean(0), P.std(0) + 1e-6)
 
     def transform(self, S: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return ((np.log1p(np.maximum(S, 0)) - self.mean_s) / self.std_s).astype(np.float32), \
@@ -94,52 +90,130 @@ class TrainResult:
     best_epoch: int = 0
 
 
+@dataclass
+class Rows:
+    """Some training rows: session features ``S``, product features ``P`` and both labels."""
+
+    S: np.ndarray
+    P: np.ndarray
+    y_agent: np.ndarray
+    y_buy: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.S)
+
+    def take(self, idx: np.ndarray) -> "Rows":
+        return Rows(self.S[idx], self.P[idx], self.y_agent[idx], self.y_buy[idx])
+
+
+# A pass over the training rows, chunk by chunk; given a generator it returns the chunks in a shuffled order
+# (None: in their stored order). Chunks are what is read at once: a Parquet row group, or everything in memory.
+Chunks = Callable[[np.random.Generator | None], Iterator[Rows]]
+
+
+def in_memory(rows: Rows) -> Chunks:
+    """All rows as one chunk: training then shuffles them all, as an in-memory permutation would."""
+    return lambda rng: iter([rows])
+
+
 def train(S: np.ndarray, P: np.ndarray, y_agent: np.ndarray, y_buy: np.ndarray, valid: np.ndarray, epochs: int,
           batch: int, lr: float, alpha: float, beta: float, patience: int, seed: int,
           log: Any = None) -> TrainResult:
+    """:func:`train_chunks` on arrays held in memory, ``valid`` marking the validation rows."""
+    rows = Rows(S, P, y_agent, y_buy)
+    return train_chunks(in_memory(rows.take(~valid)), rows.take(valid), epochs, batch, lr, alpha, beta, patience,
+                        seed, log)
+
+
+def train_chunks(chunks: Chunks, valid: Rows, epochs: int, batch: int, lr: float, alpha: float, beta: float,
+                 patience: int, seed: int, log: Any = None, eval_rows: int = 500_000) -> TrainResult:
     """Adam with early stopping on the validation loss; the best epoch's weights are kept.
 
-    One intra-op thread whatever the machine: torch splits its reductions by thread count, so the same run on
-    a Celery worker and on a laptop differed in the last digits of every loss (CI: 0.42791319 vs 0.42791328),
-    and a second thread bought nothing for this net (200k sessions, 3 epochs: 3.6 s on one thread, 3.1-3.5 s on two)."""
+    The training rows stream through a torch DataLoader chunk by chunk (:class:`MiniBatches`), so they never have
+    to fit in memory at once; the validation rows and up to ``eval_rows`` training rows (for the train loss of
+    the learning curves) do. One intra-op thread whatever the machine: torch splits its reductions by thread
+    count, so the same run on a Celery worker and on a laptop differed in the last digits of every loss (CI:
+    0.42791319 vs 0.42791328), and a second thread bought nothing for this net (200k sessions, 3 epochs: 3.6 s
+    on one thread, 3.1-3.5 s on two)."""
     with torch_threads(1):
-        return _train(S, P, y_agent, y_buy, valid, epochs, batch, lr, alpha, beta, patience, seed, log)
+        return _train(chunks, valid, epochs, batch, lr, alpha, beta, patience, seed, log, eval_rows)
 
 
-def _train(S: np.ndarray, P: np.ndarray, y_agent: np.ndarray, y_buy: np.ndarray, valid: np.ndarray, epochs: int,
-           batch: int, lr: float, alpha: float, beta: float, patience: int, seed: int, log: Any) -> TrainResult:
+def fit_scaler(chunks: Chunks) -> Scaler:
+    """The scaler from one pass of sums over the training rows (float64; the std as numpy's, ddof 0)."""
+    n, sums = 0, None
+    for c in chunks(None):
+        ls = np.log1p(np.maximum(c.S, 0))
+        part = [ls.sum(0), (ls * ls).sum(0), c.P.sum(0), (c.P * c.P).sum(0)]
+        sums = part if sums is None else [a + b for a, b in zip(sums, part)]
+        n += len(c)
+    if not n or sums is None:
+        raise ValueError("no training rows to fit the multi-task model on")
+    m_s, m_p = sums[0] / n, sums[2] / n
+    sd = [np.sqrt(np.maximum(sums[1] / n - m_s**2, 0)), np.sqrt(np.maximum(sums[3] / n - m_p**2, 0))]
+    return Scaler(m_s, sd[0] + 1e-6, m_p, sd[1] + 1e-6)
+
+
+def tensors(rows: Rows, scaler: Scaler) -> dict[str, Any]:
+    """The net's inputs and labels for ``rows``: scaled features, log(price / list price), float labels."""
+    import torch
+
+    s, p = scaler.transform(rows.S, rows.P)
+    arrays = {"s": s, "p": p, "r": np.log(rows.P[:, 2]).astype(np.float32),
+              "a": np.asarray(rows.y_agent, dtype=np.float32), "b": np.asarray(rows.y_buy, dtype=np.float32)}
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+
+
+def mini_batches(chunks: Chunks, scaler: Scaler, batch: int, gen: Any) -> Any:
+    """A DataLoader of shuffled mini-batches: chunks in a random order, the rows of each in a random order.
+
+    With one chunk this is exactly a permutation of all rows; with many it is the usual out-of-core shuffle
+    (a mini-batch never mixes two chunks)."""
+    import torch
+
+    class MiniBatches(torch.utils.data.IterableDataset):
+        def __iter__(self) -> Iterator[dict[str, Any]]:
+            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+            for c in chunks(np.random.default_rng(seed)):
+                t = tensors(c, scaler)
+                order = torch.randperm(len(c), generator=gen)
+                for i in range(0, len(c), batch):
+                    idx = order[i:i + batch]
+                    yield {k: v[idx] for k, v in t.items()}
+
+    return torch.utils.data.DataLoader(MiniBatches(), batch_size=None)
+
+
+def _train(chunks: Chunks, valid: Rows, epochs: int, batch: int, lr: float, alpha: float, beta: float,
+           patience: int, seed: int, log: Any, eval_rows: int) -> TrainResult:
     import torch
 
     torch.manual_seed(seed)
-    scaler = Scaler.fit(S[~valid], P[~valid])
-    s, p = scaler.transform(S, P)
-    lr_ = np.log(P[:, 2]).astype(np.float32)  # log(price / list price)
-    t = {k: torch.from_numpy(v) for k, v in {"s": s, "p": p, "r": lr_, "a": y_agent.astype(np.float32),
-                                              "b": y_buy.astype(np.float32)}.items()}
-    tr_idx, va_idx = np.flatnonzero(~valid), np.flatnonzero(valid)
+    scaler = fit_scaler(chunks)
+    sample = training_sample(chunks, eval_rows, seed)
+    t_train, t_valid = tensors(sample, scaler), tensors(valid, scaler)
     net = build_net()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     bce = torch.nn.BCEWithLogitsLoss()
     gen = torch.Generator().manual_seed(seed)
     best, best_state, bad, history, best_epoch = float("inf"), None, 0, [], 0
 
-    def loss_on(idx: np.ndarray) -> tuple[Any, Any]:
-        la, lb = net(t["s"][idx], t["p"][idx], t["r"][idx])
-        return bce(la, t["a"][idx]), bce(lb, t["b"][idx])
+    def losses(t: dict[str, Any]) -> tuple[Any, Any]:
+        la, lb = net(t["s"], t["p"], t["r"])
+        return bce(la, t["a"]), bce(lb, t["b"])
 
     for epoch in range(epochs):
         net.train()
-        order = tr_idx[torch.randperm(len(tr_idx), generator=gen).numpy()]
-        for i in range(0, len(order), batch):
-            la, lb = loss_on(order[i:i + batch])
+        for mb in mini_batches(chunks, scaler, batch, gen):
+            la, lb = losses(mb)
             loss = alpha * la + beta * lb
             opt.zero_grad()
             loss.backward()
             opt.step()
         net.eval()
         with torch.no_grad():
-            ta, tb = loss_on(tr_idx)
-            va, vb = loss_on(va_idx)
+            ta, tb = losses(t_train)
+            va, vb = losses(t_valid)
         row = {"epoch": epoch + 1, "train_agent": float(ta), "train_purchase": float(tb), "valid_agent": float(va),
                "valid_purchase": float(vb), "valid_loss": float(alpha * va + beta * vb)}
         history.append(row)
@@ -155,6 +229,16 @@ def _train(S: np.ndarray, P: np.ndarray, y_agent: np.ndarray, y_buy: np.ndarray,
     net.load_state_dict(best_state)
     net.eval()
     return TrainResult(net, scaler, history, best_epoch)
+
+
+def training_sample(chunks: Chunks, cap: int, seed: int) -> Rows:
+    """All training rows if there are at most ``cap``, else a seeded sample of about ``cap`` (the train loss of
+    the learning curves is measured on it)."""
+    total = sum(len(c) for c in chunks(None))
+    share = 1.0 if total <= cap else cap / total
+    rng = np.random.default_rng(seed)
+    parts = [c if share >= 1 else c.take(rng.random(len(c)) < share) for c in chunks(None)]
+    return Rows(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("S", "P", "y_agent", "y_buy")))
 
 
 def predict(net: Any, scaler: Scaler, S: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
