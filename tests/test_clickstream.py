@@ -93,7 +93,7 @@ def test_spark_repairs_equal_the_pandas_repairs(sample, spark) -> None:
     ev.loc[s[1], "timestamp"] = ev.loc[s[0], "timestamp"]  # a tie: file order decides
     dup = pd.concat([ev, ev.iloc[[3, 4, 5, 1500]], ev.iloc[[4]]], ignore_index=True)
     expected, counts = repair_events(dup)
-    clean, spark_counts = repair_events_spark(spark.createDataFrame(dup))
+    _, clean, spark_counts = repair_events_spark(spark.createDataFrame(dup))
     assert spark_counts == counts == {"duplicate_events_dropped": 5, "sessions_reordered": 3}
     got = clean.toPandas()
     got = got.sort_values("sessionId", kind="stable", ignore_index=True)  # sessions are hash-partitioned

@@ -37,28 +37,30 @@ def repair_events(events: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     return events, {"duplicate_events_dropped": before - len(events), "sessions_reordered": reordered}
 
 
-def repair_events_spark(events: Any) -> tuple[Any, dict[str, int]]:
+def repair_events_spark(events: Any) -> tuple[Any, Any, dict[str, int]]:
     """:func:`repair_events` as Spark jobs, for logs that do not fit in memory: the same counts, the same rows.
 
     The first of identical events is kept (by file position), a session counts as reordered when its events
-    go back in time in file order, and each session's events end sorted by time (ties in file order), sessions
-    hash-partitioned by sessionId: what the session features read, without a global sort."""
+    go back in time in file order. One shuffle: the events are hash-partitioned by sessionId, which also
+    serves the de-duplication (its keys include sessionId) and the per-session window. Returns the repaired
+    events (unordered: what the suites read), the same sorted for writing (each session's events by time, ties
+    in file order; no global sort, the session features do not need one), and the counts."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     cols = events.columns
     first = (events.withColumn("_row", F.monotonically_increasing_id())
-             .groupBy(*cols).agg(F.min("_row").alias("_row"))
              .repartition("sessionId")
-             # Kept for the counts and the write; a checkpoint, not persist(): a cache is looked up by plan,
-             # and a later run reading a changed file at the same path got this run's rows back.
+             .groupBy(*cols).agg(F.min("_row").alias("_row"))
+             # Kept for the counts, the suites and the write; a checkpoint, not persist(): a cache is looked up
+             # by plan, and a later run reading a changed file at the same path got this run's rows back.
              .localCheckpoint(eager=True))
     before, after = events.count(), first.count()
     in_file_order = Window.partitionBy("sessionId").orderBy("_row")
     reordered = (first.withColumn("back", F.col("timestamp") < F.lag("timestamp").over(in_file_order))
                  .where("back").select("sessionId").distinct().count())
-    clean = first.sortWithinPartitions("sessionId", "timestamp", "_row").drop("_row")
-    return clean, {"duplicate_events_dropped": before - after, "sessions_reordered": reordered}
+    ordered = first.sortWithinPartitions("sessionId", "timestamp", "_row").drop("_row")
+    return first.drop("_row"), ordered, {"duplicate_events_dropped": before - after, "sessions_reordered": reordered}
 
 
 def run_events(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
@@ -73,9 +75,10 @@ def run_events(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> di
     offers_engine = "spark" if engine(events) == "spark" else "pandas"
     offers = load_for_validation(state["offers_path"], offers_engine, 0, "pricing_models.validate")
     if engine(events) == "spark":
-        events, repairs = repair_events_spark(events)
+        events, ordered, repairs = repair_events_spark(events)
     else:
         events, repairs = repair_events(events)
+        ordered = events
     reports = [validate_and_log(events, "clickstream_events", f"events {state['events_path']}", vdir),
                validate_and_log(offers, "price_offers", f"offers {state['offers_path']}", vdir)]
     orphans = orphan_offers(events, offers)
@@ -85,9 +88,9 @@ def run_events(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> di
     mlflow.log_metrics({k: float(v) for k, v in repairs.items()})
     with atomic_path(out, is_dir=engine(events) == "spark") as tmp:
         if engine(events) == "spark":
-            events.write.mode("overwrite").parquet(str(tmp))
+            ordered.write.mode("overwrite").parquet(str(tmp))
         else:
-            events.to_parquet(tmp, index=False, row_group_size=256_000)
+            ordered.to_parquet(tmp, index=False, row_group_size=256_000)
     write_json(ctx.run_dir / "events_clean" / "repairs.json", repairs)
     log.info("events: %d rows after repairs %s", parquet_rows(out), repairs)
     return {**state, "clean_events_path": str(out), "repairs": repairs, "validate_events": reports}
