@@ -22,6 +22,7 @@ from pathlib import Path
 from common import CACHE, exponents, measure_script, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULT = ROOT / "bench" / "results" / "pricing_scale.json"
 STEPS = ("ingest_events", "validate_events", "session_features", "validate_features", "train_agent_classifier",
          "train_multitask", "distill", "evaluate_and_promote")
 FIGURES = ("classifier_auc", "classifier_precision", "multitask_agent_auc", "purchase_auc", "tree_fidelity",
@@ -57,8 +58,11 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting of every run")
     args = ap.parse_args()
     extra = parse_set(args.set)
-    steps: dict[str, dict[str, dict]] = {}
-    runs: dict[str, dict] = {}
+    # Sizes measured before and not re-run now stay in the results.
+    old = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
+    keep = lambda d: {k: v for k, v in d.items() if int(k) not in args.sizes}  # noqa: E731
+    steps: dict[str, dict[str, dict]] = {step: keep(v) for step, v in old.get("steps", {}).items()}
+    runs: dict[str, dict] = keep(old.get("runs", {}))
     for n in args.sizes:
         root = CACHE / f"pricing_{n}"
         shutil.rmtree(root, ignore_errors=True)
@@ -82,8 +86,9 @@ def main() -> None:
                 import pyarrow.parquet as pq
 
                 runs[str(n)]["events"] = pq.ParquetFile(state["events_path"]).metadata.num_rows
+            sizes = sorted({int(k) for k in runs})
             write_result("pricing_scale", {"command": "python bench/pricing_scale.py --sizes "
-                                           + " ".join(map(str, args.sizes)) + "".join(f" --set {s}" for s in args.set),
+                                           + " ".join(map(str, sizes)) + "".join(f" --set {s}" for s in args.set),
                                            "profile": "full", "steps": steps, "runs": runs,
                                            "growth_exponent": exponents(steps)})
         shutil.rmtree(root / "data" / "pricing_models" / "runs" / "scale" / "events", ignore_errors=True)

@@ -42,6 +42,14 @@ PARAMS = {
         "number", "Label noise", "Share of sessions logged under the wrong cohort.", minimum=0, exclusiveMaximum=0.5
     ),
     "seed": opt_param("integer", "Seed", "Generation, split, XGBoost, PyTorch."),
+    "validation_engine": opt_param(
+        "string", "Validation engine", "Where the event repairs and the suites run: auto (Spark above the row count), "
+        "pandas or spark.", examples=["auto", "pandas", "spark"],
+    ),
+    "validation_spark_rows": opt_param(
+        "integer", "Spark validation above (events)", "auto: the repairs and suites run on Spark above this many "
+        "events.", minimum=0,
+    ),
     "holdout_fraction": opt_param("number", "Holdout fraction", "Sessions held out.", exclusiveMinimum=0, maximum=0.5),
     "xgb_rounds": opt_param("integer", "XGBoost rounds", "Upper bound on boosting rounds.", minimum=1),
     "xgb_depth": opt_param("integer", "XGBoost depth", "max_depth.", minimum=1, maximum=16),
@@ -82,6 +90,8 @@ PARAMS = {
         "number", "Legacy rule: velocity", "Events per minute above which the legacy rule marks an agent.", minimum=0
     ),
     "tree_depth": opt_param("integer", "Tree depth", "Depth of the distilled decision tree.", minimum=1, maximum=5),
+    "tree_fit_rows": opt_param("integer", "Tree: training sessions", "At most this many training sessions (a seeded "
+                               "sample) teach the distilled tree.", minimum=100),
 }
 
 

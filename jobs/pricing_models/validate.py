@@ -45,17 +45,22 @@ def repair_events_spark(events: Any) -> tuple[Any, Any, dict[str, int]]:
     serves the de-duplication (its keys include sessionId) and the per-session window. Returns the repaired
     events (unordered: what the suites read), the same sorted for writing (each session's events by time, ties
     in file order; no global sort, the session features do not need one), and the counts."""
+    from pyspark import StorageLevel
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    cols = events.columns
+    cols, before = events.columns, events.count()
+    # At most ~1M events a partition: the per-partition sort of the write must fit the heap whatever the size.
+    parts = max(int(events.sparkSession.conf.get("spark.sql.shuffle.partitions")), -(-before // 1_000_000))
     first = (events.withColumn("_row", F.monotonically_increasing_id())
-             .repartition("sessionId")
+             .repartition(parts, "sessionId")
              .groupBy(*cols).agg(F.min("_row").alias("_row"))
-             # Kept for the counts, the suites and the write; a checkpoint, not persist(): a cache is looked up
-             # by plan, and a later run reading a changed file at the same path got this run's rows back.
-             .localCheckpoint(eager=True))
-    before, after = events.count(), first.count()
+             # Kept for the counts, the suites and the write, on disk: held in the heap (the default), 29M
+             # events left no room for the write's sort (OutOfMemoryError). A checkpoint, not persist(): a
+             # cache is looked up by plan, and a later run reading a changed file at the same path got this
+             # run's rows back.
+             .localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY))
+    after = first.count()
     in_file_order = Window.partitionBy("sessionId").orderBy("_row")
     reordered = (first.withColumn("back", F.col("timestamp") < F.lag("timestamp").over(in_file_order))
                  .where("back").select("sessionId").distinct().count())
