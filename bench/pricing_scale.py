@@ -77,10 +77,10 @@ def main() -> None:
             print(f"{n:>10,} sessions {step:<24} {r['seconds']:8.1f} s  peak {r['peak_tree_rss_mb']:,} MB",
                   flush=True)
             state = json.loads(state_path.read_text())
-            runs[str(n)] = {"overrides": overrides, "total_s": round(sum(s[str(n)]["seconds"] for s in
-                                                                          steps.values() if str(n) in s), 1),
-                            "peak_tree_rss_mb": max(s[str(n)]["peak_tree_rss_mb"] for s in steps.values()
-                                                    if str(n) in s),
+            done = [s[str(n)] for s in steps.values() if str(n) in s]
+            runs[str(n)] = {**runs.get(str(n), {}), "overrides": overrides,
+                            "total_s": round(sum(d["seconds"] for d in done), 1),
+                            "peak_tree_rss_mb": max(d["peak_tree_rss_mb"] for d in done),
                             **{k: state.get(k) for k in FIGURES}}
             if step == "ingest_events":
                 import pyarrow.parquet as pq

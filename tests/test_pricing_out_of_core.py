@@ -152,3 +152,17 @@ def test_no_training_rows_is_a_clear_error() -> None:
     empty = rows(session_table(10)).take(np.arange(0))
     with pytest.raises(ValueError, match="no training rows"):
         fit_scaler(in_memory(empty))
+
+
+def test_the_tree_learns_from_a_seeded_sample_of_training_sessions(tmp_path: Path) -> None:
+    from jobs.pricing_models.config import load
+    from jobs.pricing_models.distill import tree_sample
+
+    df = session_table(5000)
+    state = {"features_path": str(write_table(df, tmp_path / "s.parquet", 1000))}
+    n_train = int((df["split"] == "train").sum())
+    assert len(tree_sample(state, load("smoke", {"tree_fit_rows": 10_000}))) == n_train  # under the cap: all
+    sample = tree_sample(state, load("smoke", {"tree_fit_rows": 1000}))
+    assert 850 < len(sample) < 1150
+    assert set(sample["offer_price"]) <= set(df.loc[df["split"] == "train", "offer_price"])
+    pd.testing.assert_frame_equal(sample, tree_sample(state, load("smoke", {"tree_fit_rows": 1000})))

@@ -19,6 +19,7 @@ STREAMS: dict[str, int | tuple[int | None, str]] = {
     "avazu.calibration": 10**6,
     "clickstream.world": 999,
     "pricing.split": 5,
+    "pricing.tree_sample": 24,       # the training sessions the distilled tree learns from
     "budget.plan": 1,
     "budget.outcomes": (7, "last"),  # + day, before the key
     "budget.policy": (None, "none"),  # + policy index
