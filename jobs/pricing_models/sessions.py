@@ -22,11 +22,6 @@ from models.common.streams import stream
 ROW_GROUP_ROWS = 262_144
 
 
-def row_count(path: str | Path) -> int:
-    """Rows of the table, from the Parquet footer alone."""
-    return pq.ParquetFile(path).metadata.num_rows
-
-
 def validation_mask(n: int, seed: int, share: float = 0.15) -> np.ndarray:
     """The validation slice of the training rows: a seeded draw per row position over all ``n`` rows."""
     return stream(seed, "pricing.split").random(n) < share

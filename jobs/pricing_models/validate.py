@@ -77,9 +77,10 @@ def run_events(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> di
     out = ctx.run_dir / "events_clean" / "events.parquet"
     events = load_for_validation(state["events_path"], cfg.validation_engine, cfg.validation_spark_rows,
                                  "pricing_models.validate")
-    offers_engine = "spark" if engine(events) == "spark" else "pandas"
-    offers = load_for_validation(state["offers_path"], offers_engine, 0, "pricing_models.validate")
-    if engine(events) == "spark":
+    on_spark = engine(events) == "spark"
+    offers = load_for_validation(state["offers_path"], "spark" if on_spark else "pandas", 0,
+                                 "pricing_models.validate")
+    if on_spark:
         events, ordered, repairs = repair_events_spark(events)
     else:
         events, repairs = repair_events(events)
@@ -91,8 +92,8 @@ def run_events(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> di
         raise BadInputError(f"{orphans[0]} offers in {state['offers_path']} belong to sessions without events, "
                             f"e.g. {orphans[1]}")
     mlflow.log_metrics({k: float(v) for k, v in repairs.items()})
-    with atomic_path(out, is_dir=engine(events) == "spark") as tmp:
-        if engine(events) == "spark":
+    with atomic_path(out, is_dir=on_spark) as tmp:
+        if on_spark:
             ordered.write.mode("overwrite").parquet(str(tmp))
         else:
             ordered.to_parquet(tmp, index=False, row_group_size=256_000)
