@@ -140,3 +140,13 @@ def test_failed_gate_registers_nothing(platform_env: Path) -> None:
     assert mlflow.MlflowClient().search_registered_models() == []
     # The features validated, but the run failed later: the pointer must not move to them.
     assert not os.path.lexists(current_features_link())
+
+
+def test_no_labelled_sessions_is_a_clear_error(first_run: dict, tmp_path: Path) -> None:
+    published = os.readlink(current_features_link())
+    folder = _events_folder(tmp_path, first_run, lambda e: e.assign(experimentId="xp_some_other_test"))
+    with pytest.raises(BadInputError, match="no labelled sessions in .* nothing to train on"):
+        run_pipeline("pricing_models", "smoke", {**SMALL, "source": "files", "events_path": str(folder)},
+                     run_id="unlabelled")
+    assert os.readlink(current_features_link()) == published
+    assert not (Path(first_run["features_path"]).parents[2] / "unlabelled" / "features" / "sessions.parquet").exists()
