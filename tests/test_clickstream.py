@@ -78,7 +78,7 @@ def test_repairs_drop_exact_duplicates_and_sort_sessions(sample) -> None:
     assert (fixed.groupby("sessionId")["timestamp"].diff().dropna() >= 0).all()
 
 
-def test_spark_repairs_equal_the_pandas_repairs(sample, spark) -> None:
+def test_spark_repairs_equal_the_pandas_repairs(sample, spark, tmp_path) -> None:
     """Same counts and the same rows in the same order within each session, with duplicates that sit apart in
     the file, a session whose events go back in time, and two events at the same time."""
     from jobs.pricing_models.validate import repair_events_spark
@@ -93,8 +93,9 @@ def test_spark_repairs_equal_the_pandas_repairs(sample, spark) -> None:
     ev.loc[s[1], "timestamp"] = ev.loc[s[0], "timestamp"]  # a tie: file order decides
     dup = pd.concat([ev, ev.iloc[[3, 4, 5, 1500]], ev.iloc[[4]]], ignore_index=True)
     expected, counts = repair_events(dup)
-    _, clean, spark_counts = repair_events_spark(spark.createDataFrame(dup))
+    spark_counts = repair_events_spark(spark.createDataFrame(dup), tmp_path / "clean")
     assert spark_counts == counts == {"duplicate_events_dropped": 5, "sessions_reordered": 3}
-    got = clean.toPandas()
-    got = got.sort_values("sessionId", kind="stable", ignore_index=True)  # sessions are hash-partitioned
+    # Sessions are hash-partitioned: one part file each, rows in the order written within it.
+    got = pd.concat([pd.read_parquet(f) for f in sorted((tmp_path / "clean").glob("part-*.parquet"))])
+    got = got.sort_values("sessionId", kind="stable", ignore_index=True)
     pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False)

@@ -37,35 +37,39 @@ def repair_events(events: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     return events, {"duplicate_events_dropped": before - len(events), "sessions_reordered": reordered}
 
 
-def repair_events_spark(events: Any) -> tuple[Any, Any, dict[str, int]]:
-    """:func:`repair_events` as Spark jobs, for logs that do not fit in memory: the same counts, the same rows.
+def repair_events_spark(events: Any, out: Path) -> dict[str, int]:
+    """:func:`repair_events` as one Spark job that writes the repaired events to the Parquet folder ``out``; the
+    same counts, the same rows.
 
     The first of identical events is kept (by file position), a session counts as reordered when its events
     go back in time in file order. One shuffle: the events are hash-partitioned by sessionId, which also
-    serves the de-duplication (its keys include sessionId) and the per-session window. Returns the repaired
-    events (unordered: what the suites read), the same sorted for writing (each session's events by time, ties
-    in file order; no global sort, the session features do not need one), and the counts."""
-    from pyspark import StorageLevel
-    from pyspark.sql import Window
+    serves the de-duplication (its keys include sessionId) and the per-session windows; the counts are
+    observed while the rows are written (no second pass, nothing cached: a checkpoint of the repaired rows
+    cost as much disk as the shuffle and a third of the time). Each session's events are written by time,
+    ties in file order; no global sort, the session features do not need one."""
+    from pyspark.sql import Observation, Window
     from pyspark.sql import functions as F
 
     cols, before = events.columns, events.count()
-    # At most ~1M events a partition: the per-partition sort of the write must fit the heap whatever the size.
+    # At most ~1M events a partition: the per-partition sorts must fit the heap whatever the size.
     parts = max(int(events.sparkSession.conf.get("spark.sql.shuffle.partitions")), -(-before // 1_000_000))
     first = (events.withColumn("_row", F.monotonically_increasing_id())
              .repartition(parts, "sessionId")
-             .groupBy(*cols).agg(F.min("_row").alias("_row"))
-             # Kept for the counts, the suites and the write, on disk: held in the heap (the default), 29M
-             # events left no room for the write's sort (OutOfMemoryError). A checkpoint, not persist(): a
-             # cache is looked up by plan, and a later run reading a changed file at the same path got this
-             # run's rows back.
-             .localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY))
-    after = first.count()
+             .groupBy(*cols).agg(F.min("_row").alias("_row")))
     in_file_order = Window.partitionBy("sessionId").orderBy("_row")
-    reordered = (first.withColumn("back", F.col("timestamp") < F.lag("timestamp").over(in_file_order))
-                 .where("back").select("sessionId").distinct().count())
-    ordered = first.sortWithinPartitions("sessionId", "timestamp", "_row").drop("_row")
-    return first.drop("_row"), ordered, {"duplicate_events_dropped": before - after, "sessions_reordered": reordered}
+    flagged = (first
+               .withColumn("_back", F.coalesce((F.col("timestamp") < F.lag("timestamp").over(in_file_order))
+                                               .cast("int"), F.lit(0)))
+               .withColumn("_first", F.row_number().over(in_file_order) == 1)
+               .withColumn("_session_back", F.max("_back").over(Window.partitionBy("sessionId"))))
+    counts = Observation("repairs")
+    (flagged.observe(counts, F.count(F.lit(1)).alias("after"),
+                     F.sum(F.when(F.col("_first"), F.col("_session_back")).otherwise(0)).alias("reordered"))
+     .sortWithinPartitions("sessionId", "timestamp", "_row")
+     .select(*cols)
+     .write.mode("overwrite").parquet(str(out)))
+    seen = counts.get
+    return {"duplicate_events_dropped": before - int(seen["after"]), "sessions_reordered": int(seen["reordered"])}
 
 
 def run_events(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
@@ -80,23 +84,22 @@ def run_events(cfg: PricingConfig, ctx: RunContext, state: dict[str, Any]) -> di
     on_spark = engine(events) == "spark"
     offers = load_for_validation(state["offers_path"], "spark" if on_spark else "pandas", 0,
                                  "pricing_models.validate")
-    if on_spark:
-        events, ordered, repairs = repair_events_spark(events)
-    else:
-        events, repairs = repair_events(events)
-        ordered = events
-    reports = [validate_and_log(events, "clickstream_events", f"events {state['events_path']}", vdir),
-               validate_and_log(offers, "price_offers", f"offers {state['offers_path']}", vdir)]
-    orphans = orphan_offers(events, offers)
-    if orphans[0]:
-        raise BadInputError(f"{orphans[0]} offers in {state['offers_path']} belong to sessions without events, "
-                            f"e.g. {orphans[1]}")
-    mlflow.log_metrics({k: float(v) for k, v in repairs.items()})
+    # Written first, to a temporary folder that is only moved into place once every check has passed: on
+    # Spark the suites then read the written columns (each expectation only its own) instead of the repairs.
     with atomic_path(out, is_dir=on_spark) as tmp:
         if on_spark:
-            ordered.write.mode("overwrite").parquet(str(tmp))
+            repairs = repair_events_spark(events, tmp)
+            events = events.sparkSession.read.parquet(str(tmp))
         else:
-            ordered.to_parquet(tmp, index=False, row_group_size=256_000)
+            events, repairs = repair_events(events)
+            events.to_parquet(tmp, index=False, row_group_size=256_000)
+        reports = [validate_and_log(events, "clickstream_events", f"events {state['events_path']}", vdir),
+                   validate_and_log(offers, "price_offers", f"offers {state['offers_path']}", vdir)]
+        orphans = orphan_offers(events, offers)
+        if orphans[0]:
+            raise BadInputError(f"{orphans[0]} offers in {state['offers_path']} belong to sessions without events, "
+                                f"e.g. {orphans[1]}")
+    mlflow.log_metrics({k: float(v) for k, v in repairs.items()})
     write_json(ctx.run_dir / "events_clean" / "repairs.json", repairs)
     log.info("events: %d rows after repairs %s", parquet_rows(out), repairs)
     return {**state, "clean_events_path": str(out), "repairs": repairs, "validate_events": reports}
