@@ -5,7 +5,8 @@ data root and MLflow store (under /tmp), then records env steps per second durin
 wall time per curriculum stage and algorithm, the learned-vs-scripted verdicts (profit, ROAS,
 spend share) with 95% intervals over the evaluation seeds, the league rounds' gains, and the
 pricing PPO against the baselines. Writes
-bench/results/rl_training.json.
+bench/results/rl_training.json (rl_training_<profile>.json for another profile: ``--profile medium`` gives
+the README's verdicts).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def main() -> None:
     cfg = load(args.profile)
     stages = cfg.stages()
     write_result(
-        "rl_training",
+        "rl_training" if args.profile == "demo" else f"rl_training_{args.profile}",
         {
             "profile": args.profile,
             "settings": {

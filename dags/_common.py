@@ -55,11 +55,14 @@ def opt_param(kind: str, title: str, description: str, **kw: Any) -> Any:
     return Param(None, type=["null", kind], title=title, description=f"{description} Empty = profile value.", **kw)
 
 
-def profile_param(description: str, default: str = "demo") -> Any:
-    """The required ``profile`` Param (smoke | demo | full)."""
+def profile_param(description: str, default: str = "demo", pipeline: str | None = None) -> Any:
+    """The required ``profile`` Param: smoke | demo | full, plus those ``pipeline``'s profile file adds."""
     from airflow.sdk import Param
 
-    return Param(default, enum=["smoke", "demo", "full"], title="Profile", description=description)
+    from jobs.config import PROFILES, profiles
+
+    choices = list(profiles(pipeline) if pipeline else PROFILES)
+    return Param(default, enum=choices, title="Profile", description=description)
 
 
 def run_task(pipeline: str, step: str, state: dict[str, Any] | None) -> dict[str, Any]:

@@ -29,7 +29,9 @@ PIPELINE = "market_rl_training"
 PARAMS = {
     "profile": profile_param(
         "smoke: one iteration per curriculum stage, about 1.5 minutes (CI); demo: 3/3/4 "
-        "iterations, minutes; full: 200/300/500 iterations on 10,000 customers."
+        "iterations, minutes; medium: 15/15/20 iterations and 3 league rounds, under 45 minutes, the README's "
+        "verdicts; full: 200/300/500 iterations on 10,000 customers.",
+        pipeline=PIPELINE,
     ),
     "seed": opt_param("integer", "Seed", "Seeds RLlib, the envs and the evaluation seeds."),
     "customers": opt_param("integer", "Customers", "Training market size at complexity 1.", minimum=100),

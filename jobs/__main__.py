@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pipeline", choices=PIPELINES)
-    parser.add_argument("--profile", default="demo", choices=("smoke", "demo", "full"))
+    parser.add_argument("--profile", default="demo",
+                        help="smoke | demo | full, or one a pipeline's profile file adds (market_rl_training: medium)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
     parser.add_argument("--until", help="stop after this step")
     parser.add_argument("--run-id", help="run id (default: a new cli__<timestamp> id)")

@@ -26,10 +26,18 @@ def require(owner: str, checks: list[tuple[bool, str]]) -> None:
             raise ValueError(f"{owner}: {msg}")
 
 
+def profiles(pipeline: str) -> tuple[str, ...]:
+    """The profiles of ``pipeline``: every pipeline's smoke, demo and full, then any of its own that its YAML
+    adds (market_rl_training's ``medium``)."""
+    doc = yaml.safe_load((PROFILES_DIR / f"{pipeline}.yaml").read_text())
+    return PROFILES + tuple(k for k in doc if k not in PROFILES and k != "defaults")
+
+
 def load_profile(pipeline: str, profile: str) -> dict[str, Any]:
     """The values of ``profile`` in ``profiles/<pipeline>.yaml`` (shared ``defaults`` first)."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    known = profiles(pipeline)
+    if profile not in known:
+        raise ValueError(f"profile must be one of {known} for {pipeline}, got {profile!r}")
     doc = yaml.safe_load((PROFILES_DIR / f"{pipeline}.yaml").read_text())
     return {**doc.get("defaults", {}), **doc.get(profile, {})}
 

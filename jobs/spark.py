@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import pickle
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,12 +80,35 @@ def get_spark(app_name: str, shuffle_partitions: int | None = None) -> Any:
     return spark
 
 
-def share(spark: Any, value: Any) -> Any:
-    """A zero-argument getter of ``value`` inside Spark tasks: a broadcast on a classic session, the value
-    itself (shipped with the function) on Spark Connect, which has no SparkContext to broadcast with."""
+_SHARED: dict[str, Any] = {}
+
+
+def _load_shared(path: str) -> Any:
+    """The value pickled at ``path``, read once per Python worker process (and only the latest one kept: a
+    worker reused by later jobs must not hold on to old tables)."""
+    if path not in _SHARED:
+        _SHARED.clear()
+        with open(path, "rb") as f:
+            _SHARED[path] = pickle.load(f)
+    return _SHARED[path]
+
+
+def share(spark: Any, value: Any, scratch: Path | None = None) -> Any:
+    """A zero-argument getter of ``value`` inside Spark tasks.
+
+    Classic session: a broadcast. Spark Connect has no SparkContext to broadcast with: with ``scratch`` (a
+    folder the executors see, as they see the job's input and output) the value is pickled there once and each
+    Python worker reads it from disk; without, it travels inside the function, i.e. inside every query plan
+    and task (46 MB of encoding tables at 1M rows: 1.2 s of a 1M-row features task).
+    """
     from pyspark.sql.connect.session import SparkSession as ConnectSession
 
     if isinstance(spark, ConnectSession):
-        return lambda: value
+        if scratch is None:
+            return lambda: value
+        path = Path(scratch) / "shared.pkl"
+        with open(path, "wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        return functools.partial(_load_shared, str(path))
     shared = spark.sparkContext.broadcast(value)
     return lambda: shared.value

@@ -126,3 +126,28 @@ def test_a_nan_gated_headline_fails_the_gate() -> None:
     state = {"headlines": {m: {"mean": float("nan") if m == "market_roas" else 1.0} for m in HEADLINES}}
     with pytest.raises(GateError, match="nightly headlines of n1: non-finite market_roas=nan"):
         run_gate(load("smoke"), RunContext("market_nightly", "n1"), state)
+
+
+def test_a_bidder_champion_of_an_older_action_interface_is_not_played(platform_env: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """A bidder registered before the script-multiplier actions (bid, stage, intensity) means nonsense to
+    today's env: the nightly leaves it out with a warning; one tagged with today's interface is played."""
+    import mlflow
+
+    from jobs.market_nightly.champions import run
+    from jobs.market_nightly.config import load
+    from jobs.paths import RunContext
+    from jobs.registry import register
+    from jobs.tracking import mlflow_setup
+    from models.market.envs import ACTION_INTERFACE
+    from tests.test_registry import logged_model
+
+    mlflow_setup("nightly_champions_test")
+    register(logged_model(), "bidder_aggressive", 1.0, {}, "r0", metric="profit")  # the old interface: no tag
+    register(logged_model(), "bidder_adaptive", 1.0, {"action_interface": ACTION_INTERFACE}, "r1",
+             metric=f"profit ({ACTION_INTERFACE})")
+    ctx = RunContext.cli("market_nightly", "champions_test")
+    with mlflow.start_run(), caplog.at_level(logging.WARNING):
+        found = run(load("smoke"), ctx, {})["champions"]
+    assert set(found["bidders"]) == {"adaptive"}
+    assert "bidder_aggressive v1 acts through an older action interface" in caplog.text

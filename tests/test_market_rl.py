@@ -95,6 +95,7 @@ def test_registered_policies_act_in_the_envs(trained: dict) -> None:
     from jobs.market.advertisers import load_advertisers
     from jobs.market.policy_models import OBS_COLUMNS, PRICING_COLUMNS
     from jobs.market.rllib import act, load_module
+    from models.market.envs import ACTION_INTERFACE
     from models.market.policies import market_env
 
     assert set(trained["registered"]) == {*(f"bidder_{a}" for a in AGENTS), "pricing_policy"}
@@ -102,8 +103,12 @@ def test_registered_policies_act_in_the_envs(trained: dict) -> None:
     env = market_env({"customers": 300, "arrival_rate": 0.05, "pool_size": 1000, "episode_steps": 24,
                       "learners": ["conservative"], "rivals": ["aggressive"], "advertisers": load_advertisers()})
     obs, _ = env.reset(seed=0)
-    action = bidder.predict(pd.DataFrame(obs["conservative"][None], columns=OBS_COLUMNS)).to_numpy()[0]
-    assert action.shape == (3,) and 0.01 <= action[0] <= 20
+    out = bidder.predict(pd.DataFrame(obs["conservative"][None], columns=OBS_COLUMNS))
+    assert list(out.columns) == [ACTION_INTERFACE]
+    action = out.to_numpy()[0]
+    assert action.shape == (1,) and -2 <= action[0] <= 2
+    assert mlflow.MlflowClient().get_model_version_by_alias("bidder_conservative", "champion").tags[
+        "action_interface"] == ACTION_INTERFACE
     # The registry's policy is the saved RLModule: the same observation gives the same action.
     module = load_module(trained["policies"]["conservative"]["module"])
     direct = act(module, obs["conservative"][None], module.action_space)[0]

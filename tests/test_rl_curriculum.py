@@ -9,7 +9,7 @@ import pytest
 
 from jobs.market.advertisers import load_advertisers
 from models.market.curriculum import Curriculum, Stage
-from models.market.envs import BID_GRID, EnvConfig, RetargetingParallelEnv, env_config
+from models.market.envs import ACTION_GRID, EnvConfig, RetargetingParallelEnv, env_config
 from models.market.simulator import MarketConfig, strategies_from_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,12 +33,13 @@ def test_promotion_on_threshold_or_budget() -> None:
     assert cur.finished and [h["reason"] for h in cur.history if h["promoted"]] == ["threshold", "budget"]
 
 
-def test_a_discrete_action_indexes_the_bid_grid_for_dqn() -> None:
+def test_a_discrete_action_indexes_the_action_grid_for_dqn() -> None:
     env = RetargetingParallelEnv(["conservative"], strategies_from_config(ADVERTISERS, ["aggressive"]),
                                  EnvConfig(market=MarketConfig(customers=300, pool_size=1000), episode_steps=24),
-                                 discrete=True)
-    assert env.action_space("conservative").n == len(BID_GRID) == 5 * 6 * 3
-    np.testing.assert_array_equal(BID_GRID[0], [0.5, 0.0, 2.0])
+                                 discrete=True, scripts={"conservative": strategies_from_config(ADVERTISERS,
+                                                                                                ["conservative"])[0]})
+    assert env.action_space("conservative").n == len(ACTION_GRID) == 9
+    np.testing.assert_array_equal(ACTION_GRID[[0, 4, 8], 0], [-2.0, 0.0, 2.0])  # x0.25, the script, x4
 
     def spend(action: object) -> float:
         env.reset(seed=4)
@@ -46,8 +47,9 @@ def test_a_discrete_action_indexes_the_bid_grid_for_dqn() -> None:
             env.step({"conservative": action})
         return float(env.core.market.totals["spend"][0])
 
-    top = len(BID_GRID) - 1  # the highest bid on the last stage at full intensity
-    assert spend(np.int64(top)) == spend(BID_GRID[top])  # an index acts exactly as its grid row
+    top = len(ACTION_GRID) - 1  # four times the script's bids
+    assert spend(np.int64(top)) == spend(ACTION_GRID[top])  # an index acts exactly as its grid row
+    assert spend(np.int64(top)) > spend(np.int64(0)) >= 0 and spend(np.int64(top)) >= spend(np.int64(4))
 
 
 def test_the_config_validates_who_learns_and_hashes_every_knob() -> None:
@@ -57,6 +59,12 @@ def test_the_config_validates_who_learns_and_hashes_every_knob() -> None:
     cfg = load("demo")
     assert [s.iterations for s in cfg.stages()] == [3, 3, 4]
     assert [s.iterations for s in load("smoke").stages()] == [1] * 3
+    medium = load("medium")  # this pipeline's own profile: five times demo's training, three league rounds
+    assert [s.iterations for s in medium.stages()] == [15, 15, 20] and medium.league_rounds == 3
+    from jobs.avazu_ctr.config import load as load_avazu
+
+    with pytest.raises(ValueError, match=r"profile must be one of \('smoke', 'demo', 'full'\) for avazu_ctr"):
+        load_avazu("medium")  # no other pipeline has it
     with pytest.raises(ValueError, match="not scripted advertisers"):
         load("smoke", {"agents": {"tiktok": {"algorithm": "PPO"}}})
     with pytest.raises(ValueError, match="algorithm must be one of"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -69,9 +70,12 @@ def _features_schema(use_id_encodings: bool) -> str:
     return ", ".join(cols)
 
 
-def build_features(spark: Any, sample_path: str, cfg: AvazuConfig) -> tuple[Any, EncodingTables, dict[str, Any]]:
+def build_features(spark: Any, sample_path: str, cfg: AvazuConfig,
+                   scratch: Path | None = None) -> tuple[Any, EncodingTables, dict[str, Any]]:
     """Fit the encodings (Spark aggregations) and return the lazy features frame.
 
+    ``scratch``: a folder the executors see, where a Spark Connect job leaves the fitted tables for its tasks
+    (see :func:`jobs.spark.share`); it must outlive the frame's execution.
     Returns (features, fitted tables, summary with prior and rows/clicks per split).
     """
     from pyspark.sql import functions as F
@@ -93,7 +97,7 @@ def build_features(spark: Any, sample_path: str, cfg: AvazuConfig) -> tuple[Any,
         raise ValueError(f"features: the {cfg.split} split left an empty side: {rows}")
     from jobs.spark import share
 
-    shared = share(spark, tables)
+    shared = share(spark, tables, scratch)
 
     def apply(batches: Any) -> Any:
         import numpy as np
@@ -118,12 +122,15 @@ def build_features(spark: Any, sample_path: str, cfg: AvazuConfig) -> tuple[Any,
 def write_features(spark: Any, sample_path: str, out_dir: Path, cfg: AvazuConfig) -> dict[str, Any]:
     """Compute and write features, encoding tables and manifest into ``out_dir`` atomically."""
     t0 = time.time()
-    features, tables, summary = build_features(spark, sample_path, cfg)
     with atomic_path(out_dir, is_dir=True) as tmp:
+        scratch = tmp / "_scratch"
+        scratch.mkdir()
+        features, tables, summary = build_features(spark, sample_path, cfg, scratch)
         log.info("features: split and encodings fitted in %.1f s; writing %s rows", time.time() - t0,
                  f"{sum(summary['rows'].values()):,}")
         features.write.mode("overwrite").partitionBy("split").parquet(str(tmp / "data"))
         log.info("features: data written after %.1f s", time.time() - t0)
+        shutil.rmtree(scratch)
         write_tables(tables, tmp / "encodings")
         manifest = {
             **summary,

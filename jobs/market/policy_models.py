@@ -1,4 +1,4 @@
-"""The registered learned policies: ``bidder_<agent>`` (market observation in, bid action out) and
+"""The registered learned policies: ``bidder_<agent>`` (market observation in, multiplier on its script's bids out) and
 ``pricing_policy`` (pricing state in, price multiplier out), as MLflow pyfuncs around saved RLModules."""
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from models.market.envs import ACTION_INTERFACE
+
 OBS_COLUMNS = [f"obs_{i}" for i in range(20)]
 PRICING_COLUMNS = ["demand", "inventory", "hour", "agent_fraction", "velocity"]
 
 
 class BidderModel(mlflow.pyfunc.PythonModel):
-    """pyfunc: artifact ``module`` (an RLModule checkpoint); rows of 20 observation floats -> bid, stage, intensity."""
+    """pyfunc: artifact ``module`` (an RLModule checkpoint); rows of 20 observation floats -> the log2 multiplier on
+    the bidder's scripted bids (models.market.envs)."""
 
     def load_context(self, context: Any) -> None:
         from jobs.market.rllib import load_module
@@ -25,7 +28,7 @@ class BidderModel(mlflow.pyfunc.PythonModel):
         from jobs.market.rllib import act
 
         a = act(self.module, model_input[OBS_COLUMNS].to_numpy(np.float32), self.module.action_space)
-        return pd.DataFrame(a, columns=["bid", "target_stage", "intensity"])
+        return pd.DataFrame(np.asarray(a).reshape(len(model_input), -1)[:, :1], columns=[ACTION_INTERFACE])
 
 
 class PricingPolicyModel(mlflow.pyfunc.PythonModel):

@@ -23,7 +23,7 @@ from jobs.paths import save_directory
 from jobs.resources import cpu_count
 from models.common.streams import stream
 from models.market.curriculum import Curriculum
-from models.market.envs import BID_GRID
+from models.market.envs import ACTION_GRID
 from models.market.policies import Family, market_env, pricing_env
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ def train_curriculum(algo: Any, curriculum: Curriculum, on_iteration: Any, check
 def act(module: Any, obs: np.ndarray, space: Any) -> np.ndarray:
     """Deterministic env actions of an RLModule for a batch of observations.
 
-    ``space`` is the env's action space: a Discrete index becomes its row of BID_GRID; a
+    ``space`` is the env's action space: a Discrete index becomes its row of ACTION_GRID; a
     continuous output is mapped from [-1, 1] onto the Box as RLlib does while training
     (``normalize_actions``), then clipped to it.
     """
@@ -222,7 +222,7 @@ def act(module: Any, obs: np.ndarray, space: Any) -> np.ndarray:
                 .sample()
                 .numpy()
             )
-        return BID_GRID[np.asarray(idx).astype(int).reshape(-1)]
+        return ACTION_GRID[np.asarray(idx).astype(int).reshape(-1)]
     dist = module.get_inference_action_dist_cls().from_logits(out["action_dist_inputs"])
     raw = dist.to_deterministic().sample().numpy().reshape(len(obs), -1)
     return np.clip(unsquash_action(raw, space), space.low, space.high)

@@ -10,6 +10,7 @@ from jobs.market.agent_scores import agent_scores
 from jobs.market_nightly.config import NightlyConfig
 from jobs.paths import RunContext
 from jobs.registry import champion_version
+from models.market.envs import ACTION_INTERFACE
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,13 @@ def run(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
         v = champion_version(client, f"bidder_{agent}")
         if v is None:
             log.info("no bidder_%s@champion: %s stays scripted only tonight", agent, agent)
+            continue
+        if v.tags.get("action_interface") != ACTION_INTERFACE:
+            # An older bidder's actions mean something else to today's env (models.market.envs): played, it
+            # would bid nonsense. It stays in the registry; the next market_rl_training run replaces it.
+            log.warning("bidder_%s v%s acts through %s, the market through %s: %s stays scripted only tonight "
+                        "(retrain with market_rl_training)", agent, v.version,
+                        v.tags.get("action_interface", "an older action interface"), ACTION_INTERFACE, agent)
             continue
         found["bidders"][agent] = {
             "name": f"bidder_{agent}",

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from jobs.market_nightly.config import EXPERIMENT, HEADLINES, NightlyConfig
@@ -97,14 +98,19 @@ def run_compare(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> d
     head = market_table[(market_table["scenario"] == first) & (market_table["source"] == source)].iloc[0]
     base = pricing_table[pricing_table["scenario"] == next(iter(cfg.pricing_scenarios))]
     best = base.sort_values("revenue", ascending=False).iloc[0]
-    headlines = {m: {"mean": float(head[m]), "lo": float(head[f"{m}_lo"]), "hi": float(head[f"{m}_hi"])}
+    def defined(x: Any) -> float | None:  # a ratio of 0 has no interval (models.common.intervals): None, not NaN
+        return float(x) if np.isfinite(x) else None
+
+    headlines = {m: {"mean": defined(head[m]), "lo": defined(head[f"{m}_lo"]), "hi": defined(head[f"{m}_hi"])}
                  for m in ("market_roas", "market_revenue", "market_ctr")}
-    headlines["pricing_best_revenue"] = {"mean": float(best["revenue"]), "lo": float(best["revenue_lo"]),
-                                         "hi": float(best["revenue_hi"])}
+    headlines["pricing_best_revenue"] = {"mean": defined(best["revenue"]), "lo": defined(best["revenue_lo"]),
+                                         "hi": defined(best["revenue_hi"])}
     for m, v in headlines.items():
-        mlflow.log_metrics({f"headline.{m}": v["mean"], f"headline.{m}.lo": v["lo"], f"headline.{m}.hi": v["hi"]})
+        mlflow.log_metrics({f"headline.{m}{part}": v[key] for key, part in (("mean", ""), ("lo", ".lo"), ("hi", ".hi"))
+                            if v[key] is not None})
     mlflow.set_tags({"headline.scenario": first, "headline.ctr": source, "pricing.best_policy": best["policy"]})
-    log.info("headlines (%s, pCTR from %s): %s", first, source, {m: round(v["mean"], 4) for m, v in headlines.items()})
+    log.info("headlines (%s, pCTR from %s): %s", first, source,
+             {m: None if v["mean"] is None else round(v["mean"], 4) for m, v in headlines.items()})
     return {**state, "compare_dir": str(out), "headlines": headlines, "headline_ctr": source}
 
 
@@ -135,6 +141,9 @@ def run_gate(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict
     # A NaN headline compares False with anything: it would pass the gate it should fail.
     require_finite(f"nightly headlines of {ctx.run_id}",
                    **{m: state["headlines"][m]["mean"] for m in HEADLINES if m in cfg.gate_fail_on})
+    undefined = [m for m in HEADLINES if m in cfg.gate_fail_on and state["headlines"][m]["mean"] is None]
+    if undefined:  # no seed had a denominator: a gated metric that is not there cannot pass
+        raise GateError(f"nightly headlines of {ctx.run_id}: gated {undefined} undefined (no seed had any spend)")
     prev = previous_night(ctx, cfg.profile)
     if prev is None:
         log.info("regression gate: no earlier successful night with profile %s; nothing to compare", cfg.profile)
@@ -143,7 +152,7 @@ def run_gate(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict
     drops = {}
     for m in HEADLINES:
         now, lo = state["headlines"][m]["mean"], prev.data.metrics.get(f"headline.{m}.lo")
-        if lo is not None and now < lo:
+        if lo is not None and now is not None and now < lo:
             drops[m] = f"{now:.4g} < {lo:.4g} (previous night {prev.data.metrics[f'headline.{m}']:.4g})"
             mlflow.set_tag(f"regression.{m}", drops[m])
     mlflow.set_tag("regression", ", ".join(drops) or "none")

@@ -18,6 +18,7 @@ from jobs.pages.render import Page, Section, formatted, write
 from jobs.paths import RunContext, atomic_path
 from jobs.plots import pyplot, save_png
 from jobs.registry import register
+from models.market.envs import ACTION_INTERFACE
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,9 @@ def run_register(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[
         agent = row["agent"]
         uri = log_policy("bidder", f"bidder_{agent}", state["policies"][agent]["module"], obs_example)
         profit = row["learned_revenue"] - row["learned_spend"]
-        registered[f"bidder_{agent}"] = register(uri, f"bidder_{agent}", profit, {}, ctx.run_id, metric="profit")
+        # A champion trained on another action interface was scored in another game: not compared with.
+        registered[f"bidder_{agent}"] = register(uri, f"bidder_{agent}", profit, {"action_interface": ACTION_INTERFACE},
+                                                 ctx.run_id, metric=f"profit ({ACTION_INTERFACE})")
     price_example = pd.DataFrame([[1.0, 0.8, 0.5, 0.7, 0.5]], columns=PRICING_COLUMNS, dtype=np.float64)
     ppo = next(r for r in state["pricing_eval"] if r["policy"] == "ppo")
     uri = log_policy("pricing", "pricing_policy", state["pricing_module"], price_example)

@@ -1,11 +1,16 @@
 """The RL interface to the retargeting market: a PettingZoo Parallel env (one or several learners
 against scripted rivals), and the environment of each curriculum complexity.
 
-One env step is one market timestep (an hour). Each learner's action is
-``[bid, target stage, intensity]`` in ``[0.01, 20] x [0, 5] x [1, 10]``: it bids on the hour's
-opportunities whose customer sits in the target stage, ``bid x pCTR x intensity / 5`` per
-impression (a bid per click, scaled by how hard it pushes), and on a share ``intensity / 10``
-of them (seeded). Observation (20 floats): the mean customer features of the hour's
+One env step is one market timestep (an hour). Each learner bids *through the scripted strategy of its
+name* (its stages, value per click, category affinities, retargeting bonus, adaptive multiplier and daily
+budget; a neutral strategy bidding on every stage when it has none): its action is one number ``a`` in
+``[-2, 2]``, the log2 of a multiplier on that strategy's bids for the hour (x0.25 to x4). ``a = 0`` *is* the
+script, bit for bit, so learning starts from the script and a learned bidder is judged by what it adds: bid
+shading, pacing through the day, reacting to competition (a bid multiplier over a base bidder, the usual
+formulation of learned autobidding). A policy that had to rebuild a bid from scratch (an earlier version:
+``[bid, target stage, intensity]``) learned to bid on a sliver of the script's volume.
+
+Observation (20 floats): the mean customer features of the hour's
 opportunities (10: visits, purchases, spend, recency, cart value, LTV, churn and conversion
 probability, stage, preferred category), market features (5: total spend, mean clearing
 price, competition level, share of customers in consideration or churn risk, time of day)
@@ -21,22 +26,22 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from models.common.streams import stream
 from models.market.customers import CHURN_RISK, CONSIDERATION, STAGES
 from models.market.simulator import Market, MarketConfig, Strategy, make_market, step
 
 OBS_SIZE = 20
-ACTION_LOW = np.array([0.01, 0.0, 1.0], dtype=np.float32)
-ACTION_HIGH = np.array([20.0, 5.0, 10.0], dtype=np.float32)
-# The discrete actions (for DQN): every (bid, target stage, intensity) of a coarse grid.
-BID_GRID = np.array([(b, s, i) for b in (0.5, 1.0, 2.0, 4.0, 8.0) for s in range(6) for i in (2.0, 5.0, 10.0)],
-                    dtype=np.float32)
+# Tagged on registered bidders: a bidder trained on another interface must not be played by this env.
+ACTION_INTERFACE = "log2_bid_multiplier"
+ACTION_LOW = np.array([-2.0], dtype=np.float32)   # log2 of the multiplier on the script's bids
+ACTION_HIGH = np.array([2.0], dtype=np.float32)
+SCRIPT_ACTION = np.zeros(1, dtype=np.float32)     # bid exactly as the script
+# The discrete actions (for DQN): log2 multipliers from x0.25 to x4 in half steps (index 4 is the script).
+ACTION_GRID = np.linspace(-2.0, 2.0, 9, dtype=np.float32)[:, None]
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class EnvConfig:
     cac_weight: float = 0.01
     share_weight: float = 0.0           # > 0 rewards market share (cooperation / competition studies)
     expected_revenue: bool = True       # reward the expected value of the hour's wins, not the realised purchases
-    learner_budget: float = 300.0
+    learner_budget: float = 300.0      # of a learner without a script of its name
 
 
 DEFAULT_ENV = EnvConfig()
@@ -88,43 +93,42 @@ class _Learners:
     not agents of the env."""
 
     def __init__(self, cfg: EnvConfig, rivals: list[Strategy], learners: list[str],
-                 opponents: dict[str, Policy] | None = None) -> None:
+                 opponents: dict[str, Policy] | None = None, scripts: dict[str, Strategy] | None = None) -> None:
         self.cfg, self.rivals, self.names = cfg, rivals, learners
+        self.scripts = {**{r.name: r for r in rivals}, **(scripts or {})}  # what each bidder bids through
         self.opponents = dict(opponents or {})
         self.next_opponents = dict(self.opponents)  # set between episodes; the next reset brings them in
         self.market: Market | None = None
         self.complexity = 1.0
+
+    def base(self, name: str) -> Strategy:
+        """The strategy a learner or frozen opponent bids through: its script, else a neutral one."""
+        if name in self.scripts:
+            return self.scripts[name]
+        return Strategy(name=name, multiplier=1.0, stages=tuple(s.lower() for s in STAGES),
+                        daily_budget=self.cfg.learner_budget)
 
     def reset(self, seed: int) -> None:
         cfg = env_config(self.complexity, self.cfg) if self.complexity < 1 else self.cfg
         self.episode_steps = cfg.episode_steps
         self.opponents = dict(self.next_opponents)
         bidders = [*self.names, *self.opponents]  # learners first, so advertiser i is learner i
-        learners = [Strategy(name=n, multiplier=1.0, stages=tuple(s.lower() for s in STAGES),
-                             daily_budget=self.cfg.learner_budget) for n in bidders]
         scripted = [r for r in self.rivals if r.name not in self.opponents]  # a frozen learner replaces its script
-        self.market = make_market(replace(cfg.market, seed=seed), [*learners, *scripted])
+        self.market = make_market(replace(cfg.market, seed=seed), [*(self.base(n) for n in bidders), *scripted])
         self.prev_roas = np.zeros(len(bidders))
-        self.share_rng = stream(seed, "market.share")
         self.opponent_obs = [self.observe(len(self.names) + j) for j in range(len(self.opponents))]
 
-    def _policy(self, action: np.ndarray) -> Any:
+    @staticmethod
+    def multiplier(action: np.ndarray) -> float:
+        """The factor on the script's bids of an env action (a Discrete index means its ACTION_GRID row)."""
         a = np.asarray(action)
-        a = BID_GRID[int(a)] if a.ndim == 0 else a  # a discrete action indexes the grid
-        a = np.clip(a.astype(np.float64), ACTION_LOW, ACTION_HIGH)
-        bid, stage, intensity = float(a[0]), int(round(a[1])), float(a[2])
-        m = self.market
-
-        def bids(cust: np.ndarray, pctr: np.ndarray) -> np.ndarray:
-            on = (m.customers.stage[cust] == stage) & (self.share_rng.random(len(cust)) < intensity / 10)
-            return np.where(on, bid * pctr * intensity / 5, 0.0)
-
-        return bids
+        a = ACTION_GRID[int(a)] if a.ndim == 0 else a.reshape(-1)
+        return float(2.0 ** np.clip(float(a[0]), ACTION_LOW[0], ACTION_HIGH[0]))
 
     def step(self, actions: list[np.ndarray]) -> tuple[list[np.ndarray], list[float]]:
         m = self.market
         frozen = [policy(obs[None])[0] for policy, obs in zip(self.opponents.values(), self.opponent_obs)]
-        row = step(m, self.cfg.episode_steps, {i: self._policy(a) for i, a in enumerate([*actions, *frozen])})
+        row = step(m, self.cfg.episode_steps, {i: self.multiplier(a) for i, a in enumerate([*actions, *frozen])})
         rewards = []
         total_wins = max(float(row["wins"].sum()), 1.0)
         for i in range(len(self.names)):
@@ -162,7 +166,7 @@ class _Learners:
         roas = revenue / spend if spend > 0 else 0.0
         day_spend = float(t.get("_day_spend", np.zeros(m.k))[i]) / 100
         own = np.array([
-            np.tanh(spend / 10_000), 1 - min(day_spend / self.cfg.learner_budget, 1.0),
+            np.tanh(spend / 10_000), 1 - min(day_spend / m.strategies[i].daily_budget, 1.0),
             float(t["wins"][i] / t["bids"][i]) if t["bids"][i] > 0 else 0.0, np.tanh(roas / 4),
             np.tanh(roas - self.prev_roas[i])])
         self.prev_roas[i] = roas
@@ -175,11 +179,12 @@ class RetargetingParallelEnv(ParallelEnv):
     metadata = {"render_modes": [], "name": "retargeting_market_v0"}
 
     def __init__(self, learners: list[str], rivals: list[Strategy], cfg: EnvConfig = DEFAULT_ENV,
-                 discrete: bool = False, opponents: dict[str, Policy] | None = None) -> None:
+                 discrete: bool = False, opponents: dict[str, Policy] | None = None,
+                 scripts: dict[str, Strategy] | None = None) -> None:
         self.cfg = cfg
         self.discrete = discrete
         self.possible_agents = list(learners)
-        self.core = _Learners(cfg, rivals, list(learners), opponents)
+        self.core = _Learners(cfg, rivals, list(learners), opponents, scripts)
         self.agents: list[str] = []
         self.steps = 0
         self._rng: np.random.Generator | None = None
@@ -202,7 +207,7 @@ class RetargetingParallelEnv(ParallelEnv):
 
     @functools.lru_cache(maxsize=None)  # noqa: B019
     def action_space(self, agent: str) -> gym.spaces.Space:
-        return gym.spaces.Discrete(len(BID_GRID)) if self.discrete else action_space()
+        return gym.spaces.Discrete(len(ACTION_GRID)) if self.discrete else action_space()
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         """A new market: ``seed`` reproduces one exactly; without it (RLlib's auto-reset of finished
@@ -221,7 +226,7 @@ class RetargetingParallelEnv(ParallelEnv):
         return {a: self.core.observe(i) for i, a in enumerate(self.agents)}, {a: {} for a in self.agents}
 
     def step(self, actions: dict[str, np.ndarray]) -> tuple[dict, dict, dict, dict, dict]:
-        acts = [actions.get(a, np.array([0.01, 0.0, 1.0], dtype=np.float32)) for a in self.possible_agents]
+        acts = [actions.get(a, SCRIPT_ACTION) for a in self.possible_agents]
         obs, rewards = self.core.step(acts)
         self.steps += 1
         done = self.steps >= self.core.episode_steps

@@ -29,12 +29,15 @@ def market_env(cfg: dict[str, Any], opponents: dict[str, Policy] | None = None) 
     market = MarketConfig(customers=int(cfg["customers"]), arrival_rate=float(cfg["arrival_rate"]),
                           pool_size=int(cfg["pool_size"]))
     rivals = [n for n in cfg["rivals"] if n not in (opponents or {})]
+    # Learners and frozen opponents bid through the scripts of their names (models.market.envs).
+    own = [n for n in [*cfg["learners"], *(opponents or {})] if n in cfg["advertisers"]]
     return RetargetingParallelEnv(
         list(cfg["learners"]),
         strategies_from_config(cfg["advertisers"], rivals),
         EnvConfig(market=market, episode_steps=int(cfg["episode_steps"])),
         discrete=bool(cfg.get("discrete", False)),
         opponents=opponents,
+        scripts={st.name: st for st in strategies_from_config(cfg["advertisers"], own)} if own else None,
     )
 
 

@@ -198,11 +198,11 @@ def _bid_kernel(stage: np.ndarray, category: np.ndarray, clicks_by: np.ndarray, 
             out[i, a] = pctr[i, a] * lift[s] * (value[a] * affinity[a, category[c]]) * multipliers[a] * factor
 
 
-def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None) -> dict[str, Any]:
+def step(m: Market, steps_total: int, bid_scale: dict[int, float] | None = None) -> dict[str, Any]:
     """One timestep; returns its per-advertiser counters and market figures (also appended to ``history``).
 
-    ``policy_bids``: advertiser index -> f(customer indices, pCTR) -> bids in currency, replacing the
-    scripted strategy's bids for that advertiser (learning agents, models.market.envs).
+    ``bid_scale``: advertiser index -> a factor on that advertiser's strategy's bids this step (learning
+    agents bid through their script, models.market.envs); 1.0 leaves the step exactly as without it.
     """
     cfg, c, rng, k = m.cfg, m.customers, m.rng, m.k
     n = rng.poisson(cfg.arrival_rate * c.n)
@@ -210,8 +210,9 @@ def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None)
     imp = rng.integers(0, len(m.pool_p), n)
     pctr = m.pool_pctr[imp] if m.pool_pctr.ndim == 1 else m.pool_pctr[:, imp].T  # one estimate, or one per advertiser
     raw = bids_for(m, cust, pctr)
-    for i, policy in (policy_bids or {}).items():
-        raw[:, i] = policy(cust, pctr if pctr.ndim == 1 else pctr[:, i])
+    for i, factor in (bid_scale or {}).items():
+        if factor != 1.0:
+            raw[:, i] *= factor
     m.last_opportunities = cust
     bids = np.where(raw > 0, to_cents(raw, cfg.rules), 0)  # no bid stays 0; a bid is clipped to [min, max]
     budget = np.array([s.daily_budget * CENT for s in m.strategies], dtype=np.int64)
@@ -221,18 +222,24 @@ def step(m: Market, steps_total: int, policy_bids: dict[int, Any] | None = None)
     day_left = budget - m.totals.get("_day_spend", np.zeros(k)).astype(np.int64)
     allowed = even_pacing(np.maximum(day_left, 0), 24 - hour)
     prio = priorities(n, k, cfg.rules, rng)
+    # Every opportunity's dice (click, cart, purchase, basket price) are drawn before the auction, whoever wins
+    # it: common random numbers. Two policies compared on one seed then see the same outcome for the same
+    # opportunity, and every later draw stays aligned; drawn for the winners only, one extra win shifted all
+    # later draws and a paired learned-vs-scripted comparison measured mostly that noise.
+    dice = rng.random((3, n))
+    ratios = rng.uniform(0.6, 1.4, n)
     res = run_auctions(bids, allowed, cfg.rules, prio)  # bids under the reserve sit out
     m.last_auctions = {"bids": bids, "allowed": allowed, "prio": prio, "winner": res.winner, "price": res.price}
     bid_count, bid_by_stage = _bid_stats(bids, c.stage, cust)
     won = res.winner >= 0
     w, wc = res.winner[won], cust[won]
     p_true = np.clip(m.pool_p[imp[won]] * STAGE_CTR_LIFT[c.stage[wc]], 0, 1)
-    clicked = rng.random(len(w)) < p_true
-    carted = clicked & (rng.random(len(w)) < CART_RATE[c.stage[wc]])
+    clicked = dice[0, won] < p_true
+    carted = clicked & (dice[1, won] < CART_RATE[c.stage[wc]])
     # The basket's price relative to the category's usual order: dearer baskets are bought less often.
-    ratio = rng.uniform(0.6, 1.4, len(w))
+    ratio = ratios[won]
     order = ORDER_VALUE[c.category[wc]] * ratio
-    bought = carted & (rng.random(len(w)) < BUY_RATE[c.stage[wc]] * np.exp(-cfg.price_sensitivity * (ratio - 1.0)))
+    bought = carted & (dice[2, won] < BUY_RATE[c.stage[wc]] * np.exp(-cfg.price_sensitivity * (ratio - 1.0)))
     revenue = np.where(bought, order, 0.0)
     # What a win is worth before the dice: P(click) x P(cart) x P(buy) x order value, averaged over the
     # basket's price ratio. A lower-variance learning signal than the rare realised purchases.
