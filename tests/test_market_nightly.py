@@ -151,3 +151,16 @@ def test_a_bidder_champion_of_an_older_action_interface_is_not_played(platform_e
         found = run(load("smoke"), ctx, {})["champions"]
     assert set(found["bidders"]) == {"adaptive"}
     assert "bidder_aggressive v1 acts through an older action interface" in caplog.text
+
+
+def test_a_gated_headline_without_a_value_fails_the_gate() -> None:
+    """A night whose market spent nothing has no ROAS: undefined (None), and a gate on it fails, never passes."""
+    from jobs.market_nightly.compare import run_gate
+    from jobs.market_nightly.config import load
+    from jobs.paths import RunContext
+    from models.common.errors import GateError
+
+    heads = {m: {"mean": 1.0, "lo": 0.5, "hi": 1.5} for m in ("market_revenue", "market_ctr", "pricing_best_revenue")}
+    state = {"headlines": {**heads, "market_roas": {"mean": None, "lo": None, "hi": None}}}
+    with pytest.raises(GateError, match=r"gated \['market_roas'\] undefined"):
+        run_gate(load("smoke", {"gate_fail_on": ["market_roas"]}), RunContext.cli("market_nightly", "n0"), state)

@@ -98,6 +98,7 @@ def run_compare(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> d
     head = market_table[(market_table["scenario"] == first) & (market_table["source"] == source)].iloc[0]
     base = pricing_table[pricing_table["scenario"] == next(iter(cfg.pricing_scenarios))]
     best = base.sort_values("revenue", ascending=False).iloc[0]
+
     def defined(x: Any) -> float | None:  # a ratio of 0 has no interval (models.common.intervals): None, not NaN
         return float(x) if np.isfinite(x) else None
 
@@ -142,8 +143,9 @@ def run_gate(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict
     require_finite(f"nightly headlines of {ctx.run_id}",
                    **{m: state["headlines"][m]["mean"] for m in HEADLINES if m in cfg.gate_fail_on})
     undefined = [m for m in HEADLINES if m in cfg.gate_fail_on and state["headlines"][m]["mean"] is None]
-    if undefined:  # no seed had a denominator: a gated metric that is not there cannot pass
-        raise GateError(f"nightly headlines of {ctx.run_id}: gated {undefined} undefined (no seed had any spend)")
+    if undefined:  # no seed had a denominator (spend, impressions): a gated metric that is not there cannot pass
+        raise GateError(f"nightly headlines of {ctx.run_id}: gated {undefined} undefined (no seed had a denominator);"
+                        " nothing passes the gate")
     prev = previous_night(ctx, cfg.profile)
     if prev is None:
         log.info("regression gate: no earlier successful night with profile %s; nothing to compare", cfg.profile)

@@ -27,7 +27,6 @@ STREAMS: dict[str, int | tuple[int | None, str]] = {
     "market.inventory": 11,
     "market.ctr_noise": 12,
     "market.clicks": 13,
-    "market.share": 99,
     "rllib.replay_buffer": 7,
     "serving.purchases": 21,         # simulated shoppers' purchase draws
     "serving.banner_visits": 22,     # simulated banner visitors' contexts and clicks
