@@ -97,15 +97,20 @@ def mlflow_setup(experiment: str) -> str:
     mlflow.set_tracking_uri(uri)
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name(experiment)
-    if exp is None:
+    if exp is not None:
+        exp_id = exp.experiment_id
+    else:
         try:
-            return client.create_experiment(experiment, artifact_location=mlflow_artifact_location(experiment, uri))
+            exp_id = client.create_experiment(experiment, artifact_location=mlflow_artifact_location(experiment, uri))
         except Exception:  # created meanwhile by a parallel task
             exp = client.get_experiment_by_name(experiment)
             if exp is None:
                 raise
-    mlflow.set_experiment(experiment_id=exp.experiment_id)
-    return exp.experiment_id
+            exp_id = exp.experiment_id
+    # Active also when just created: a process that used another store before (a test worker, a notebook) would
+    # otherwise start its next run in that store's experiment id, which here is another experiment or none.
+    mlflow.set_experiment(experiment_id=exp_id)
+    return exp_id
 
 
 def _parent_run_id(experiment_id: str, ctx: RunContext, tags: dict[str, str]) -> str:

@@ -99,3 +99,23 @@ def test_after_the_store_answers_tasks_ride_out_a_restart_unless_the_user_chose(
     mlflow_setup("patience")  # again in the same process: unchanged
     env = os.environ
     assert (env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"], env["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"]) == ("6", "0.5")
+
+
+def test_a_new_experiment_is_the_active_one_even_after_another_store(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that used one store and then another (a test worker, a notebook) must start its next run in the
+    experiment it just set up: creating the experiment used to leave the old store's experiment id active, and
+    ``start_run`` then failed ("No Experiment with id=4") or wrote into whatever had that id."""
+    import mlflow
+
+    from jobs.tracking import mlflow_setup
+    from tests.conftest import isolate
+
+    isolate(tmp_path / "a", monkeypatch)
+    for name in ("one", "two", "three", "four"):
+        mlflow_setup(name)
+    mlflow_setup("four")  # exists: made active; id 4 in store a
+    isolate(tmp_path / "b", monkeypatch)
+    new = mlflow_setup("fresh")  # created in store b, where there is no id 4
+    with mlflow.start_run() as run:
+        assert run.info.experiment_id == new
