@@ -26,19 +26,23 @@ def require(owner: str, checks: list[tuple[bool, str]]) -> None:
             raise ValueError(f"{owner}: {msg}")
 
 
-def profiles(pipeline: str) -> tuple[str, ...]:
+def _profile_doc(pipeline: str) -> dict[str, Any]:
+    return yaml.safe_load((PROFILES_DIR / f"{pipeline}.yaml").read_text())
+
+
+def profiles(pipeline: str, doc: dict[str, Any] | None = None) -> tuple[str, ...]:
     """The profiles of ``pipeline``: every pipeline's smoke, demo and full, then any of its own that its YAML
-    adds (market_rl_training's ``medium``)."""
-    doc = yaml.safe_load((PROFILES_DIR / f"{pipeline}.yaml").read_text())
+    adds (market_rl_training's ``medium``). ``doc``: the YAML already read."""
+    doc = _profile_doc(pipeline) if doc is None else doc
     return PROFILES + tuple(k for k in doc if k not in PROFILES and k != "defaults")
 
 
 def load_profile(pipeline: str, profile: str) -> dict[str, Any]:
     """The values of ``profile`` in ``profiles/<pipeline>.yaml`` (shared ``defaults`` first)."""
-    known = profiles(pipeline)
+    doc = _profile_doc(pipeline)
+    known = profiles(pipeline, doc)
     if profile not in known:
         raise ValueError(f"profile must be one of {known} for {pipeline}, got {profile!r}")
-    doc = yaml.safe_load((PROFILES_DIR / f"{pipeline}.yaml").read_text())
     return {**doc.get("defaults", {}), **doc.get(profile, {})}
 
 

@@ -28,7 +28,7 @@ class BidderModel(mlflow.pyfunc.PythonModel):
         from jobs.market.rllib import act
 
         a = act(self.module, model_input[OBS_COLUMNS].to_numpy(np.float32), self.module.action_space)
-        return pd.DataFrame(np.asarray(a).reshape(len(model_input), -1)[:, :1], columns=[ACTION_INTERFACE])
+        return pd.DataFrame(a, columns=[ACTION_INTERFACE])  # (rows, 1) for a Box and a grid row alike
 
 
 class PricingPolicyModel(mlflow.pyfunc.PythonModel):
