@@ -62,6 +62,8 @@ def main() -> None:
                 {k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()} for r in state["pricing_eval"]
             ],
             "pricing_variant": state["pricing_variant"],
+            "pricing_vs_elasticity": {k: (round(v, 1) if isinstance(v, float) else v)
+                                      for k, v in state["pricing_verdict"].items()},
             "league": [
                 {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in state["league"]
             ],

@@ -2,16 +2,18 @@
 
 train_bidders -> evaluate_bidders -> train_pricing -> register -> report
 
-Four learning advertisers replace their scripted strategies (multi_agent_config.yaml):
-aggressive and adaptive with PPO, conservative with DQN (a discrete bid grid), retargeting
+Four learning advertisers replace their scripted strategies (jobs/profiles/market_rl_training.yaml),
+each bidding through its script with a bid multiplier per customer lifecycle stage: aggressive and
+adaptive with PPO, conservative with DQN (a discrete grid of one multiplier for all stages), retargeting
 with APPO (A3C no longer exists in RLlib). Each algorithm family goes through the curriculum
 (basic bidding at complexity 0.3, customer lifecycle 0.6, full retargeting 1.0; promoted on a
 reward threshold or its iteration budget), with checkpoints, learning curves and TensorBoard
 logs in MLflow. Each learned bidder is then played against the scripted strategy it
 replaces on fixed seeds at equal budget, and the report says, with intervals, whether it
-beats it. PPO also learns a pricing policy on the dynamic-pricing env (its state's agent
-fraction estimated by the agent_classifier champion when there is one), compared with the
-fixed, surge and elasticity rules. Registered: bidder_<agent> and pricing_policy
+beats it. PPO also learns a pricing policy on the dynamic-pricing env, as a residual on the
+elasticity rule (its state's agent fraction estimated by the agent_classifier champion when there
+is one), compared with the fixed, surge and elasticity rules and judged against elasticity.
+Registered: bidder_<agent> and pricing_policy
 (champion / challenger). A Ray cluster address in RAY_ADDRESS scales the env runners out.
 Leave a Param empty to use the profile's value (jobs/profiles/market_rl_training.yaml).
 """

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from jobs.market.advertisers import load_advertisers
-from models.market.envs import EnvConfig, RetargetingParallelEnv
+from models.market.customers import STAGES
+from models.market.envs import N_STAGES, EnvConfig, RetargetingParallelEnv
 from models.market.simulator import MarketConfig, strategies_from_config
 
 ADVERTISERS = load_advertisers()
@@ -24,7 +25,7 @@ def test_a_seeded_episode_repeats_exactly() -> None:
         obs, _ = env.reset(seed=seed)
         rewards = []
         for _ in range(30):
-            obs, r, term, trunc, _ = env.step({"learner": np.array([1.0], dtype=np.float32)})
+            obs, r, term, trunc, _ = env.step({"learner": np.ones(N_STAGES, dtype=np.float32)})
             rewards.append(r["learner"])
             assert env.observation_space("learner").contains(obs["learner"])
         assert trunc["learner"] and not term["learner"]
@@ -88,7 +89,7 @@ def test_reward_uses_expected_or_realised_revenue_as_configured() -> None:
         env = one_learner(["conservative"], replace(CFG, expected_revenue=expected))
         env.reset(seed=5)
         for _ in range(30):
-            _, r, _, _, _ = env.step({"learner": np.array([2.0], dtype=np.float32)})
+            _, r, _, _, _ = env.step({"learner": np.full(N_STAGES, 2.0, dtype=np.float32)})
             row = env.core.market.history[-1]
             if row["wins"][0] > 0:
                 return r["learner"], row
@@ -112,14 +113,14 @@ def test_frozen_opponents_bid_from_their_own_observations_and_are_not_agents() -
 
     def opponent(obs: np.ndarray) -> np.ndarray:
         seen.append(obs.copy())
-        return np.tile(np.array([2.0], dtype=np.float32), (len(obs), 1))  # four times its base bids
+        return np.full((len(obs), N_STAGES), 2.0, dtype=np.float32)  # four times its base bids
 
     env = RetargetingParallelEnv(["learner"], strategies_from_config(ADVERTISERS, ["conservative"]), CFG,
                                  opponents={"rival_policy": opponent})
     obs, _ = env.reset(seed=5)
     assert list(obs) == ["learner"] and env.possible_agents == ["learner"]
     for _ in range(30):
-        env.step({"learner": np.array([0.0], dtype=np.float32)})
+        env.step({"learner": np.zeros(N_STAGES, dtype=np.float32)})
     m = env.core.market
     names = [s.name for s in m.strategies]
     assert names == ["learner", "rival_policy", "conservative"]
@@ -131,7 +132,7 @@ def test_frozen_opponents_bid_from_their_own_observations_and_are_not_agents() -
     env.set_opponents({"conservative": opponent})
     env.reset(seed=5)
     assert [s.name for s in env.core.market.strategies] == ["learner", "conservative"]  # learned, not scripted
-    env.step({"learner": np.array([0.0], dtype=np.float32)})
+    env.step({"learner": np.zeros(N_STAGES, dtype=np.float32)})
     assert len(seen) == 31  # one action per hour, now in the conservative slot
     env.set_opponents({})
     env.reset(seed=5)
@@ -149,7 +150,7 @@ def test_a_zero_action_is_the_script_and_the_action_scales_its_bids() -> None:
     env = market_env(env_cfg)
     env.reset(seed=9)
     for _ in range(40):
-        env.step({"retargeting": np.zeros(1, dtype=np.float32)})
+        env.step({"retargeting": np.zeros(N_STAGES, dtype=np.float32)})
     scripted = simulate(MarketConfig(customers=500, arrival_rate=0.05, pool_size=2000, seed=9),
                         strategies_from_config(ADVERTISERS, ["retargeting", "aggressive", "conservative"]), 40)
     pd_testing = pytest.importorskip("pandas.testing")
@@ -157,12 +158,30 @@ def test_a_zero_action_is_the_script_and_the_action_scales_its_bids() -> None:
     assert summary(scripted)["spend"].iloc[0] > 0
 
     env.reset(seed=9)
-    env.step({"retargeting": np.ones(1, dtype=np.float32)})
+    env.step({"retargeting": np.ones(N_STAGES, dtype=np.float32)})
     doubled = env.core.market.last_auctions["bids"][:, 0].copy()
     env.reset(seed=9)
-    env.step({"retargeting": np.zeros(1, dtype=np.float32)})
+    env.step({"retargeting": np.zeros(N_STAGES, dtype=np.float32)})
     base = env.core.market.last_auctions["bids"][:, 0]
     on = base > 0
     assert on.any() and not on.all()  # the script passes on customers outside its stages
     assert (doubled[~on] == 0).all()  # and so does the learner: it scales the script's bids, adds none
     assert np.abs(doubled[on] - 2 * base[on]).max() <= 1  # in cents, each rounded once
+
+    # One stage's multiplier moves only the bids on customers in that stage (a learner bidding on every stage).
+    consideration = STAGES.index("CONSIDERATION")
+    env = market_env({**env_cfg, "learners": ["aggressive"], "rivals": ["retargeting", "conservative"]})
+    bids = {}
+    for name, action in (("base", np.zeros(N_STAGES, dtype=np.float32)),
+                         ("one_stage", np.eye(N_STAGES, dtype=np.float32)[consideration])):
+        env.reset(seed=9)
+        stage = env.core.market.customers.stage.copy()  # as the auction saw it (the step moves customers on)
+        env.step({"aggressive": action})
+        bids[name] = env.core.market.last_auctions["bids"][:, 0].copy()
+    in_stage = stage[env.core.market.last_opportunities] == consideration
+    base, on = bids["base"], bids["base"] > 0
+    assert (on & in_stage).any() and (on & ~in_stage).any()
+    assert np.abs(bids["one_stage"][on & in_stage] - 2 * base[on & in_stage]).max() <= 1
+    np.testing.assert_array_equal(bids["one_stage"][~in_stage], base[~in_stage])
+    with pytest.raises(ValueError, match="one log2 multiplier per lifecycle stage"):
+        env.step({"aggressive": np.zeros(1, dtype=np.float32)})

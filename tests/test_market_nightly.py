@@ -130,8 +130,9 @@ def test_a_nan_gated_headline_fails_the_gate() -> None:
 
 def test_a_bidder_champion_of_an_older_action_interface_is_not_played(platform_env: Path,
                                                                        caplog: pytest.LogCaptureFixture) -> None:
-    """A bidder registered before the script-multiplier actions (bid, stage, intensity) means nonsense to
-    today's env: the nightly leaves it out with a warning; one tagged with today's interface is played."""
+    """A bidder registered before today's action interface (per-stage multipliers on its script) means nonsense
+    to today's env, and so does a pricer that output a price rather than a residual on the elasticity rule: the
+    nightly leaves them out with a warning; one tagged with today's interface is played."""
     import mlflow
 
     from jobs.market_nightly.champions import run
@@ -146,11 +147,21 @@ def test_a_bidder_champion_of_an_older_action_interface_is_not_played(platform_e
     register(logged_model(), "bidder_aggressive", 1.0, {}, "r0", metric="profit")  # the old interface: no tag
     register(logged_model(), "bidder_adaptive", 1.0, {"action_interface": ACTION_INTERFACE}, "r1",
              metric=f"profit ({ACTION_INTERFACE})")
+    register(logged_model(), "pricing_policy", 1.0, {}, "r2")  # a pricer that output a price, not a residual
     ctx = RunContext.cli("market_nightly", "champions_test")
     with mlflow.start_run(), caplog.at_level(logging.WARNING):
         found = run(load("smoke"), ctx, {})["champions"]
     assert set(found["bidders"]) == {"adaptive"}
     assert "bidder_aggressive v1 acts through an older action interface" in caplog.text
+    assert found["pricing_policy"] is None and "pricing_policy v1 acts through an older interface" in caplog.text
+
+    from models.market.pricing_env import PRICING_INTERFACE
+
+    register(logged_model(), "pricing_policy", 0.5, {"action_interface": PRICING_INTERFACE}, "r3",
+             metric=f"objective ({PRICING_INTERFACE})")  # another metric: replaces the champion whatever its score
+    with mlflow.start_run():
+        found = run(load("smoke"), ctx, {})["champions"]
+    assert found["pricing_policy"]["version"] == 2
 
 
 def test_a_gated_headline_without_a_value_fails_the_gate() -> None:

@@ -93,7 +93,7 @@ def test_registered_policies_act_in_the_envs(trained: dict) -> None:
     import mlflow
 
     from jobs.market.advertisers import load_advertisers
-    from jobs.market.policy_models import OBS_COLUMNS, PRICING_COLUMNS
+    from jobs.market.policy_models import ACTION_COLUMNS, OBS_COLUMNS, PRICING_COLUMNS
     from jobs.market.rllib import act, load_module
     from models.market.envs import ACTION_INTERFACE
     from models.market.policies import market_env
@@ -104,9 +104,9 @@ def test_registered_policies_act_in_the_envs(trained: dict) -> None:
                       "learners": ["conservative"], "rivals": ["aggressive"], "advertisers": load_advertisers()})
     obs, _ = env.reset(seed=0)
     out = bidder.predict(pd.DataFrame(obs["conservative"][None], columns=OBS_COLUMNS))
-    assert list(out.columns) == [ACTION_INTERFACE]
+    assert list(out.columns) == ACTION_COLUMNS
     action = out.to_numpy()[0]
-    assert action.shape == (1,) and -2 <= action[0] <= 2
+    assert action.shape == (6,) and (-2 <= action).all() and (action <= 2).all()
     assert mlflow.MlflowClient().get_model_version_by_alias("bidder_conservative", "champion").tags[
         "action_interface"] == ACTION_INTERFACE
     # The registry's policy is the saved RLModule: the same observation gives the same action.

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from jobs.market.advertisers import load_advertisers
+from models.market.envs import N_STAGES
 
 pytestmark = pytest.mark.slow
 LEARNERS = ["ppo_aggressive", "ppo_adaptive"]
@@ -53,7 +54,7 @@ def test_ppo_trains_on_the_market_and_its_checkpoint_acts(tmp_path: Path) -> Non
             out = module.forward_inference({"obs": torch.as_tensor(obs["ppo_adaptive"])[None]})
         dist = module.get_inference_action_dist_cls().from_logits(out["action_dist_inputs"])
         action = dist.to_deterministic().sample()[0].numpy()
-        assert action.shape == (1,) and np.isfinite(action).all()
+        assert action.shape == (N_STAGES,) and np.isfinite(action).all()
         _, rewards, _, _, _ = env.step(
             {"ppo_adaptive": action, "ppo_aggressive": env.action_space("ppo_aggressive").sample()}
         )

@@ -71,3 +71,55 @@ def test_agent_fraction_estimated_by_a_classifier() -> None:
     env.reset(seed=1)
     obs, *_ = env.step(np.array([1.0], dtype=np.float32))
     assert 0.0 < obs[3] < 1.0
+
+
+def test_the_learned_pricer_acts_as_a_residual_on_the_elasticity_rule() -> None:
+    """Action 0 is the elasticity rule, step for step (same seed, same rewards up to the learner's reward scale);
+    +1 prices RESIDUAL_SCALE above it;
+    the batch rule equals the per-state one; the wrapped env passes the checker."""
+    from gymnasium.utils.env_checker import check_env
+
+    from models.market.pricing_env import (
+        RESIDUAL_SCALE,
+        ResidualPricingEnv,
+        elasticity_multipliers,
+        elasticity_policy,
+        residual_multipliers,
+    )
+
+    cfg = PricingEnvConfig(steps=48)
+    check_env(ResidualPricingEnv(PricingEnv(PricingEnvConfig(steps=24))), skip_render_check=True)
+    fractions = np.linspace(0.0, 1.0, 11)
+    rows = np.zeros((11, 5), np.float32)
+    rows[:, 3] = fractions
+    np.testing.assert_array_equal(elasticity_multipliers(fractions, cfg),
+                                  [elasticity_policy(r, cfg) for r in rows])
+    np.testing.assert_allclose(residual_multipliers(rows, np.ones(11), cfg),
+                               np.clip(elasticity_multipliers(fractions, cfg) + RESIDUAL_SCALE, 0.7, 1.5))
+
+    rule, env = PricingEnv(cfg), ResidualPricingEnv(PricingEnv(cfg))
+    obs_rule, _ = rule.reset(seed=3)
+    env.reset(seed=3)
+    for _ in range(48):
+        a, b = rule.step(np.array([elasticity_policy(obs_rule, cfg)], np.float32)), env.step(np.zeros(1, np.float32))
+        np.testing.assert_array_equal(a[0], b[0])
+        obs_rule = a[0]
+        assert a[4] == b[4]  # the same multiplier and expected reward
+        assert b[1] == pytest.approx(a[4]["expected_reward"] / ResidualPricingEnv.reward_scale(cfg))
+    env.reset(seed=3)
+    first = env.step(np.ones(1, np.float32))[4]["multiplier"]
+    assert first == pytest.approx(elasticity_policy(env.reset(seed=3)[0], cfg) + RESIDUAL_SCALE)
+
+
+def test_the_expected_reward_is_the_mean_of_the_realised_one() -> None:
+    """The learner's signal (the hour's reward before the dice) is unbiased for what the evaluation scores."""
+    cfg = PricingEnvConfig(steps=2)
+    env = PricingEnv(cfg)
+    for m in (0.85, 1.0, 1.2):  # below the oracle (leakage), near it, above it
+        realised, expected = [], None
+        for seed in range(3000):
+            env.reset(seed=seed)
+            _, r, _, _, info = env.step(np.array([m], np.float32))
+            realised.append(r)
+            expected = info["expected_reward"]
+        assert np.mean(realised) == pytest.approx(expected, rel=0.03), m

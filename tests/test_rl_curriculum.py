@@ -40,6 +40,7 @@ def test_a_discrete_action_indexes_the_action_grid_for_dqn() -> None:
                                                                                                 ["conservative"])[0]})
     assert env.action_space("conservative").n == len(ACTION_GRID) == 9
     np.testing.assert_array_equal(ACTION_GRID[[0, 4, 8], 0], [-2.0, 0.0, 2.0])  # x0.25, the script, x4
+    assert (ACTION_GRID == ACTION_GRID[:, :1]).all()  # a grid row moves every stage alike
 
     def spend(action: object) -> float:
         env.reset(seed=4)

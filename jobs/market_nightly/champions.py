@@ -11,10 +11,12 @@ from jobs.market_nightly.config import NightlyConfig
 from jobs.paths import RunContext
 from jobs.registry import champion_version
 from models.market.envs import ACTION_INTERFACE
+from models.market.pricing_env import PRICING_INTERFACE
 
 log = logging.getLogger(__name__)
 
 CHAMPIONS = {"ctr": "ctr_lightgbm", "agent_classifier": "agent_classifier", "pricing_policy": "pricing_policy"}
+INTERFACES = {"pricing_policy": PRICING_INTERFACE}  # learned policies whose output depends on the env's interface
 
 
 def run(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
@@ -28,6 +30,13 @@ def run(cfg: NightlyConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str,
         v = champion_version(client, name)
         if v is None:
             log.info("no %s@champion in the registry: %s is skipped tonight", name, role)
+            found[role] = None
+            continue
+        if name in INTERFACES and v.tags.get("action_interface") != INTERFACES[name]:
+            # Its module's outputs mean something else to today's code (a price, not a residual on the rule).
+            log.warning("%s v%s acts through %s, today's code through %s: skipped tonight (retrain with "
+                        "market_rl_training)", name, v.version, v.tags.get("action_interface", "an older interface"),
+                        INTERFACES[name])
             found[role] = None
             continue
         found[role] = {"name": name, "version": int(v.version), "uri": f"models:/{name}/{v.version}"}

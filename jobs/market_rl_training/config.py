@@ -18,7 +18,7 @@ EXPERIMENT = "market_rl_training"
 # What each algorithm's RLlib config needs from the hyperparameters (no silent library defaults).
 HYPER_KEYS = {"PPO": {"lr", "gamma", "clip_param", "num_epochs"}, "APPO": {"lr", "gamma", "clip_param"},
               "DQN": {"lr", "gamma", "epsilon"}}
-PRICING_KEYS = {"lr", "gamma", "clip_param", "batch", "minibatch_size", "num_epochs"}
+PRICING_KEYS = {"lr", "gamma", "clip_param", "vf_clip_param", "batch", "minibatch_size", "num_epochs"}
 
 
 @dataclass(frozen=True)

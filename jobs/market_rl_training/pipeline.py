@@ -16,7 +16,8 @@ STEPS = check_chain(
         ),
         "evaluate_bidders": Step(train.run_evaluate_bidders, reads=("policies",), writes=("bidder_eval",)),
         "train_pricing": Step(
-            train.run_train_pricing, reads=(), writes=("pricing_eval", "pricing_module", "pricing_variant")
+            train.run_train_pricing, reads=(),
+            writes=("pricing_eval", "pricing_module", "pricing_variant", "pricing_verdict")
         ),
         "register": Step(
             publish.run_register,
@@ -26,7 +27,7 @@ STEPS = check_chain(
         "report": Step(
             publish.run_report,
             reads=("bidder_eval", "bidders_dir", "env_steps_per_s", "league", "pricing_eval", "pricing_variant",
-                   "registered", "stage_seconds"),
+                   "pricing_verdict", "registered", "stage_seconds"),
             writes=("report_path", "report_html"),
         ),
     },

@@ -19,13 +19,14 @@ from jobs.paths import RunContext, atomic_path
 from jobs.plots import pyplot, save_png
 from jobs.registry import register
 from models.market.envs import ACTION_INTERFACE
+from models.market.pricing_env import PRICING_INTERFACE
 
 log = logging.getLogger(__name__)
 
 
 def run_register(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[str, Any]:
     """``bidder_<agent>`` scored by its profit (revenue - spend) per verdict seed, the measure its verdict and
-    the pick of its best module use; ``pricing_policy`` by its evaluation revenue."""
+    the pick of its best module use; ``pricing_policy`` by its evaluation objective."""
     rng = np.random.default_rng(cfg.seed)
     # float64 in the signature: callers pass plain floats; the policy casts to float32 itself.
     obs_example = pd.DataFrame(rng.uniform(0, 1, (3, len(OBS_COLUMNS))), columns=OBS_COLUMNS)
@@ -40,7 +41,11 @@ def run_register(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[
     price_example = pd.DataFrame([[1.0, 0.8, 0.5, 0.7, 0.5]], columns=PRICING_COLUMNS, dtype=np.float64)
     ppo = next(r for r in state["pricing_eval"] if r["policy"] == "ppo")
     uri = log_policy("pricing", "pricing_policy", state["pricing_module"], price_example)
-    registered["pricing_policy"] = register(uri, "pricing_policy", float(ppo["revenue_mean"]), {}, ctx.run_id)
+    # Scored by the env's objective (revenue - 0.5 x leakage), what its verdict judges; a champion of another
+    # action interface (a price, not a residual on the elasticity rule) is replaced, not compared with.
+    registered["pricing_policy"] = register(uri, "pricing_policy", float(ppo["reward_mean"]),
+                                            {"action_interface": PRICING_INTERFACE}, ctx.run_id,
+                                            metric=f"objective ({PRICING_INTERFACE})")
     return {**state, "registered": {k: {"version": v["version"], "alias": v["alias"]} for k, v in registered.items()}}
 
 
@@ -79,11 +84,11 @@ def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: li
         findings.append("League: re-training each family against the other learners' policies found "
                         + ", then ".join(fmt(v, "money") for v in totals)
                         + f" a week of profit to gain in {len(totals)} round(s){trend}.")
-    ranked = price.sort_values("revenue_mean", ascending=False).set_index("policy")
-    ppo = ranked.loc["ppo"]
-    rival = ranked.drop(index="ppo").iloc[0]
-    findings.append(f"Pricing PPO: revenue {row_interval(ppo, 'revenue', 'money')} per week against "
-                    f"{rival.name}'s {row_interval(rival, 'revenue', 'money')}.")
+    pv = state["pricing_verdict"]
+    ppo = price.set_index("policy").loc["ppo"]
+    findings.append(f"Pricing PPO (a residual on the elasticity rule) {pv['verdict']} the rule: objective "
+                    f"{interval(pv['diff'], pv['diff_lo'], pv['diff_hi'], 'money')} per week against it (paired over "
+                    f"the seeds); revenue {row_interval(ppo, 'revenue', 'money')}.")
     bid_view = formatted(bid[["agent", "algorithm", "verdict", "profit_diff", "profit_diff_lo", "profit_diff_hi",
                               "spend_share", "learned_roas", "scripted_roas", "roas_diff", "roas_diff_lo",
                               "roas_diff_hi"]],
@@ -92,10 +97,13 @@ def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: li
                          {"profit_diff": "profit vs script (95%)", "spend_share": "share of the script's spend",
                           "learned_roas": "learned ROAS", "scripted_roas": "scripted ROAS",
                           "roas_diff": "ROAS difference (95%)"})
-    price_view = formatted(price[["policy", "revenue_mean", "revenue_lo", "revenue_hi", "human_conversion_mean",
-                                  "leakage_mean"]].rename(columns={"revenue_mean": "revenue"}),
-                           {"human_conversion_mean": "rate", "leakage_mean": "money"}, {"revenue": "money"},
-                           {"human_conversion_mean": "human conversion", "leakage_mean": "leakage"})
+    price_view = formatted(price[["policy", "reward_mean", "reward_lo", "reward_hi", "revenue_mean", "revenue_lo",
+                                  "revenue_hi", "human_conversion_mean", "leakage_mean"]]
+                           .rename(columns={"reward_mean": "reward", "revenue_mean": "revenue"}),
+                           {"human_conversion_mean": "rate", "leakage_mean": "money"},
+                           {"reward": "money", "revenue": "money"},
+                           {"reward": "objective (95%)", "human_conversion_mean": "human conversion",
+                            "leakage_mean": "leakage"})
     return Page(
         title=f"Learned bidders and pricing: {run_id}",
         subtitle=f"{fmt(state['env_steps_per_s'], 'count')} env steps per second in training; pricing "
@@ -148,6 +156,10 @@ def run_report(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[st
         if state.get("league") else "(no league rounds)",
         "",
         f"## Pricing PPO ({state['pricing_variant']}) vs baselines",
+        "",
+        "The PPO acts as a residual on the elasticity rule; against it on the objective (revenue - 0.5 x leakage), "
+        "paired over the seeds: {diff:+,.0f} [{diff_lo:+,.0f}, {diff_hi:+,.0f}] a week: it {verdict} the rule."
+        .format(**state["pricing_verdict"]),
         "",
         price.to_markdown(index=False, floatfmt=",.3f"),
         "",

@@ -355,7 +355,13 @@ def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     from jobs.market.agent_scores import agent_scores
     from jobs.market.rllib import PRICING_ENV, act, start_ray
     from jobs.registry import champion_version
-    from models.market.pricing_env import BASELINES, PricingEnvConfig, run_episode
+    from models.market.pricing_env import (
+        BASELINES,
+        PricingEnvConfig,
+        ResidualPricingEnv,
+        residual_multipliers,
+        run_episode,
+    )
 
     # The state's agent fraction: the multi-task model's P(agent) (else the classifier's) over the hour's sessions.
     scores, variant = None, "true agent mix in the state"
@@ -382,6 +388,7 @@ def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
                 lr=ph["lr"],
                 gamma=ph["gamma"],
                 clip_param=ph["clip_param"],
+                vf_clip_param=float(ph["vf_clip_param"]),
                 train_batch_size_per_learner=min(int(ph["batch"]), cfg.pricing_timesteps),
                 minibatch_size=int(ph["minibatch_size"]),
                 num_epochs=int(ph["num_epochs"]),
@@ -392,9 +399,10 @@ def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
         while done < cfg.pricing_timesteps:  # a loop over training iterations
             r = algo.train()
             done = int(r["env_runners"]["num_env_steps_sampled_lifetime"])
-            mlflow.log_metric(
+            mlflow.log_metric(  # in currency: the env trains on rewards divided by its reward_scale
                 "pricing.episode_return_mean",
-                float(np.nan_to_num(r["env_runners"].get("episode_return_mean", 0.0))),
+                float(np.nan_to_num(r["env_runners"].get("episode_return_mean", 0.0)))
+                * ResidualPricingEnv.reward_scale(pcfg),
                 step=done,
             )
             log.info(
@@ -407,13 +415,18 @@ def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     finally:
         ray.shutdown()
     est = None if scores is None else (np.asarray(scores[0]), np.asarray(scores[1]))
-    policies = {**BASELINES, "ppo": lambda obs, c, m=module: float(act(m, obs[None], m.action_space).reshape(-1)[0])}
+
+    def ppo(obs: np.ndarray, c: PricingEnvConfig, m: Any = module) -> float:
+        return float(residual_multipliers(obs, act(m, obs[None], m.action_space)[:, 0], c)[0])
+
+    policies = {**BASELINES, "ppo": ppo}
     seeds = [derived_seed(cfg.seed, "rl.pricing_eval", i) for i in range(cfg.pricing_eval_seeds)]
     rows = [{"policy": name, "seed": i, **run_episode(pcfg, pol, seed, est)}
             for name, pol in policies.items() for i, seed in enumerate(seeds)]
     df = pd.DataFrame(rows)
     table = pd.concat(
-        {m: df.groupby("policy")[m].apply(t_interval).unstack() for m in ("revenue", "human_conversion", "leakage")},
+        {m: df.groupby("policy")[m].apply(t_interval).unstack()
+         for m in ("reward", "revenue", "human_conversion", "leakage")},
         axis=1,
     )
     table.columns = [f"{m}_{k}" for m, k in table.columns]
@@ -422,10 +435,24 @@ def run_train_pricing(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     write_table(table, out / "pricing_eval.csv")
     mlflow.log_artifact(str(out / "pricing_eval.csv"), "pricing")
     ppo = table.set_index("policy").loc["ppo"]
+    verdict = pricing_verdict(df)
     mlflow.log_metrics({"pricing.ppo_revenue": float(ppo["revenue_mean"]),
-                        "pricing.fixed_revenue": float(table.set_index("policy").loc["fixed", "revenue_mean"])})
-    log.info("pricing PPO (%s): revenue %.0f [%.0f, %.0f]; fixed %.0f, elasticity %.0f", variant, ppo["revenue_mean"],
-             ppo["revenue_lo"], ppo["revenue_hi"], table.set_index("policy").loc["fixed", "revenue_mean"],
+                        "pricing.ppo_objective": float(ppo["reward_mean"]),
+                        "pricing.fixed_revenue": float(table.set_index("policy").loc["fixed", "revenue_mean"]),
+                        "pricing.ppo_vs_elasticity": verdict["diff"]})
+    log.info("pricing PPO (%s): objective (revenue - %.1f x leakage) %.0f, %+.0f [%+.0f, %+.0f] a week against the "
+             "elasticity rule on the same seeds: it %s it; revenue %.0f (fixed %.0f, elasticity %.0f)", variant,
+             pcfg.leakage_weight, ppo["reward_mean"], verdict["diff"], verdict["diff_lo"], verdict["diff_hi"],
+             verdict["verdict"], ppo["revenue_mean"], table.set_index("policy").loc["fixed", "revenue_mean"],
              table.set_index("policy").loc["elasticity", "revenue_mean"])
     return {**state, "pricing_module": str(module_dir), "pricing_variant": variant,
-            "pricing_eval": table.to_dict(orient="records")}
+            "pricing_eval": table.to_dict(orient="records"), "pricing_verdict": verdict}
+
+
+def pricing_verdict(df: pd.DataFrame) -> dict[str, Any]:
+    """PPO against the elasticity rule on the env's objective (revenue - leakage_weight x leakage), paired over the
+    evaluation seeds (the env's arrivals are common random numbers), with its 95% interval and what it says."""
+    wide = df.pivot(index="seed", columns="policy", values="reward")
+    gain = t_interval(wide["ppo"] - wide["elasticity"])
+    says = "beats" if gain["lo"] > 0 else "loses to" if gain["hi"] < 0 else "is not distinguishable from"
+    return {"diff": float(gain["mean"]), "diff_lo": float(gain["lo"]), "diff_hi": float(gain["hi"]), "verdict": says}

@@ -3,20 +3,24 @@ against scripted rivals), and the environment of each curriculum complexity.
 
 One env step is one market timestep (an hour). Each learner bids *through the scripted strategy of its
 name* (its stages, value per click, category affinities, retargeting bonus, adaptive multiplier and daily
-budget; a neutral strategy bidding on every stage when it has none): its action is one number ``a`` in
-``[-2, 2]``, the log2 of a multiplier on that strategy's bids for the hour (x0.25 to x4). ``a = 0`` *is* the
-script, bit for bit, so learning starts from the script and a learned bidder is judged by what it adds: bid
-shading, pacing through the day, reacting to competition (a bid multiplier over a base bidder, the usual
-formulation of learned autobidding). A policy that had to rebuild a bid from scratch (an earlier version:
-``[bid, target stage, intensity]``) learned to bid on a sliver of the script's volume.
+budget; a neutral strategy bidding on every stage when it has none): its action is one number per lifecycle
+stage in ``[-2, 2]``, the log2 of a multiplier on that strategy's bids for the hour on customers in that stage
+(x0.25 to x4). ``a = 0`` *is* the script, bit for bit, so learning starts from the script and a learned bidder
+is judged by what it adds: a bid adjustment per audience segment (the scripts bid pCTR x value and ignore that
+a click from a customer in consideration converts ~30 times as often as one from awareness), pacing through the
+day, reacting to competition: bid multipliers over a base bidder, the usual formulation of learned
+autobidding. One multiplier for all stages could only scale the script, and the scripts already sit near the
+best constant level (bench/bid_multiplier_sweep.py). A policy that had to rebuild a bid from scratch (an
+earlier version: ``[bid, target stage, intensity]``) learned to bid on a sliver of the script's volume.
 
 Observation (20 floats): the mean customer features of the hour's
 opportunities (10: visits, purchases, spend, recency, cart value, LTV, churn and conversion
 probability, stage, preferred category), market features (5: total spend, mean clearing
 price, competition level, share of customers in consideration or churn risk, time of day)
-and own state (5: spend, budget left today, win rate, ROAS, ROAS trend). Reward:
-``(revenue - spend) / reward_scale + conversion_weight x conversions - cac_weight x CAC / 100
-+ share_weight x market share`` of the step, where revenue is by default the expected revenue of
+and own state (5: spend, budget left today, win rate, ROAS, ROAS trend). Reward: the step's profit,
+``(revenue - spend) / reward_scale``, what the verdicts judge (optional terms: ``conversion_weight x
+conversions - cac_weight x CAC / 100 + share_weight x market share``, 0 by default: a conversion bonus had
+ranked policies differently from their profit), where revenue is by default the expected revenue of
 the step's wins (true P(click) x P(cart) x P(buy) x order value): the realised purchases are rare
 and noisy, and against a certain spend term they taught policy-gradient learners to stop bidding.
 """
@@ -35,14 +39,15 @@ from models.market.customers import CHURN_RISK, CONSIDERATION, STAGES
 from models.market.simulator import Market, MarketConfig, Strategy, make_market, step
 
 OBS_SIZE = 20
+N_STAGES = len(STAGES)
 # Tagged on registered bidders: a bidder trained on another interface must not be played by this env.
-ACTION_INTERFACE = "log2_bid_multiplier"
-ACTION_LOW = np.array([-2.0], dtype=np.float32)   # log2 of the multiplier on the script's bids
-ACTION_HIGH = np.array([2.0], dtype=np.float32)
-SCRIPT_ACTION = np.zeros(1, dtype=np.float32)     # bid exactly as the script
-# The discrete actions (for DQN): log2 multipliers from x0.25 to x4 in half steps (index 4 is the script).
-ACTION_GRID = np.linspace(-2.0, 2.0, 9, dtype=np.float32)[:, None]
-
+ACTION_INTERFACE = "log2_bid_multiplier_by_stage"
+ACTION_LOW = np.full(N_STAGES, -2.0, dtype=np.float32)   # log2 of the multiplier on the script's bids, per stage
+ACTION_HIGH = np.full(N_STAGES, 2.0, dtype=np.float32)
+SCRIPT_ACTION = np.zeros(N_STAGES, dtype=np.float32)     # bid exactly as the script
+# The discrete actions (for DQN): one log2 multiplier for every stage, x0.25 to x4 in half steps (index 4 is
+# the script); 9^6 per-stage combinations would be no grid a Q-network can learn.
+ACTION_GRID = np.repeat(np.linspace(-2.0, 2.0, 9, dtype=np.float32)[:, None], N_STAGES, axis=1)
 
 @dataclass(frozen=True)
 class EnvConfig:
@@ -51,8 +56,8 @@ class EnvConfig:
     market: MarketConfig = MarketConfig(customers=2000, arrival_rate=0.02, pool_size=5000)
     episode_steps: int = 168            # a week of hours
     reward_scale: float = 100.0
-    conversion_weight: float = 0.1
-    cac_weight: float = 0.01
+    conversion_weight: float = 0.0
+    cac_weight: float = 0.0
     share_weight: float = 0.0           # > 0 rewards market share (cooperation / competition studies)
     expected_revenue: bool = True       # reward the expected value of the hour's wins, not the realised purchases
     learner_budget: float = 300.0      # of a learner without a script of its name
@@ -119,11 +124,15 @@ class _Learners:
         self.opponent_obs = [self.observe(len(self.names) + j) for j in range(len(self.opponents))]
 
     @staticmethod
-    def multiplier(action: np.ndarray) -> float:
-        """The factor on the script's bids of an env action (a Discrete index means its ACTION_GRID row)."""
+    def multiplier(action: np.ndarray) -> np.ndarray:
+        """The factors on the script's bids per lifecycle stage of an env action (a Discrete index means its
+        ACTION_GRID row)."""
         a = np.asarray(action)
         a = ACTION_GRID[int(a)] if a.ndim == 0 else a.reshape(-1)
-        return float(2.0 ** np.clip(float(a[0]), ACTION_LOW[0], ACTION_HIGH[0]))
+        if a.shape != (N_STAGES,):
+            raise ValueError(f"a bidding action is one log2 multiplier per lifecycle stage {list(STAGES)}: "
+                             f"{N_STAGES} values, got {a.shape[0]}")
+        return 2.0 ** np.clip(a.astype(np.float64), ACTION_LOW, ACTION_HIGH)
 
     def step(self, actions: list[np.ndarray]) -> tuple[list[np.ndarray], list[float]]:
         m = self.market

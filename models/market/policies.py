@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from models.market.envs import EnvConfig, Policy, RetargetingParallelEnv
-from models.market.pricing_env import PricingEnv, PricingEnvConfig
+from models.market.pricing_env import PricingEnv, PricingEnvConfig, ResidualPricingEnv
 from models.market.simulator import MarketConfig, simulate, strategies_from_config, summary
 
 ALGORITHMS = ("PPO", "DQN", "APPO")
@@ -41,11 +41,12 @@ def market_env(cfg: dict[str, Any], opponents: dict[str, Policy] | None = None) 
     )
 
 
-def pricing_env(cfg: dict[str, Any]) -> PricingEnv:
-    """The pricing env from a plain dict: its length and, optionally, P(agent) scores per class."""
+def pricing_env(cfg: dict[str, Any]) -> ResidualPricingEnv:
+    """The learned pricer's env from a plain dict: its length and, optionally, P(agent) scores per class; the
+    action is a residual on the elasticity rule (models.market.pricing_env)."""
     scores = cfg.get("agent_scores")
-    return PricingEnv(PricingEnvConfig(steps=int(cfg["steps"])),
-                      None if scores is None else (np.asarray(scores[0]), np.asarray(scores[1])))
+    return ResidualPricingEnv(PricingEnv(PricingEnvConfig(steps=int(cfg["steps"])),
+                                         None if scores is None else (np.asarray(scores[0]), np.asarray(scores[1]))))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ would estimate from the hour's sessions instead.
 
 Baselines: ``fixed`` (1.0), ``surge`` (1.2 if the last hour's demand > 10 else 0.9) and
 ``elasticity`` (the revenue-optimal multiplier of one logistic demand whose sensitivity is
-the state's agent-fraction-weighted mean).
+the state's agent-fraction-weighted mean). The learned pricer acts on top of the elasticity rule
+(``ResidualPricingEnv``).
 """
 
 from __future__ import annotations
@@ -116,10 +117,22 @@ class PricingEnv(gym.Env):
         for k, v in (("revenue", revenue), ("leakage", leakage), ("human_buys", h_buy), ("agent_buys", a_buy),
                      ("humans", humans), ("agents", agents)):
             self.totals[k] += v
+        expected = self._expected_reward(m)
         self.t += 1
         reward = revenue - cfg.leakage_weight * leakage
         done = self.stock <= 0
-        return self._observe(), float(reward), done, self.t >= cfg.steps and not done, {"multiplier": m}
+        return (self._observe(), float(reward), done, self.t >= cfg.steps and not done,
+                {"multiplier": m, "expected_reward": expected})
+
+    def _expected_reward(self, m: float) -> float:
+        """The hour's reward before the dice: mean arrivals, the hour's true mix, the purchase model (stock aside)."""
+        cfg, hour = self.cfg, self.t % 24
+        f, d = agent_share(hour, cfg), demand(hour, cfg.base_demand)
+        p_h = float(buy_probability(m, cfg.human_sensitivity, cfg.intent))
+        p_a = float(buy_probability(m, cfg.agent_sensitivity, cfg.intent))
+        revenue = d * m * LIST_PRICE * ((1 - f) * p_h + f * p_a)
+        leakage = max(self.oracle[hour] - m, 0.0) * LIST_PRICE * d * f * p_a
+        return revenue - cfg.leakage_weight * leakage
 
     def _estimate(self, humans: int, agents: int) -> float:
         """The agent fraction the pricer sees: the truth, or a classifier's mean P(agent) over the hour."""
@@ -140,10 +153,61 @@ def surge_policy(obs: np.ndarray, cfg: PricingEnvConfig) -> float:
     return 1.2 if obs[0] * cfg.base_demand > 10 else 0.9
 
 
+def elasticity_multipliers(fraction: np.ndarray, cfg: PricingEnvConfig) -> np.ndarray:
+    """The elasticity rule for a batch of agent fractions: the revenue-optimal grid multiplier of one logistic
+    demand whose sensitivity is the fraction-weighted mean of humans' and agents'."""
+    f = np.asarray(fraction, dtype=np.float64).reshape(-1, 1)
+    s = (1 - f) * cfg.human_sensitivity + f * cfg.agent_sensitivity
+    return GRID[np.argmax(GRID * buy_probability(GRID[None, :], s, cfg.intent), axis=1)]
+
+
 def elasticity_policy(obs: np.ndarray, cfg: PricingEnvConfig) -> float:
-    s = (1 - obs[3]) * cfg.human_sensitivity + obs[3] * cfg.agent_sensitivity
-    p = buy_probability(GRID, float(s), cfg.intent)
-    return float(GRID[np.argmax(GRID * p)])
+    return float(elasticity_multipliers(obs[3], cfg)[0])
+
+
+# The learned pricer's action: a in [-1, 1] moves the elasticity rule's multiplier by RESIDUAL_SCALE x a (a residual
+# policy: a = 0 is the rule, so learning starts from it and is judged by what it adds: the hour's agent mix it can
+# anticipate, the leakage term the rule ignores, the stock left). PPO learning a price from scratch stayed below the
+# rule (145,623 vs 147,294 a week after 50k steps).
+PRICING_INTERFACE = "elasticity_residual"
+RESIDUAL_SCALE = 0.1  # the hour's revenue-optimal price is within +-0.05 of the rule fed the true mix
+
+
+def residual_multipliers(obs: np.ndarray, action: np.ndarray, cfg: PricingEnvConfig) -> np.ndarray:
+    """Price multipliers of a batch of states (rows of the observation) and residual actions."""
+    obs = np.asarray(obs, dtype=np.float64).reshape(-1, 5)
+    a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
+    return np.clip(elasticity_multipliers(obs[:, 3], cfg) + RESIDUAL_SCALE * a, 0.7, 1.5)
+
+
+class ResidualPricingEnv(gym.Wrapper):
+    """The PricingEnv as the learned pricer sees it: action = the residual in [-1, 1] on the elasticity rule;
+    reward = the hour's *expected* reward (mean arrivals, the hour's true mix, the purchase model: what the price
+    is worth before the dice) / ``reward_scale(cfg)`` (the hour's revenue at list price and mean demand), so the
+    value function's targets are tens, not hundreds of thousands. The realised reward's Poisson arrivals alone move
+    an hour's revenue by ~30%, a price 0.05 off the optimum by ~1%: trained on it, PPO drifted below the rule
+    (-1,136 a week, interval -1,316 to -955, 50k steps). Evaluation scores the realised reward, as for the bidders'
+    expected revenue."""
+
+    def __init__(self, env: PricingEnv) -> None:
+        super().__init__(env)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+        self._obs: np.ndarray | None = None
+        self._scale = self.reward_scale(env.unwrapped.cfg)
+
+    @staticmethod
+    def reward_scale(cfg: PricingEnvConfig) -> float:
+        """What one unit of the learner's reward is worth in currency."""
+        return LIST_PRICE * cfg.base_demand
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict]:
+        self._obs, info = self.env.reset(**kwargs)
+        return self._obs, info
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        m = residual_multipliers(self._obs, action, self.env.unwrapped.cfg)
+        self._obs, reward, term, trunc, info = self.env.step(m.astype(np.float32))
+        return self._obs, info["expected_reward"] / self._scale, term, trunc, info
 
 
 BASELINES = {"fixed": fixed_policy, "surge": surge_policy, "elasticity": elasticity_policy}

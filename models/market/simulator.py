@@ -198,11 +198,12 @@ def _bid_kernel(stage: np.ndarray, category: np.ndarray, clicks_by: np.ndarray, 
             out[i, a] = pctr[i, a] * lift[s] * (value[a] * affinity[a, category[c]]) * multipliers[a] * factor
 
 
-def step(m: Market, steps_total: int, bid_scale: dict[int, float] | None = None) -> dict[str, Any]:
+def step(m: Market, steps_total: int, bid_scale: dict[int, float | np.ndarray] | None = None) -> dict[str, Any]:
     """One timestep; returns its per-advertiser counters and market figures (also appended to ``history``).
 
-    ``bid_scale``: advertiser index -> a factor on that advertiser's strategy's bids this step (learning
-    agents bid through their script, models.market.envs); 1.0 leaves the step exactly as without it.
+    ``bid_scale``: advertiser index -> a factor on that advertiser's strategy's bids this step, or one factor per
+    lifecycle stage (``len(STAGES)``) applied by each opportunity's customer stage (learning agents bid through
+    their script, models.market.envs); 1.0 leaves the step exactly as without it.
     """
     cfg, c, rng, k = m.cfg, m.customers, m.rng, m.k
     n = rng.poisson(cfg.arrival_rate * c.n)
@@ -211,8 +212,11 @@ def step(m: Market, steps_total: int, bid_scale: dict[int, float] | None = None)
     pctr = m.pool_pctr[imp] if m.pool_pctr.ndim == 1 else m.pool_pctr[:, imp].T  # one estimate, or one per advertiser
     raw = bids_for(m, cust, pctr)
     for i, factor in (bid_scale or {}).items():
-        if factor != 1.0:
-            raw[:, i] *= factor
+        f = np.asarray(factor, dtype=np.float64)
+        if f.ndim:  # one factor per lifecycle stage: each opportunity's bid by its customer's stage
+            raw[:, i] *= f[c.stage[cust]]
+        elif f != 1.0:
+            raw[:, i] *= f
     m.last_opportunities = cust
     bids = np.where(raw > 0, to_cents(raw, cfg.rules), 0)  # no bid stays 0; a bid is clipped to [min, max]
     budget = np.array([s.daily_budget * CENT for s in m.strategies], dtype=np.int64)
