@@ -76,6 +76,13 @@ def test_evaluation_says_whether_each_learned_bidder_beats_its_script(trained: d
     assert not set(by_seed["seed"]) & set(cfg.eval_seed_list("select"))
     pricing = pd.DataFrame(trained["pricing_eval"]).set_index("policy")
     assert set(pricing.index) == {"fixed", "surge", "elasticity", "ppo"}
+    # The pricer's verdict is the paired objective difference against the elasticity rule, as its interval says.
+    pv = trained["pricing_verdict"]
+    assert pv["diff_lo"] <= pv["diff"] <= pv["diff_hi"]
+    assert pv["diff"] == pytest.approx(pricing.loc["ppo", "reward_mean"] - pricing.loc["elasticity", "reward_mean"])
+    assert pv["verdict"] == ("beats" if pv["diff_lo"] > 0 else "loses to" if pv["diff_hi"] < 0
+                             else "is not distinguishable from")
+    assert f"it {pv['verdict']} the rule" in Path(trained["report_path"]).read_text()
     # The paired differences are learned minus scripted, seed by seed: profit (revenue - spend) and ROAS.
     wide = by_seed.assign(profit=by_seed["revenue"] - by_seed["spend"]).pivot_table(
         index=["agent", "seed"], columns="policy", values=["roas", "profit", "spend"])
