@@ -263,6 +263,11 @@ def keep_best(algo: Any, fam: Any, iteration: int, best: dict[str, float], polic
                  iteration, best[agent], policies[agent]["best_iteration"])
 
 
+def interval_says(gain: dict[str, float]) -> str:
+    """What a paired difference's 95% interval says of the learned policy against what it replaces."""
+    return "beats" if gain["lo"] > 0 else "loses to" if gain["hi"] < 0 else "is not distinguishable from"
+
+
 # A learned bidder "beats" its script only while spending at least this share of what the script spends: a
 # better ROAS on a sliver of the budget is not a better bidder.
 COMPARABLE_SPEND = 0.8
@@ -277,10 +282,9 @@ def verdict(wide: pd.DataFrame) -> dict[str, Any]:
     gain, roas = t_interval(profit), t_interval(wide["roas"]["learned"] - wide["roas"]["scripted"])
     spend_share = float(wide["spend"]["learned"].sum() / wide["spend"]["scripted"].sum()) \
         if wide["spend"]["scripted"].sum() > 0 else None  # the script spent nothing: no share (JSON: null)
-    if gain["lo"] > 0:
-        says = "beats" if spend_share is None or spend_share >= COMPARABLE_SPEND else "out-earns on less spend"
-    else:
-        says = "loses to" if gain["hi"] < 0 else "is not distinguishable from"
+    says = interval_says(gain)
+    if says == "beats" and spend_share is not None and spend_share < COMPARABLE_SPEND:
+        says = "out-earns on less spend"
     return {
         "profit_diff": float(gain["mean"]),
         "profit_diff_lo": float(gain["lo"]),
@@ -454,5 +458,5 @@ def pricing_verdict(df: pd.DataFrame) -> dict[str, Any]:
     evaluation seeds (the env's arrivals are common random numbers), with its 95% interval and what it says."""
     wide = df.pivot(index="seed", columns="policy", values="reward")
     gain = t_interval(wide["ppo"] - wide["elasticity"])
-    says = "beats" if gain["lo"] > 0 else "loses to" if gain["hi"] < 0 else "is not distinguishable from"
-    return {"diff": float(gain["mean"]), "diff_lo": float(gain["lo"]), "diff_hi": float(gain["hi"]), "verdict": says}
+    return {"diff": float(gain["mean"]), "diff_lo": float(gain["lo"]), "diff_hi": float(gain["hi"]),
+            "verdict": interval_says(gain)}
