@@ -4,7 +4,8 @@ train_bidders -> evaluate_bidders -> train_pricing -> register -> report
 
 Four learning advertisers replace their scripted strategies (jobs/profiles/market_rl_training.yaml),
 each bidding through its script with a bid multiplier per customer lifecycle stage: aggressive and
-adaptive with PPO, conservative with DQN (a discrete grid of one multiplier for all stages), retargeting
+adaptive with PPO, conservative with DQN (a discrete grid: a level for all stages, tilted toward the stages
+where a click converts more), retargeting
 with APPO (A3C no longer exists in RLlib). Each algorithm family goes through the curriculum
 (basic bidding at complexity 0.3, customer lifecycle 0.6, full retargeting 1.0; promoted on a
 reward threshold or its iteration budget), with checkpoints, learning curves and TensorBoard

@@ -8,7 +8,16 @@ import pyarrow.compute as pc
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from models.ctr.synth import AVAZU_COLUMNS, HASHED_COLUMNS, RAW_SCHEMA, SynthConfig, generate_chunks
+from models.ctr.synth import (
+    AVAZU_COLUMNS,
+    HASHED_COLUMNS,
+    RAW_SCHEMA,
+    SynthConfig,
+    build_world,
+    draw_ctr,
+    draw_impressions,
+    generate_chunks,
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +70,14 @@ def test_config_validation_names_the_field() -> None:
         SynthConfig(target_ctr=1.5)
     with pytest.raises(ValueError, match="n_rows"):
         next(generate_chunks(SynthConfig(), 0))
+
+
+def test_the_ctr_alone_is_what_the_table_draws() -> None:
+    """A market without a CTR model reads only the true CTR and the hour: draw_ctr skips the table, and must
+    give exactly the table's numbers for the same stream (else skipping it would change every market)."""
+    world = build_world(SynthConfig(seed=5))
+    table, p = draw_impressions(world, 5000, np.random.default_rng(9), row_offset=0)
+    p_alone, hod = draw_ctr(world, 5000, np.random.default_rng(9))
+    np.testing.assert_array_equal(p_alone, p)
+    np.testing.assert_array_equal(hod, table["hour"].to_numpy() % 100)
+    assert not np.array_equal(draw_ctr(world, 5000, np.random.default_rng(10))[0], p)  # the stream decides

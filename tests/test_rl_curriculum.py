@@ -9,6 +9,7 @@ import pytest
 
 from jobs.market.advertisers import load_advertisers
 from models.market.curriculum import Curriculum, Stage
+from models.market.customers import STAGES
 from models.market.envs import ACTION_GRID, EnvConfig, RetargetingParallelEnv, env_config
 from models.market.simulator import MarketConfig, strategies_from_config
 
@@ -38,9 +39,15 @@ def test_a_discrete_action_indexes_the_action_grid_for_dqn() -> None:
                                  EnvConfig(market=MarketConfig(customers=300, pool_size=1000), episode_steps=24),
                                  discrete=True, scripts={"conservative": strategies_from_config(ADVERTISERS,
                                                                                                 ["conservative"])[0]})
-    assert env.action_space("conservative").n == len(ACTION_GRID) == 9
-    np.testing.assert_array_equal(ACTION_GRID[[0, 4, 8], 0], [-2.0, 0.0, 2.0])  # x0.25, the script, x4
-    assert (ACTION_GRID == ACTION_GRID[:, :1]).all()  # a grid row moves every stage alike
+    assert env.action_space("conservative").n == len(ACTION_GRID) == 27
+    # The first nine rows: one level for every stage, x0.25 to x4 (index 4 the script), as DQN bidders trained
+    # before the tilt read their indices.
+    np.testing.assert_array_equal(ACTION_GRID[[0, 4, 8], 0], [-2.0, 0.0, 2.0])
+    assert (ACTION_GRID[:9] == ACTION_GRID[:9, :1]).all() and not ACTION_GRID[4].any()
+    # The tilted rows lean toward the stages where a click converts more: consideration above awareness.
+    consideration, awareness = STAGES.index("CONSIDERATION"), STAGES.index("AWARENESS")
+    assert (ACTION_GRID[9:, consideration] > ACTION_GRID[9:, awareness]).all()
+    assert len({tuple(r) for r in ACTION_GRID}) == len(ACTION_GRID)  # no action twice
 
     def spend(action: object) -> float:
         env.reset(seed=4)
@@ -80,3 +87,11 @@ def test_the_config_validates_who_learns_and_hashes_every_knob() -> None:
     assert config_hash(load("demo")) == config_hash(cfg)
     with pytest.raises(TypeError, match="immutable"):
         cfg.hyperparameters["PPO"]["lr"] = 1.0  # type: ignore[index]
+
+
+def test_a_verdict_reads_as_a_sentence_about_what_it_judges() -> None:
+    from jobs.market_rl_training.train import OUT_EARNS, says_of
+
+    assert says_of(OUT_EARNS) == "out-earns its script on less spend"  # not "out-earns on less spend its script"
+    assert says_of("beats") == "beats its script"
+    assert says_of("is not distinguishable from", "the rule") == "is not distinguishable from the rule"

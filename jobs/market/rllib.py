@@ -73,6 +73,9 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
     rivals = [n for n in env_cfg["advertisers"] if n not in learners]  # every other advertiser keeps its script
     env = {**env_cfg, "learners": learners, "rivals": rivals, "discrete": family.algorithm == "DQN"}
     h = dict(family.hyper)
+    nenv = 1 if family.algorithm == "DQN" else envs_per_runner
+    # Each iteration collects ``batch`` steps: a fragment per env copy per runner (the driver counts as one).
+    fragment = int(env_cfg["episode_steps"]) if nenv == 1 else max(batch // (nenv * max(env_runners, 1)), 1)
     if family.algorithm == "PPO":
         config = PPOConfig().training(
             lr=h["lr"],
@@ -84,6 +87,8 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
         )
     elif family.algorithm == "APPO":
         # APPO's default keeps sampling for 10 s per iteration; here an iteration is ``batch`` steps, as for PPO.
+        # RLlib's APPO takes one gradient step per train batch by default (PPO: num_epochs x 4 minibatches); with
+        # that it barely moved in 50 iterations. Its learner takes epochs and minibatches as PPO's does.
         config = (
             APPOConfig()
             .training(
@@ -91,6 +96,9 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
                 gamma=h["gamma"],
                 clip_param=h["clip_param"],
                 train_batch_size_per_learner=batch,
+                minibatch_size=fragment * max((batch // 4) // fragment, 1),  # APPO wants whole fragments
+                num_epochs=h["num_epochs"],
+                entropy_coeff=h["entropy_coeff"],
             )
             .reporting(min_time_s_per_iteration=0, min_sample_timesteps_per_iteration=batch)
         )
@@ -108,9 +116,6 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
             )
             .reporting(min_sample_timesteps_per_iteration=batch)
         )
-    nenv = 1 if family.algorithm == "DQN" else envs_per_runner
-    # Each iteration collects ``batch`` steps: a fragment per env copy per runner (the driver counts as one).
-    fragment = int(env_cfg["episode_steps"]) if nenv == 1 else max(batch // (nenv * max(env_runners, 1)), 1)
     config = (config.environment(MARKET_ENV, env_config=env)
               .env_runners(num_env_runners=env_runners, num_envs_per_env_runner=nenv, rollout_fragment_length=fragment)
               .learners(num_learners=0)

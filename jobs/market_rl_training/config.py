@@ -16,7 +16,8 @@ from models.market.policies import ALGORITHMS
 PIPELINE = "market_rl_training"
 EXPERIMENT = "market_rl_training"
 # What each algorithm's RLlib config needs from the hyperparameters (no silent library defaults).
-HYPER_KEYS = {"PPO": {"lr", "gamma", "clip_param", "num_epochs"}, "APPO": {"lr", "gamma", "clip_param"},
+HYPER_KEYS = {"PPO": {"lr", "gamma", "clip_param", "num_epochs"},
+              "APPO": {"lr", "gamma", "clip_param", "num_epochs", "entropy_coeff"},
               "DQN": {"lr", "gamma", "epsilon"}}
 PRICING_KEYS = {"lr", "gamma", "clip_param", "vf_clip_param", "batch", "minibatch_size", "num_epochs"}
 

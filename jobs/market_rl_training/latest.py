@@ -3,6 +3,7 @@ printed for a terminal."""
 
 from __future__ import annotations
 
+from jobs.market_rl_training.train import says_of
 from jobs.report import artifact_csv, latest_task_run
 
 
@@ -15,7 +16,7 @@ def print_latest() -> None:
         print(
             f"{r.agent:<13} {r.algorithm:<5} profit {r.profit_diff:+8,.0f} [{r.profit_diff_lo:+8,.0f}, "
             f"{r.profit_diff_hi:+8,.0f}] on {r.spend_share:4.0%} of the script's spend   ROAS {r.learned_roas:5.2f} "
-            f"vs {r.scripted_roas:5.2f}: {r.verdict} its script"
+            f"vs {r.scripted_roas:5.2f}: {says_of(r.verdict)}"
         )
     pricing = artifact_csv(latest_task_run("market_rl_training", "train_pricing"), "pricing/pricing_eval.csv")
     for r in pricing.itertuples():

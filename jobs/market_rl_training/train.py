@@ -271,6 +271,12 @@ def interval_says(gain: dict[str, float]) -> str:
 # A learned bidder "beats" its script only while spending at least this share of what the script spends: a
 # better ROAS on a sliver of the budget is not a better bidder.
 COMPARABLE_SPEND = 0.8
+OUT_EARNS = "out-earns on less spend"  # the verdict of a bidder that beats its script below that share
+
+
+def says_of(verdict: str, what: str = "its script") -> str:
+    """A verdict as a sentence about ``what``: "beats its script", "out-earns its script on less spend"."""
+    return f"out-earns {what} on less spend" if verdict == OUT_EARNS else f"{verdict} {what}"
 
 
 def verdict(wide: pd.DataFrame) -> dict[str, Any]:
@@ -284,7 +290,7 @@ def verdict(wide: pd.DataFrame) -> dict[str, Any]:
         if wide["spend"]["scripted"].sum() > 0 else None  # the script spent nothing: no share (JSON: null)
     says = interval_says(gain)
     if says == "beats" and spend_share is not None and spend_share < COMPARABLE_SPEND:
-        says = "out-earns on less spend"
+        says = OUT_EARNS
     return {
         "profit_diff": float(gain["mean"]),
         "profit_diff_lo": float(gain["lo"]),
@@ -337,9 +343,9 @@ def run_evaluate_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) 
             }
         )
         log.info("%s (%s): profit %+.0f [%+.0f, %+.0f] against its script on %.0f%% of its spend (ROAS %.2f vs "
-                 "%.2f): it %s its script", agent, p["algorithm"], v["profit_diff"], v["profit_diff_lo"],
+                 "%.2f): it %s", agent, p["algorithm"], v["profit_diff"], v["profit_diff_lo"],
                  v["profit_diff_hi"], 100 * (v["spend_share"] or 0.0), row["learned_roas"], row["scripted_roas"],
-                 v["verdict"])
+                 says_of(v["verdict"]))
     out = ctx.run_dir / "evaluation"
     write_table(pd.concat(frames), out / "bidders_by_seed.csv")
     table = pd.DataFrame(summary)

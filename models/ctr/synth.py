@@ -206,7 +206,7 @@ def build_world(cfg: SynthConfig) -> SynthWorld:
         ad_attrs=ad_attrs, creative_ad=creative_ad, creative_code=creative_code, effects=effects,
     )
     # Solve the intercept on a fixed calibration draw so the mean CTR hits the target.
-    _, logit = draw_impressions(world, 200_000, stream(cfg.seed, "avazu.calibration"), row_offset=0, want_table=False)
+    logit, _ = _draw_logits(world, 200_000, stream(cfg.seed, "avazu.calibration"))
     lo, hi = -8.0, 4.0
     for _ in range(60):
         mid = (lo + hi) / 2
@@ -218,10 +218,8 @@ def build_world(cfg: SynthConfig) -> SynthWorld:
     return world
 
 
-def draw_impressions(
-    world: SynthWorld, n: int, rng: np.random.Generator, row_offset: int, want_table: bool = True
-) -> tuple[pa.Table | None, np.ndarray]:
-    """Draw ``n`` impressions; returns the Avazu table (or None) and logit(p) without b0."""
+def _draw_logits(world: SynthWorld, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The first draws of ``n`` impressions: logit(p) without b0, and the drawn fields it came from."""
     cfg, e = world.cfg, world.effects
     day = rng.integers(0, cfg.n_days, n)
     # Diurnal traffic: more impressions in the day than at night.
@@ -264,9 +262,29 @@ def draw_impressions(
         - e["ip_slope"][0] * np.where(busy, np.log(BUSY_IPS / (np.maximum(ip_rank, 0) + 1.0)), 0.0)
         + e["c20_unknown"][0] * c20_unknown
     )
-    if not want_table:
-        return None, logit
+    fields = {"day": day, "hod": hod, "is_app": is_app, "site": site, "app": app, "cat": cat, "ad": ad,
+              "creative": creative, "model": model, "banner_pos": banner_pos, "dtype": dtype, "conn": conn,
+              "c1": c1, "busy": busy, "ip_rank": ip_rank, "c20_unknown": c20_unknown}
+    return logit, fields
 
+
+def draw_ctr(world: SynthWorld, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The true CTR and hour of day of ``n`` impressions, as :func:`draw_impressions` draws them from the same
+    ``rng``, without building the Avazu table (a market with no CTR model needs only these: the table's hex
+    ids took most of an RL env's reset)."""
+    logit, f = _draw_logits(world, n, rng)
+    return 1.0 / (1.0 + np.exp(-(logit + world.b0))), f["hod"]
+
+
+def draw_impressions(world: SynthWorld, n: int, rng: np.random.Generator,
+                     row_offset: int) -> tuple[pa.Table, np.ndarray]:
+    """Draw ``n`` impressions; returns the Avazu table and the true click probability of each."""
+    cfg = world.cfg
+    logit, f = _draw_logits(world, n, rng)
+    day, hod, is_app, site, app, cat = f["day"], f["hod"], f["is_app"], f["site"], f["app"], f["cat"]
+    ad, creative, model, banner_pos, dtype, conn = f["ad"], f["creative"], f["model"], f["banner_pos"], \
+        f["dtype"], f["conn"]
+    c1, busy, ip_rank, c20_unknown = f["c1"], f["busy"], f["ip_rank"], f["c20_unknown"]
     p = 1.0 / (1.0 + np.exp(-(logit + world.b0)))
     click = (rng.random(n) < p).astype(np.int8)
     ids = rng.integers(0, np.iinfo(np.uint64).max, size=n, dtype=np.uint64, endpoint=True)

@@ -35,7 +35,7 @@ import gymnasium as gym
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from models.market.customers import CHURN_RISK, CONSIDERATION, STAGES
+from models.market.customers import BUY_RATE, CART_RATE, CHURN_RISK, CONSIDERATION, STAGES
 from models.market.simulator import Market, MarketConfig, Strategy, make_market, step
 
 OBS_SIZE = 20
@@ -45,9 +45,18 @@ ACTION_INTERFACE = "log2_bid_multiplier_by_stage"
 ACTION_LOW = np.full(N_STAGES, -2.0, dtype=np.float32)   # log2 of the multiplier on the script's bids, per stage
 ACTION_HIGH = np.full(N_STAGES, 2.0, dtype=np.float32)
 SCRIPT_ACTION = np.zeros(N_STAGES, dtype=np.float32)     # bid exactly as the script
-# The discrete actions (for DQN): one log2 multiplier for every stage, x0.25 to x4 in half steps (index 4 is
-# the script); 9^6 per-stage combinations would be no grid a Q-network can learn.
-ACTION_GRID = np.repeat(np.linspace(-2.0, 2.0, 9, dtype=np.float32)[:, None], N_STAGES, axis=1)
+# A click's odds of turning into an order in each stage (cart rate x buy rate), log2, centred: the funnel report
+# every advertiser has. It tilts the discrete grid below toward the stages where a click is worth more.
+CONVERSION_TILT = np.log2(CART_RATE * BUY_RATE) - np.log2(CART_RATE * BUY_RATE).mean()
+GRID_LEVELS = np.linspace(-2.0, 2.0, 9)   # log2 multipliers on every stage: x0.25 to x4 in half steps
+GRID_TILTS = (0.0, 0.5, 1.0)              # how far each level leans along CONVERSION_TILT
+# The discrete actions (for DQN): a level x a tilt, 27 rows. 9^6 free per-stage combinations would be no grid a
+# Q-network can learn, and one level for all stages could only scale the script (which sits near the best
+# constant level). The first nine rows are the untilted levels (index 4 is the script), the grid of DQN bidders
+# trained before the tilt, so their indices keep their meaning.
+ACTION_GRID = np.clip(
+    np.array([lv + t * CONVERSION_TILT for t in GRID_TILTS for lv in GRID_LEVELS]), -2.0, 2.0
+).astype(np.float32)
 
 @dataclass(frozen=True)
 class EnvConfig:
@@ -152,10 +161,12 @@ class _Learners:
                     + self.cfg.share_weight * row["wins"][i] / total_wins
                 )
             )
-        self.opponent_obs = [self.observe(len(self.names) + j) for j in range(len(self.opponents))]
-        return [self.observe(i) for i in range(len(self.names))], rewards
+        shared = self.market_features()  # the same for every bidder: computed once per hour
+        self.opponent_obs = [self.observe(len(self.names) + j, shared) for j in range(len(self.opponents))]
+        return [self.observe(i, shared) for i in range(len(self.names))], rewards
 
-    def observe(self, i: int) -> np.ndarray:
+    def market_features(self) -> np.ndarray:
+        """The 15 observation floats every bidder shares: the hour's opportunities and the market."""
         m = self.market
         t = m.totals
         cust = m.last_opportunities
@@ -171,6 +182,13 @@ class _Learners:
             (float(last["bids"].sum() / max(last["auctions"][0], 1.0)) / m.k) if last else 0.0,
             float(((mix == CONSIDERATION) | (mix == CHURN_RISK)).mean()),
             (m.t % 24) / 23])
+        return np.concatenate([cust_feats, market])
+
+    def observe(self, i: int, shared: np.ndarray | None = None) -> np.ndarray:
+        """Bidder ``i``'s observation: ``shared`` (market_features, computed here if not given) and its own state."""
+        m = self.market
+        t = m.totals
+        shared = self.market_features() if shared is None else shared
         spend, revenue = float(t["spend"][i]), float(t["revenue"][i])
         roas = revenue / spend if spend > 0 else 0.0
         day_spend = float(t.get("_day_spend", np.zeros(m.k))[i]) / 100
@@ -179,7 +197,7 @@ class _Learners:
             float(t["wins"][i] / t["bids"][i]) if t["bids"][i] > 0 else 0.0, np.tanh(roas / 4),
             np.tanh(roas - self.prev_roas[i])])
         self.prev_roas[i] = roas
-        return np.clip(np.concatenate([cust_feats, market, own]), -1.0, 1.0).astype(np.float32)
+        return np.clip(np.concatenate([shared, own]), -1.0, 1.0).astype(np.float32)
 
 
 class RetargetingParallelEnv(ParallelEnv):

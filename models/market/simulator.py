@@ -129,17 +129,21 @@ def inventory(n: int, seed: int, ctr_model: Any = None, ctr_noise: float = 0.3,
     rows, or a float (the same estimate everywhere: no model); without one, the estimate is
     the truth with log-normal noise (``ctr_noise``).
     """
-    from models.ctr.synth import draw_impressions
+    from models.ctr.synth import draw_ctr, draw_impressions
 
     # The world (sites, apps, ads and their true effects) is the one avazu_ctr's synthetic source draws with
     # its seed (42 by default), so a CTR model trained there knows these ids; ``seed`` picks the impressions.
     world = _world(world_seed)
-    table, p = draw_impressions(world, n, stream(seed, "market.inventory"), row_offset=0)
-    hour = (table.column("hour").to_numpy() % 100).astype(np.int8)
+    rng = stream(seed, "market.inventory")
+    if ctr_model is not None and not isinstance(ctr_model, float):  # a model scores the raw Avazu rows
+        table, p = draw_impressions(world, n, rng, row_offset=0)
+        hour = (table.column("hour").to_numpy() % 100).astype(np.int8)
+        pctr = np.asarray(ctr_model.predict(table.drop(["click"]).to_pandas()), dtype=np.float64).ravel()
+        return p, pctr, hour
+    p, hod = draw_ctr(world, n, rng)  # the same draws as the table's, without the table
+    hour = hod.astype(np.int8)
     if isinstance(ctr_model, float):  # one number for every impression: a market without a CTR model
         pctr = np.full(n, ctr_model)
-    elif ctr_model is not None:
-        pctr = np.asarray(ctr_model.predict(table.drop(["click"]).to_pandas()), dtype=np.float64).ravel()
     else:
         noise = stream(seed, "market.ctr_noise").normal(0, ctr_noise, n)
         pctr = np.clip(p * np.exp(noise - ctr_noise ** 2 / 2), 1e-4, 0.99)
