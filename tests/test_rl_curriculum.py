@@ -79,6 +79,9 @@ def test_the_config_validates_who_learns_and_hashes_every_knob() -> None:
         load("smoke", {"agents": {"aggressive": {"algorithm": "A3C"}}})
     with pytest.raises(ValueError, match="hyperparameters must set"):
         load("smoke", {"hyperparameters": {"PPO": {"lr": 1e-3}}})
+    appo = {k: v for k, v in cfg.hyperparameters["APPO"].items() if k != "entropy_coeff"}
+    with pytest.raises(ValueError, match=r"hyperparameters must set.*'APPO': \['entropy_coeff'\]"):
+        load("smoke", {"hyperparameters": {**cfg.hyperparameters, "APPO": appo}})  # no silent library default
     with pytest.raises(ValueError, match="complexity in"):
         load("smoke", {"curriculum": [{"name": "x", "complexity": 1.5, "iterations": {"smoke": 1}}]})
     # The hash covers the nested knobs: a different learning rate is a different config.

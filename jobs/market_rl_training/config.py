@@ -71,6 +71,9 @@ class RlConfig:
     pricing_hyperparameters: Mapping[str, Any]
 
     def __post_init__(self) -> None:
+        in_use = {a.get("algorithm") for a in self.agents.values()} & set(ALGORITHMS)
+        missing = {alg: sorted(HYPER_KEYS[alg] - set(self.hyperparameters.get(alg, {}))) for alg in sorted(in_use)}
+        missing = {alg: keys for alg, keys in missing.items() if keys}
         require(
             "RlConfig",
             [
@@ -97,9 +100,7 @@ class RlConfig:
                  f"(market_advertisers.yaml): a learner replaces a script of the same name"),
                 (all(a.get("algorithm") in ALGORITHMS for a in self.agents.values()),
                  f"every agent's algorithm must be one of {ALGORITHMS}"),
-                (all(HYPER_KEYS[a["algorithm"]] <= set(self.hyperparameters.get(a["algorithm"], {}))
-                     for a in self.agents.values() if a.get("algorithm") in ALGORITHMS),
-                 f"hyperparameters must set {HYPER_KEYS} for each algorithm in use"),
+                (not missing, f"hyperparameters must set, for each algorithm in use, what is missing here: {missing}"),
                 (PRICING_KEYS <= set(self.pricing_hyperparameters),
                  f"pricing_hyperparameters must set {sorted(PRICING_KEYS)}"),
                 (bool(self.curriculum) and all(0 < float(s["complexity"]) <= 1 for s in self.curriculum),
