@@ -12,7 +12,7 @@ import pandas as pd
 
 from jobs.market.policy_models import OBS_COLUMNS, PRICING_COLUMNS, log_policy
 from jobs.market_rl_training.config import RlConfig
-from jobs.market_rl_training.train import COMPARABLE_SPEND, exploitability, says_of
+from jobs.market_rl_training.train import COMPARABLE_SPEND, OUT_EARNS, exploitability
 from jobs.pages.format import fmt, interval, row_interval
 from jobs.pages.render import Page, Section, formatted, write
 from jobs.paths import RunContext, atomic_path
@@ -71,10 +71,13 @@ def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: li
     baseline."""
     findings = []
     for r in bid.itertuples():
-        findings.append(f"{r.agent} ({r.algorithm}) {says_of(r.verdict)}: profit "
+        # The spend that qualifies "out-earns" closes the sentence, so the verb alone comes first.
+        verb = "out-earns" if r.verdict == OUT_EARNS else r.verdict
+        below = f" (a win needs {COMPARABLE_SPEND:.0%})" if r.verdict == OUT_EARNS else ""
+        findings.append(f"{r.agent} ({r.algorithm}) {verb} its script: profit "
                         f"{interval(r.profit_diff, r.profit_diff_lo, r.profit_diff_hi, 'money')} per run against it "
                         f"(paired over {seeds} seeds), "
-                        + (f"on {fmt(r.spend_share, 'pct')} of its spend." if np.isfinite(r.spend_share)
+                        + (f"on {fmt(r.spend_share, 'pct')} of its spend{below}." if np.isfinite(r.spend_share)
                            else "and the script spent nothing."))
     league = pd.DataFrame(state.get("league") or [])
     if len(league):
