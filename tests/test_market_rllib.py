@@ -3,6 +3,9 @@ restored policy acts in the env. The groundwork the learning-bidders work builds
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +42,7 @@ def test_ppo_trains_on_the_market_and_its_checkpoint_acts(tmp_path: Path) -> Non
         config = (PPOConfig().environment("retargeting_market").env_runners(num_env_runners=0).learners(num_learners=0)
                   .training(train_batch_size_per_learner=96, minibatch_size=48, num_epochs=1, lr=3e-4, gamma=0.99,
                             clip_param=0.2)
-                  .multi_agent(policies=set(LEARNERS), policy_mapping_fn=lambda agent_id, *a, **k: agent_id)
+                  .multi_agent(policies=LEARNERS, policy_mapping_fn=lambda agent_id, *a, **k: agent_id)
                   .debugging(seed=0))
         algo = config.build_algo()
         result = algo.train()
@@ -88,3 +91,38 @@ def test_dqn_training_is_deterministic() -> None:
         assert np.array_equal(weights[0], weights[1])
     finally:
         ray.shutdown()
+
+
+# Builds the smoke PPO family and prints a digest of each learner's initial weights.
+_INITIAL_WEIGHTS = """
+import hashlib, ray
+from jobs.market.rllib import build, start_ray
+from jobs.market_rl_training.config import load
+from models.market.policies import families
+cfg = load("smoke")
+ppo = next(f for f in families(cfg.agents, cfg.hyperparameters) if f.algorithm == "PPO")
+start_ray()
+algo = build(ppo, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner)
+for a in sorted(ppo.learners):
+    h = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in algo.get_module(a).parameters()))
+    print(a, h.hexdigest())
+algo.stop()
+ray.shutdown()
+"""
+
+
+def test_initial_weights_do_not_depend_on_the_hash_seed() -> None:
+    """The same seed gives the same run in every process: Python salts string hashes per process, so a set of
+    learner names iterates in a different order, and RLlib built (and seeded the weights of) the modules in it."""
+    def digests(hash_seed: str) -> list[str]:
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        order = subprocess.run([sys.executable, "-c", "print(list({'aggressive', 'adaptive'}))"], env=env,
+                               capture_output=True, text=True, check=True).stdout
+        out = subprocess.run([sys.executable, "-c", _INITIAL_WEIGHTS], env=env, capture_output=True, text=True,
+                             cwd=Path(__file__).parents[1], timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return [order] + out.stdout.splitlines()[-2:]
+
+    first, second = digests("0"), digests("3")
+    assert first[0] != second[0]  # these two hash seeds do order the two learners differently
+    assert first[1:] == second[1:] and len(set(first[1:])) == 2

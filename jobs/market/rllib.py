@@ -119,7 +119,7 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
     config = (config.environment(MARKET_ENV, env_config=env)
               .env_runners(num_env_runners=env_runners, num_envs_per_env_runner=nenv, rollout_fragment_length=fragment)
               .learners(num_learners=0)
-              .multi_agent(policies=set(learners), policy_mapping_fn=lambda agent_id, *a, **k: agent_id)
+              .multi_agent(policies=learners, policy_mapping_fn=lambda agent_id, *a, **k: agent_id)
               .debugging(seed=seed))
     algo = config.build_algo()
     if getattr(algo, "local_replay_buffer", None) is not None:
