@@ -105,6 +105,29 @@ def test_reward_uses_expected_or_realised_revenue_as_configured() -> None:
     assert row["expected_revenue"][0] > 0  # a win is worth something before the dice
 
 
+def test_a_spend_value_adds_its_share_of_the_spend_to_that_learners_reward_only() -> None:
+    """The delivery constraint's Lagrange multiplier: value x spend / reward_scale on the learner it is set for."""
+    def rewards(values: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        env = RetargetingParallelEnv(["a", "b"], strategies_from_config(ADVERTISERS, ["conservative"]), CFG)
+        env.reset(seed=5)
+        env.set_spend_values(values)
+        r, spend = [], []
+        for _ in range(10):
+            _, rew, _, _, _ = env.step({n: np.full(N_STAGES, 1.0, dtype=np.float32) for n in ("a", "b")})
+            r.append([rew["a"], rew["b"]])
+            spend.append(env.core.market.history[-1]["spend"][:2])
+        return np.array(r), np.array(spend, dtype=float)
+
+    plain, spend = rewards({})
+    valued, same_spend = rewards({"a": 0.5})
+    assert spend[:, 0].sum() > 0 and np.array_equal(spend, same_spend)  # the value changes rewards, not the market
+    np.testing.assert_allclose(valued[:, 0] - plain[:, 0], 0.5 * spend[:, 0] / CFG.reward_scale)
+    np.testing.assert_array_equal(valued[:, 1], plain[:, 1])
+    env = one_learner(["conservative"])
+    with pytest.raises(ValueError, match=r"spend values for \['b'\], which are not learners"):
+        env.set_spend_values({"b": 1.0})
+
+
 def test_frozen_opponents_bid_from_their_own_observations_and_are_not_agents() -> None:
     """League training: a frozen learned bidder takes part through the action interface, sees its own
     observation each hour, is not an agent of the env, replaces the scripted rival of its name, and cannot be

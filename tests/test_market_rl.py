@@ -38,6 +38,7 @@ def test_every_family_goes_through_the_curriculum(trained: dict) -> None:
     assert trained["env_steps_per_s"] == pytest.approx(cfg.batch / per_iteration, abs=0.06)
     # Evaluated at the last iteration (smoke: before eval_every): the kept module is the best evaluated one.
     assert all(p["best_iteration"] == 3 and np.isfinite(p["eval_profit"]) for p in trained["policies"].values())
+    assert all(p["spend_share"] > 0 for p in trained["policies"].values())  # of its script's spend, as delivered
     league = history[history["stage"] == "league round 1"]  # smoke: one round of one iteration per family
     assert sorted(league["agent"]) == sorted(AGENTS) and (league["iteration"] == 4).all()
 
@@ -47,11 +48,14 @@ def test_league_round_retrains_each_family_against_the_other_learners(trained: d
     per learner what that was worth on the selection seeds, and a policy replaces the league's only if it
     earned more there."""
     league = pd.DataFrame(trained["league"])
+    floor = load("smoke").spend_floor
     assert sorted(league["agent"]) == sorted(AGENTS) and set(league["round"]) == {1}
     for r in league.itertuples():
         assert r.opponents.split(", ") == sorted(a for a in AGENTS if a != r.agent and AGENTS[a] != r.family)
         assert r.gain == pytest.approx(r.profit_after - r.profit_before, abs=1e-6)
-        assert r.gain_lo <= r.gain <= r.gain_hi and r.kept == (r.profit_after > r.profit_before)
+        # Kept: a policy that delivers its share of its script's spend beats one that does not, then profit.
+        after, before = (r.spend_share_after >= floor, r.profit_after), (r.spend_share_before >= floor, r.profit_before)
+        assert r.gain_lo <= r.gain <= r.gain_hi and r.kept == (after > before)
         policy = trained["policies"][r.agent]
         assert (policy.get("league_round") == 1) == r.kept and Path(policy["module"]).is_dir()
     assert (Path(trained["bidders_dir"]) / "league.png").is_file()

@@ -82,6 +82,8 @@ def test_the_config_validates_who_learns_and_hashes_every_knob() -> None:
     appo = {k: v for k, v in cfg.hyperparameters["APPO"].items() if k != "entropy_coeff"}
     with pytest.raises(ValueError, match=r"hyperparameters must set.*'APPO': \['entropy_coeff'\]"):
         load("smoke", {"hyperparameters": {**cfg.hyperparameters, "APPO": appo}})  # no silent library default
+    with pytest.raises(ValueError, match=r"spend_floor must be in \[0, 1\]"):
+        load("smoke", {"spend_floor": 1.2})
     with pytest.raises(ValueError, match="complexity in"):
         load("smoke", {"curriculum": [{"name": "x", "complexity": 1.5, "iterations": {"smoke": 1}}]})
     # The hash covers the nested knobs: a different learning rate is a different config.
@@ -98,3 +100,19 @@ def test_a_verdict_reads_as_a_sentence_about_what_it_judges() -> None:
     assert says_of(OUT_EARNS) == "out-earns its script on less spend"  # not "out-earns on less spend its script"
     assert says_of("beats") == "beats its script"
     assert says_of("is not distinguishable from", "the rule") == "is not distinguishable from the rule"
+
+
+def test_the_spend_value_rises_while_a_learner_under_delivers_and_a_delivering_policy_ranks_first() -> None:
+    """Dual ascent on the delivery constraint (spend >= floor x the script's spend): the multiplier grows by
+    step x shortfall, falls back by the surplus, never below 0; a policy that delivers outranks a richer one
+    that does not."""
+    from jobs.market_rl_training.delivery import Delivery
+
+    d = Delivery(floor=0.8, step=1.0, script_spend={"a": 500.0, "quiet": 0.0}, values={"a": 0.0, "quiet": 0.0})
+    assert d.update("a", 300.0) == pytest.approx(0.2)          # 60% of the script's spend: 20 points short
+    assert d.update("a", 350.0) == pytest.approx(0.2 + 0.1)    # 70%: still short, the value keeps rising
+    assert d.update("a", 500.0) == pytest.approx(0.3 - 0.2)    # 100%: a surplus lowers it
+    assert d.update("a", 1000.0) == 0.0                        # never below 0: profit alone again
+    assert d.update("quiet", 0.0) == 0.0 and d.share("quiet", 10.0) == 1.0  # a script that spends nothing
+    assert d.rank("a", 100.0, 420.0) > d.rank("a", 900.0, 300.0)  # delivers (84%) beats out-earns on 60%
+    assert d.rank("a", 200.0, 420.0) > d.rank("a", 100.0, 450.0)  # both deliver: profit decides

@@ -139,6 +139,19 @@ def set_complexity(algo: Any, complexity: float) -> None:
     algo.env_runner_group.foreach_env_runner(apply, local_env_runner=True)
 
 
+def set_spend_values(algo: Any, values: dict[str, float]) -> None:
+    """Every env of every env runner rewards these learners' spend at these Lagrange multipliers
+    (RetargetingParallelEnv.set_spend_values); learners of another family are not in ``values``."""
+    def apply(runner: Any) -> None:
+        if runner.env is None:
+            return
+        for e in runner.env.envs:
+            par = e.unwrapped.par_env
+            par.set_spend_values({a: v for a, v in values.items() if a in par.possible_agents})
+
+    algo.env_runner_group.foreach_env_runner(apply, local_env_runner=True)
+
+
 def load_module(path: str) -> Any:
     """An RLModule from its checkpoint folder."""
     from ray.rllib.core.rl_module.rl_module import RLModule

@@ -39,6 +39,9 @@ class RlConfig:
         league_rounds: rounds of league training after the curriculum (0: none), each family in turn
             re-training against the other learners' current policies; league_iterations: its iterations per
             family and round.
+        spend_floor, spend_value_step: every learner trains to deliver at least ``spend_floor`` x its script's
+            spend (jobs/market_rl_training/delivery.py: a Lagrange multiplier on spend, moved by
+            ``spend_value_step`` x the shortfall after each evaluation); 0 trains on profit alone.
         pricing_timesteps, pricing_eval_seeds: PPO on the pricing env and its evaluation.
         agents: learning advertiser -> ``{algorithm: PPO | DQN | APPO}``; each replaces the scripted
             strategy of the same name.
@@ -63,6 +66,8 @@ class RlConfig:
     eval_steps: int
     league_rounds: int
     league_iterations: int
+    spend_floor: float
+    spend_value_step: float
     pricing_timesteps: int
     pricing_eval_seeds: int
     agents: Mapping[str, Mapping[str, Any]]
@@ -87,6 +92,9 @@ class RlConfig:
                     self.batch >= self.episode_steps,
                     f"batch ({self.batch}) must hold an episode ({self.episode_steps} steps)",
                 ),
+                (0 <= self.spend_floor <= 1 and self.spend_value_step >= 0,
+                 f"spend_floor must be in [0, 1] and spend_value_step >= 0, got {self.spend_floor} and "
+                 f"{self.spend_value_step}"),
                 (self.cluster_env_runners >= 0, f"cluster_env_runners must be >= 0, got {self.cluster_env_runners}"),
                 (
                     1 <= self.envs_per_runner <= self.batch,

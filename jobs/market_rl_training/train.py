@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.market_rl_training.config import RlConfig
+from jobs.market_rl_training.delivery import Delivery
 from jobs.paths import RunContext, atomic_path, save_directory, write_json, write_table
 from jobs.plots import pyplot, save_png
 from models.common.intervals import t_interval
@@ -45,11 +46,15 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     import ray
     from tensorboardX import SummaryWriter
 
-    from jobs.market.rllib import build, remote_env_runners, start_ray, train_curriculum
+    from jobs.market.rllib import build, remote_env_runners, set_spend_values, start_ray, train_curriculum
     from models.market.policies import families
 
     out = ctx.run_dir / "bidders"
     start_ray()
+    delivery = Delivery.measure(list(cfg.agents), cfg.env(), cfg.eval_seed_list("select"), cfg.eval_steps,
+                                cfg.spend_floor, cfg.spend_value_step)
+    log.info("spend to deliver (%.0f%% of each script's on the selection seeds): %s", 100 * cfg.spend_floor,
+             {a: round(cfg.spend_floor * v, 1) for a, v in delivery.script_spend.items()})
     rows, policies, stage_seconds = [], {}, {}
     writer = SummaryWriter(str(out / "tensorboard"))
     step = 0
@@ -63,14 +68,15 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
                          remote_env_runners(cfg.cluster_env_runners))
             log.info("%s: built for %s in %.1f s", fam.algorithm, list(fam.learners), time.monotonic() - t0)
 
-            best: dict[str, float] = {}
+            best: dict[str, tuple[bool, float]] = {}
 
             def on_iteration(row: dict[str, Any], fam=fam, algo=algo, best=best) -> None:
                 nonlocal step
                 step += 1
                 tag = f"{fam.algorithm}_{'_'.join(fam.learners)}"
                 if row["iteration"] % cfg.eval_every == 0 or row.get("checkpoint"):
-                    keep_best(algo, fam, row["iteration"], best, policies, out, cfg)
+                    keep_best(algo, fam, row["iteration"], best, policies, out, cfg, delivery)
+                    set_spend_values(algo, delivery.values)
                 writer.add_scalar(f"{tag}/episode_return_mean", row["episode_return_mean"], row["iteration"])
                 mlflow.log_metrics(
                     {
@@ -99,7 +105,7 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
                 rows.extend({**r, "family": fam.algorithm, "agent": a} for a in fam.learners)
                 if "stage_seconds" in r:
                     stage_seconds[f"{fam.algorithm}.{r['stage']}"] = round(r["stage_seconds"], 1)
-        league, league_curves = play_league(cfg, trained, policies, out)
+        league, league_curves = play_league(cfg, trained, policies, out, delivery)
         rows.extend(league_curves)
     finally:
         writer.close()
@@ -123,27 +129,37 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
 
 
 def play_league(cfg: RlConfig, trained: list[tuple[Any, str, int]], policies: dict[str, Any],
-                out: Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+                out: Path, delivery: Delivery) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """League rounds after the curriculum: each family in turn trains ``league_iterations`` more iterations in the
     full market against every other learner's current policy, frozen (alternating best responses), instead of
     their scripts. Before and after, each of its learners plays the selection seeds against those same frozen
     policies; the paired profit gain is how much re-training against the league was worth (an exploitability
     proxy: it shrinks as the policies approach a mutual best response). A re-trained policy replaces the
-    league's only when it earned more on those seeds.
+    league's only when it ranks higher there (``delivery.rank``: it delivers its spend, then profit); the
+    learners train at their last spend values (no dual steps within the league).
 
     Returns one row per round and learner (gain with its 95% interval, whether it was kept) and the league
     iterations' learning-curve rows."""
     import mlflow
 
-    from jobs.market.rllib import act, build, frozen_policies, remote_env_runners, set_complexity, set_opponents
+    from jobs.market.rllib import (
+        act,
+        build,
+        frozen_policies,
+        remote_env_runners,
+        set_complexity,
+        set_opponents,
+        set_spend_values,
+    )
     from models.market.policies import evaluate_bidder
 
     seeds = cfg.eval_seed_list("select")
     env = cfg.env()
 
-    def profits(agent: str, policy: Any, opponents: dict[str, Any]) -> np.ndarray:
+    def profits(agent: str, policy: Any, opponents: dict[str, Any]) -> tuple[np.ndarray, float]:
+        """Profit per selection seed (sorted) and the mean spend."""
         df = evaluate_bidder(agent, policy, env, seeds, cfg.eval_steps, scripted_too=False, opponents=opponents)
-        return df.sort_values("seed")["profit"].to_numpy()
+        return df.sort_values("seed")["profit"].to_numpy(), float(df["spend"].mean())
 
     rows, curves = [], []
     for rnd in range(1, cfg.league_rounds + 1):
@@ -160,6 +176,7 @@ def play_league(cfg: RlConfig, trained: list[tuple[Any, str, int]], policies: di
                 algo.restore_from_path(ckpt)
                 set_complexity(algo, 1.0)
                 set_opponents(algo, others)
+                set_spend_values(algo, delivery.values)
                 t0 = time.monotonic()
                 for _ in range(cfg.league_iterations):  # a loop over training iterations
                     t_it = time.monotonic()
@@ -175,26 +192,32 @@ def play_league(cfg: RlConfig, trained: list[tuple[Any, str, int]], policies: di
                 trained[k] = (fam, ckpt, last)
                 modules = {a: algo.get_module(a) for a in fam.learners}
                 for agent, module in modules.items():
-                    after = profits(agent, lambda obs, m=module: act(m, obs, m.action_space),
-                                    frozen_policies({o: m for o, m in league.items() if o != agent}))
-                    gain = t_interval(after - before[agent])
-                    kept = bool(after.mean() > before[agent].mean())
+                    after, spend = profits(agent, lambda obs, m=module: act(m, obs, m.action_space),
+                                           frozen_policies({o: m for o, m in league.items() if o != agent}))
+                    earlier, earlier_spend = before[agent]
+                    gain = t_interval(after - earlier)
+                    kept = delivery.rank(agent, after.mean(), spend) > delivery.rank(agent, earlier.mean(),
+                                                                                    earlier_spend)
                     if kept:
                         path = out / "league" / f"round_{rnd}" / agent
                         save_directory(module.save_to_path, path)
                         policies[agent] = {**policies[agent], "module": str(path), "league_round": rnd,
-                                           "eval_profit": float(after.mean())}
+                                           "eval_profit": float(after.mean()),
+                                           "spend_share": delivery.share(agent, spend)}
                     rows.append({"round": rnd, "family": fam.algorithm, "agent": agent,
                                  "opponents": ", ".join(sorted(others)),
-                                 "profit_before": float(before[agent].mean()), "profit_after": float(after.mean()),
+                                 "profit_before": float(earlier.mean()), "profit_after": float(after.mean()),
+                                 "spend_share_before": delivery.share(agent, earlier_spend),
+                                 "spend_share_after": delivery.share(agent, spend),
                                  "gain": float(gain["mean"]), "gain_lo": float(gain["lo"]),
                                  "gain_hi": float(gain["hi"]), "kept": kept, "train_seconds": round(seconds, 1)})
                     mlflow.log_metrics({f"league.{agent}.gain": float(gain["mean"]),
-                                        f"league.{agent}.profit": float(max(after.mean(), before[agent].mean()))},
+                                        f"league.{agent}.profit": float((after if kept else earlier).mean())},
                                        step=rnd)
-                    log.info("league round %d, %s (%s) against %s: profit %.1f -> %.1f, gain %+.1f [%+.1f, %+.1f]%s",
-                             rnd, agent, fam.algorithm, sorted(others), before[agent].mean(), after.mean(),
-                             gain["mean"], gain["lo"], gain["hi"],
+                    log.info("league round %d, %s (%s) against %s: profit %.1f -> %.1f, gain %+.1f [%+.1f, %+.1f] "
+                             "on %.0f%% -> %.0f%% of its script's spend%s", rnd, agent, fam.algorithm, sorted(others),
+                             earlier.mean(), after.mean(), gain["mean"], gain["lo"], gain["hi"],
+                             100 * delivery.share(agent, earlier_spend), 100 * delivery.share(agent, spend),
                              " (kept)" if kept else " (the earlier policy stays)")
             finally:
                 algo.stop()
@@ -236,11 +259,13 @@ def league_png(table: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def keep_best(algo: Any, fam: Any, iteration: int, best: dict[str, float], policies: dict[str, Any], out: Path,
-              cfg: RlConfig) -> None:
-    """Evaluate every learner of the family on the selection seeds (learned side only) and keep the module with
-    the best profit so far per agent (the verdict's measure: picking on ROAS favoured bidders that barely bid):
-    that is the policy that gets judged on the verdict seeds and registered."""
+def keep_best(algo: Any, fam: Any, iteration: int, best: dict[str, tuple[bool, float]], policies: dict[str, Any],
+              out: Path, cfg: RlConfig, delivery: Delivery) -> None:
+    """Evaluate every learner of the family on the selection seeds (learned side only) and keep the best module
+    so far per agent: one that delivers its spend (``delivery``) over one that does not, then the best profit
+    (the verdict's measure: picking on ROAS favoured bidders that barely bid). That is the policy that gets
+    judged on the verdict seeds and registered. Each evaluation also takes a dual step on the agent's spend
+    value (the caller hands the new values to the envs)."""
     import mlflow
 
     from jobs.market.rllib import act
@@ -251,16 +276,20 @@ def keep_best(algo: Any, fam: Any, iteration: int, best: dict[str, float], polic
         module = algo.get_module(agent)
         df = evaluate_bidder(agent, lambda obs, m=module: act(m, obs, m.action_space), cfg.env(), seeds, cfg.eval_steps,
                              scripted_too=False)
-        profit, roas = float(df["profit"].mean()), float(df["roas"].mean())
-        mlflow.log_metrics({f"{agent}.eval_profit": profit, f"{agent}.eval_roas": roas}, step=iteration)
-        if agent not in best or profit > best[agent]:
-            best[agent] = profit
+        profit, roas, spend = float(df["profit"].mean()), float(df["roas"].mean()), float(df["spend"].mean())
+        share, rank = delivery.share(agent, spend), delivery.rank(agent, profit, spend)
+        value = delivery.update(agent, spend)
+        mlflow.log_metrics({f"{agent}.eval_profit": profit, f"{agent}.eval_roas": roas,
+                            f"{agent}.eval_spend_share": share, f"{agent}.spend_value": value}, step=iteration)
+        if agent not in best or rank > best[agent]:
+            best[agent] = rank
             path = out / "policies" / agent
             save_directory(module.save_to_path, path)
             policies[agent] = {"algorithm": fam.algorithm, "module": str(path), "best_iteration": iteration,
-                               "eval_profit": profit, "eval_roas": roas}
-        log.info("%s: evaluation profit %.1f (ROAS %.2f) at iteration %d (best %.1f at %d)", agent, profit, roas,
-                 iteration, best[agent], policies[agent]["best_iteration"])
+                               "eval_profit": profit, "eval_roas": roas, "spend_share": share}
+        log.info("%s: evaluation profit %.1f (ROAS %.2f) on %.0f%% of its script's spend at iteration %d (kept: "
+                 "%.1f at %d); spend value now %.2f", agent, profit, roas, 100 * share, iteration,
+                 policies[agent]["eval_profit"], policies[agent]["best_iteration"], value)
 
 
 def interval_says(gain: dict[str, float]) -> str:

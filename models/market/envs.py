@@ -114,6 +114,7 @@ class _Learners:
         self.next_opponents = dict(self.opponents)  # set between episodes; the next reset brings them in
         self.market: Market | None = None
         self.complexity = 1.0
+        self.spend_values = np.zeros(len(learners))  # per learner: see RetargetingParallelEnv.set_spend_values
 
     def base(self, name: str) -> Strategy:
         """The strategy a learner or frozen opponent bids through: its script, else a neutral one."""
@@ -159,6 +160,7 @@ class _Learners:
                     + self.cfg.conversion_weight * conv
                     - self.cfg.cac_weight * cac / 100
                     + self.cfg.share_weight * row["wins"][i] / total_wins
+                    + self.spend_values[i] * spend / self.cfg.reward_scale
                 )
             )
         shared = self.market_features()  # the same for every bidder: computed once per hour
@@ -227,6 +229,15 @@ class RetargetingParallelEnv(ParallelEnv):
         if clash:
             raise ValueError(f"opponents {sorted(clash)} are learners of this env")
         self.core.next_opponents = dict(opponents)
+
+    def set_spend_values(self, values: dict[str, float]) -> None:
+        """A delivery constraint's Lagrange multipliers: from the next step each named learner's reward adds
+        ``value x spend / reward_scale`` (a unit of spend is worth ``value`` to an advertiser that wants its
+        budget delivered); 0 for a learner not named. The verdicts still judge profit alone."""
+        unknown = set(values) - set(self.possible_agents)
+        if unknown:
+            raise ValueError(f"spend values for {sorted(unknown)}, which are not learners of this env")
+        self.core.spend_values = np.array([float(values.get(a, 0.0)) for a in self.possible_agents])
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one space object per agent, as PettingZoo expects
     def observation_space(self, agent: str) -> gym.spaces.Box:

@@ -87,16 +87,7 @@ def evaluate_bidder(agent: str, policy: Any, env_cfg: dict[str, Any], seeds: lis
                 break
         runs = [("learned", summary(env.core.market).iloc[0])]
         if scripted_too:
-            mcfg = MarketConfig(customers=int(env_cfg["customers"]), arrival_rate=float(env_cfg["arrival_rate"]),
-                                pool_size=int(env_cfg["pool_size"]), seed=seed)
-            runs.append(
-                (
-                    "scripted",
-                    summary(
-                        simulate(mcfg, strategies_from_config(env_cfg["advertisers"], [agent, *rivals]), steps)
-                    ).iloc[0],
-                )
-            )
+            runs.append(("scripted", scripted_run(agent, env_cfg, seed, steps)))
         for kind, r in runs:
             rows.append(
                 {
@@ -111,3 +102,13 @@ def evaluate_bidder(agent: str, policy: Any, env_cfg: dict[str, Any], seeds: lis
                 }
             )
     return pd.DataFrame(rows)
+
+
+def scripted_run(agent: str, env_cfg: dict[str, Any], seed: int, steps: int) -> pd.Series:
+    """What the scripted strategy ``agent`` does on ``seed`` against the other scripts (summary's row: spend,
+    revenue, ROAS, ...): the side a learned bidder is compared with."""
+    names = list(env_cfg["advertisers"])
+    mcfg = MarketConfig(customers=int(env_cfg["customers"]), arrival_rate=float(env_cfg["arrival_rate"]),
+                        pool_size=int(env_cfg["pool_size"]), seed=seed)
+    order = [agent, *(n for n in names if n != agent)]
+    return summary(simulate(mcfg, strategies_from_config(env_cfg["advertisers"], order), steps)).iloc[0]

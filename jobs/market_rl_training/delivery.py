@@ -1,0 +1,51 @@
+"""The spend every learned bidder must deliver: a constraint, trained with a Lagrange multiplier.
+
+A learned bidder replaces a script whose advertiser expects its budget at work; profit on a sliver of that
+spend is a different product (the verdict calls it "out-earns on less spend"). Every learner therefore trains
+under ``spend >= floor x its script's spend`` (on the selection seeds). The constraint enters the reward as
+``value x spend`` (RetargetingParallelEnv.set_spend_values), and ``value`` is found by dual ascent: after each
+evaluation it moves by ``step x (floor - spend share)``, never below 0. A learner that delivers enough keeps
+value 0 and learns on profit alone; the verdicts judge profit alone either way. It is the dual treatment that
+budget pacing in autobidding gives the opposite constraint, a spend cap (Balseiro & Gur, "Learning in repeated
+auctions with budgets", 2019), turned into a spend floor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.market.policies import scripted_run
+
+
+@dataclass
+class Delivery:
+    """The delivery constraint of each learner and its current Lagrange multiplier (``values``)."""
+
+    floor: float
+    step: float
+    script_spend: dict[str, float]
+    values: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def measure(cls, agents: list[str], env_cfg: dict, seeds: list[int], steps: int, floor: float,
+                step: float) -> Delivery:
+        """Each agent's script spend: its mean over ``seeds`` against the other scripts."""
+        spend = {a: float(np.mean([scripted_run(a, env_cfg, s, steps)["spend"] for s in seeds])) for a in agents}
+        return cls(floor, step, spend, {a: 0.0 for a in agents})
+
+    def share(self, agent: str, spend: float) -> float:
+        """``spend`` as a share of the agent's script spend (1 when the script spends nothing)."""
+        ref = self.script_spend[agent]
+        return spend / ref if ref > 0 else 1.0
+
+    def rank(self, agent: str, profit: float, spend: float) -> tuple[bool, float]:
+        """Which of two evaluated policies to keep: one that delivers beats one that does not; then profit."""
+        return self.share(agent, spend) >= self.floor, profit
+
+    def update(self, agent: str, spend: float) -> float:
+        """One dual-ascent step from an evaluation's spend; the agent's new multiplier."""
+        value = max(0.0, self.values.get(agent, 0.0) + self.step * (self.floor - self.share(agent, spend)))
+        self.values[agent] = value
+        return value
