@@ -39,6 +39,12 @@ def test_every_family_goes_through_the_curriculum(trained: dict) -> None:
     # Evaluated at the last iteration (smoke: before eval_every): the kept module is the best evaluated one.
     assert all(p["best_iteration"] == 3 and np.isfinite(p["eval_profit"]) for p in trained["policies"].values())
     assert all(p["spend_share"] > 0 for p in trained["policies"].values())  # of its script's spend, as delivered
+    # Each evaluation took one dual step on the learner's spend value: up by the shortfall, never below 0.
+    spend = pd.read_csv(Path(trained["bidders_dir"]) / "delivery.csv")
+    assert sorted(spend["agent"]) == sorted(AGENTS) and (spend["iteration"] == 3).all()
+    expected = (spend["value_before"] + cfg.spend_value_step * (cfg.spend_floor - spend["spend_share"])).clip(lower=0)
+    np.testing.assert_allclose(spend["value_after"], expected)
+    assert (Path(trained["bidders_dir"]) / "delivery.png").is_file()
     league = history[history["stage"] == "league round 1"]  # smoke: one round of one iteration per family
     assert sorted(league["agent"]) == sorted(AGENTS) and (league["iteration"] == 4).all()
 
@@ -152,7 +158,8 @@ def test_the_report_page_reads_in_a_browser(trained: dict) -> None:
     from tests.browser import check_report
 
     seen = check_report(Path(trained["report_html"]), "market_rl_training")
-    assert seen["images"] == 3 and any(f.startswith("Pricing PPO") for f in seen["findings"])
+    # Verdicts, learning curves, spend delivered, league.
+    assert seen["images"] == 4 and any(f.startswith("Pricing PPO") for f in seen["findings"])
     assert any(f.startswith("League: re-training each family") for f in seen["findings"])
     assert sum(" its script: profit " in f and "paired over 3 seeds" in f for f in seen["findings"]) == len(AGENTS)
 

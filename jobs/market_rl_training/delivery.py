@@ -13,9 +13,13 @@ auctions with budgets", 2019), turned into a spend floor.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from jobs.plots import pyplot, save_png
 from models.market.policies import scripted_run
 
 
@@ -27,6 +31,7 @@ class Delivery:
     step: float
     script_spend: dict[str, float]
     values: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)  # one row per evaluation: what the step saw
 
     @classmethod
     def measure(cls, agents: list[str], env_cfg: dict, seeds: list[int], steps: int, floor: float,
@@ -44,8 +49,29 @@ class Delivery:
         """Which of two evaluated policies to keep: one that delivers beats one that does not; then profit."""
         return self.share(agent, spend) >= self.floor, profit
 
-    def update(self, agent: str, spend: float) -> float:
-        """One dual-ascent step from an evaluation's spend; the agent's new multiplier."""
-        value = max(0.0, self.values.get(agent, 0.0) + self.step * (self.floor - self.share(agent, spend)))
+    def update(self, agent: str, spend: float, iteration: int = 0) -> float:
+        """One dual-ascent step from an evaluation's spend (at training ``iteration``); the agent's new
+        multiplier."""
+        share = self.share(agent, spend)
+        value = max(0.0, self.values.get(agent, 0.0) + self.step * (self.floor - share))
+        self.history.append({"agent": agent, "iteration": iteration, "spend_share": share,
+                             "value_before": self.values.get(agent, 0.0), "value_after": value})
         self.values[agent] = value
         return value
+
+
+def delivery_png(history: pd.DataFrame, floor: float, path: Path) -> Path:
+    """Per learner and evaluation: its share of the script's spend against the floor, and the spend value the
+    dual step set from it."""
+    plt = pyplot()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+    for agent, g in history.groupby("agent", sort=False):
+        ax.plot(g["iteration"], g["spend_share"], marker="o", ms=3, label=agent)
+        bx.plot(g["iteration"], g["value_after"], marker="o", ms=3, label=agent)
+    ax.axhline(floor, color="grey", ls=":")
+    ax.set(xlabel="training iteration", ylabel="spend / the script's (selection seeds)",
+           title=f"Spend delivered (dotted: the floor, {floor:.0%})")
+    bx.set(xlabel="training iteration", ylabel="value of a unit of spend in the reward",
+           title="Spend value (Lagrange multiplier)")
+    ax.legend(fontsize=8)
+    return save_png(fig, path, dpi=100)

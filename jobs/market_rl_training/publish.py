@@ -66,9 +66,9 @@ def verdicts_png(bid: pd.DataFrame, path: Path) -> Path:
 
 
 def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: list[Path], run_id: str,
-         seeds: int) -> Page:
+         seeds: int, spend_floor: float) -> Page:
     """Verdicts first: each learned bidder against its script (ROAS and spend), the pricing PPO against the best
-    baseline."""
+    baseline. ``spend_floor``: the share of its script's spend every learner trained to deliver."""
     findings = []
     for r in bid.itertuples():
         # The spend that qualifies "out-earns" closes the sentence, so the verb alone comes first.
@@ -118,18 +118,24 @@ def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: li
                           f"only with the profit interval above zero at {COMPARABLE_SPEND:.0%} or more of its spend.",
                           [pngs[0]], bid_view),
                   Section("Learning curves", "Mean episode return per training iteration; dotted lines mark the "
-                          "next curriculum stage; the league rounds' iterations follow the curriculum's.",
+                          "next curriculum stage; the league rounds' iterations follow the curriculum's. Every "
+                          f"learner trains to deliver {spend_floor:.0%} of its script's spend: its reward values a "
+                          "unit of spend at a multiplier that rises while it delivers less (dual ascent).",
                           [p for p in pngs[1:] if p.name != "league.png"]),
                   *([Section("League rounds", "After the curriculum each family in turn re-trains against every "
                              "other learner's current policy, frozen. Gain: the paired profit difference on the "
                              "selection seeds before and after, against those same policies (an exploitability "
-                             "proxy); a re-trained policy is kept only if it earned more.",
+                             "proxy); a re-trained policy is kept only if it ranks higher: one that delivers its "
+                             "share of the script's spend over one that does not, then profit.",
                              [p for p in pngs if p.name == "league.png"],
                              formatted(league[["round", "agent", "family", "opponents", "profit_before",
-                                               "profit_after", "gain", "gain_lo", "gain_hi", "kept"]],
-                                       {"profit_before": "money", "profit_after": "money"}, {"gain": "money"},
+                                               "profit_after", "gain", "gain_lo", "gain_hi", "spend_share_before",
+                                               "spend_share_after", "kept"]],
+                                       {"profit_before": "money", "profit_after": "money",
+                                        "spend_share_before": "pct", "spend_share_after": "pct"}, {"gain": "money"},
                                        {"profit_before": "profit before", "profit_after": "profit after",
-                                        "gain": "gain (95%)"}))] if len(league) else []),
+                                        "gain": "gain (95%)", "spend_share_before": "spend before",
+                                        "spend_share_after": "spend after"}))] if len(league) else []),
                   Section("Dynamic pricing", "", [], price_view)],
         details={"Bidders": bid, "Pricing": price, **({"League": league} if len(league) else {})},
     )
@@ -172,10 +178,11 @@ def run_report(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> dict[st
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines))
     pngs = [verdicts_png(bid, ctx.run_dir / "report" / "verdicts.png"),
-            *[p for p in [Path(state["bidders_dir"]) / n for n in ("learning_curves.png", "league.png")]
+            *[p for p in [Path(state["bidders_dir"]) / n for n in ("learning_curves.png", "delivery.png", "league.png")]
               if p.is_file()]]
     seeds = len(cfg.eval_seed_list("verdict"))
-    html = write(page(state, bid, price, pngs, ctx.run_id, seeds), ctx.run_dir / "report" / "report.html")
+    html = write(page(state, bid, price, pngs, ctx.run_id, seeds, cfg.spend_floor),
+                 ctx.run_dir / "report" / "report.html")
     for p in (path, html, pngs[0]):
         mlflow.log_artifact(str(p), "report")
     return {**state, "report_path": str(path), "report_html": str(html)}

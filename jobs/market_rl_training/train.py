@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.market_rl_training.config import RlConfig
-from jobs.market_rl_training.delivery import Delivery
+from jobs.market_rl_training.delivery import Delivery, delivery_png
 from jobs.paths import RunContext, atomic_path, save_directory, write_json, write_table
 from jobs.plots import pyplot, save_png
 from models.common.intervals import t_interval
@@ -115,6 +115,10 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
         hist.drop(columns=["checkpoint"], errors="ignore").to_csv(tmp, index=False)
     png = curves_png(hist, out / "learning_curves.png")
     artifacts = [out / "history.csv", png]
+    if delivery.history:
+        spend = pd.DataFrame(delivery.history)
+        artifacts += [write_table(spend, out / "delivery.csv"), delivery_png(spend, cfg.spend_floor,
+                                                                             out / "delivery.png")]
     if len(league):
         artifacts += [write_table(league, out / "league.csv"), league_png(league, out / "league.png")]
     for p in artifacts:
@@ -278,7 +282,7 @@ def keep_best(algo: Any, fam: Any, iteration: int, best: dict[str, tuple[bool, f
                              scripted_too=False)
         profit, roas, spend = float(df["profit"].mean()), float(df["roas"].mean()), float(df["spend"].mean())
         share, rank = delivery.share(agent, spend), delivery.rank(agent, profit, spend)
-        value = delivery.update(agent, spend)
+        value = delivery.update(agent, spend, iteration)
         mlflow.log_metrics({f"{agent}.eval_profit": profit, f"{agent}.eval_roas": roas,
                             f"{agent}.eval_spend_share": share, f"{agent}.spend_value": value}, step=iteration)
         if agent not in best or rank > best[agent]:
