@@ -114,5 +114,8 @@ def test_the_spend_value_rises_while_a_learner_under_delivers_and_a_delivering_p
     assert d.update("a", 500.0) == pytest.approx(0.3 - 0.2)    # 100%: a surplus lowers it
     assert d.update("a", 1000.0) == 0.0                        # never below 0: profit alone again
     assert d.update("quiet", 0.0) == 0.0 and d.share("quiet", 10.0) == 1.0  # a script that spends nothing
+    with pytest.raises(ValueError, match="a: the evaluation at iteration 7 spent nan, not a number"):
+        d.update("a", float("nan"), 7)
+    assert d.values["a"] == 0.0 and len(d.history) == 5  # the bad evaluation changed nothing
     assert d.rank("a", 100.0, 420.0) > d.rank("a", 900.0, 300.0)  # delivers (84%) beats out-earns on 60%
     assert d.rank("a", 200.0, 420.0) > d.rank("a", 100.0, 450.0)  # both deliver: profit decides

@@ -53,6 +53,9 @@ class Delivery:
         """One dual-ascent step from an evaluation's spend (at training ``iteration``); the agent's new
         multiplier."""
         share = self.share(agent, spend)
+        if not np.isfinite(share):  # a NaN value would turn every later reward into NaN
+            raise ValueError(f"{agent}: the evaluation at iteration {iteration} spent {spend}, not a number: "
+                             "no spend value follows from it")
         value = max(0.0, self.values.get(agent, 0.0) + self.step * (self.floor - share))
         self.history.append({"agent": agent, "iteration": iteration, "spend_share": share,
                              "value_before": self.values.get(agent, 0.0), "value_after": value})
