@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,28 +129,27 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
     return algo
 
 
-def set_complexity(algo: Any, complexity: float) -> None:
-    """Every env of every env runner moves to this curriculum complexity (from the next episode)."""
+def _each_env(algo: Any, fn: Callable[[Any], None]) -> None:
+    """``fn(env)`` on the RetargetingParallelEnv of every env copy of every env runner (run where the env lives:
+    a Ray actor or the driver)."""
     def apply(runner: Any) -> None:
         if runner.env is None:  # the driver's runner when remote runners sample
             return
         for e in runner.env.envs:
-            e.unwrapped.par_env.set_complexity(complexity)
+            fn(e.unwrapped.par_env)
 
     algo.env_runner_group.foreach_env_runner(apply, local_env_runner=True)
+
+
+def set_complexity(algo: Any, complexity: float) -> None:
+    """Every env of every env runner moves to this curriculum complexity (from the next episode)."""
+    _each_env(algo, lambda env: env.set_complexity(complexity))
 
 
 def set_spend_values(algo: Any, values: dict[str, float]) -> None:
     """Every env of every env runner rewards these learners' spend at these Lagrange multipliers
     (RetargetingParallelEnv.set_spend_values); learners of another family are not in ``values``."""
-    def apply(runner: Any) -> None:
-        if runner.env is None:
-            return
-        for e in runner.env.envs:
-            par = e.unwrapped.par_env
-            par.set_spend_values({a: v for a, v in values.items() if a in par.possible_agents})
-
-    algo.env_runner_group.foreach_env_runner(apply, local_env_runner=True)
+    _each_env(algo, lambda env: env.set_spend_values({a: v for a, v in values.items() if a in env.possible_agents}))
 
 
 def load_module(path: str) -> Any:
@@ -175,14 +175,8 @@ def frozen_policies(paths: dict[str, str] | None) -> dict[str, Any]:
 
 def set_opponents(algo: Any, paths: dict[str, str]) -> None:
     """Every env of every env runner plays against these frozen learned bidders from its next episode."""
-    def apply(runner: Any) -> None:
-        if runner.env is None:
-            return
-        policies = frozen_policies(paths)  # loaded where the env lives (a Ray actor or the driver)
-        for e in runner.env.envs:
-            e.unwrapped.par_env.set_opponents(policies)
-
-    algo.env_runner_group.foreach_env_runner(apply, local_env_runner=True)
+    # Loaded where the env lives (a Ray actor or the driver); _module caches each checkpoint once per process.
+    _each_env(algo, lambda env: env.set_opponents(frozen_policies(paths)))
 
 
 def train_curriculum(algo: Any, curriculum: Curriculum, on_iteration: Any, checkpoint_every: int, ckpt_dir: Path,
