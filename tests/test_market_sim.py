@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,16 @@ from models.market.customers import (
     advance,
     make_customers,
 )
-from models.market.simulator import MarketConfig, make_market, simulate, step, strategies_from_config, summary
+from models.market.simulator import (
+    STAGE_CTR_LIFT,
+    MarketConfig,
+    bids_for,
+    make_market,
+    simulate,
+    step,
+    strategies_from_config,
+    summary,
+)
 from tests.auction_reference import reference_auctions
 
 ADVERTISERS = load_advertisers()
@@ -132,3 +143,39 @@ def test_expected_revenue_matches_realised_revenue_on_average() -> None:
     big = conversions >= 100  # enough purchases for a per-advertiser check (order values vary 0.6-1.4x)
     assert big.sum() >= 2
     np.testing.assert_allclose(expected[big], realised[big], rtol=0.15)
+
+
+def test_an_advertisers_assortment_follows_its_name_not_its_list_position() -> None:
+    cfg = MarketConfig(customers=500, pool_size=1000, seed=7)
+    listed = strategies_from_config(ADVERTISERS)
+    forward = make_market(cfg, listed).affinity
+    np.testing.assert_array_equal(make_market(cfg, listed[::-1]).affinity, forward[::-1])
+    np.testing.assert_array_equal(make_market(cfg, listed[2:3]).affinity, forward[2:3])  # alone, or among others
+    assert len({row.tobytes() for row in forward}) == len(listed)  # each advertiser its own assortment
+    assert not np.array_equal(make_market(replace(cfg, seed=8), listed).affinity, forward)  # a seed draws anew
+
+
+def test_bids_follow_the_formula_with_the_retargeting_bonus_of_past_clickers() -> None:
+    """The bid kernel reads a bit per advertiser a customer clicked (not the click counts): the same bids as the
+    formula on ``clicks_by``, for customers who clicked one advertiser, several or none."""
+    # Every advertiser with a bonus of its own (the configured one bids on warm stages only, where it always applies).
+    strategies = [replace(s, retarget_bonus=1.5 + 0.25 * i) for i, s in enumerate(strategies_from_config(ADVERTISERS))]
+    m = simulate(MarketConfig(customers=3000, arrival_rate=0.05, pool_size=5000, seed=2), strategies, 72)
+    c, k = m.customers, m.k
+    assert np.array_equal((c.clicked[:, None] >> np.arange(k)) & 1 == 1, c.clicks_by > 0)
+    assert (c.clicks_by > 0).sum(axis=1).max() >= 2 and (c.clicks_by > 0).any(axis=1).mean() < 0.9
+    cust = np.arange(c.n)
+    pctr = np.random.default_rng(0).uniform(0.01, 0.2, c.n)
+    on_stage = np.stack([s.stage_mask() for s in strategies])[:, c.stage].T
+    warm = np.isin(c.stage, [CONSIDERATION, CHURN_RISK])[:, None] | (c.clicks_by > 0)
+    bonus = np.where(warm, np.array([s.retarget_bonus for s in strategies]), 1.0)
+    value = np.array([s.value_per_click for s in strategies]) * m.affinity[:, c.category].T
+    expected = np.where(on_stage, pctr[:, None] * STAGE_CTR_LIFT[c.stage][:, None] * value * m.multipliers * bonus,
+                        0.0)
+    np.testing.assert_allclose(bids_for(m, cust, pctr), expected, rtol=1e-12)
+
+
+def test_a_market_of_more_advertisers_than_the_click_bit_set_holds_is_refused() -> None:
+    with pytest.raises(ValueError, match="at most 32 advertisers.*got 33"):
+        make_customers(10, 33, np.random.default_rng(0))
+    assert make_customers(10, 32, np.random.default_rng(0)).clicked.dtype == np.uint32

@@ -27,6 +27,7 @@ STREAMS: dict[str, int | tuple[int | None, str]] = {
     "market.inventory": 11,
     "market.ctr_noise": 12,
     "market.clicks": 13,
+    "market.affinity": 14,           # + the advertiser's name (crc32): its assortment wherever it is listed
     "rllib.replay_buffer": 7,
     "serving.purchases": 21,         # simulated shoppers' purchase draws
     "serving.banner_visits": 22,     # simulated banner visitors' contexts and clicks

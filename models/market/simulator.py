@@ -17,6 +17,7 @@ lifecycle (models.market.customers).
 from __future__ import annotations
 
 import functools
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ from models.market.customers import (
     LifecycleRules,
     advance,
     make_customers,
+    mark_clicks,
 )
 
 # Clicks are likelier further down the funnel: a stage multiplier on the impression's true CTR.
@@ -160,17 +162,25 @@ def make_market(cfg: MarketConfig, strategies: list[Strategy], ctr_model: Any = 
     p, pctr, hour = pool if pool is not None else inventory(cfg.pool_size, cfg.seed, ctr_model, cfg.ctr_noise,
                                                             cfg.world_seed)
     customers = make_customers(cfg.customers, len(strategies), rng)
-    # Advertisers sell different assortments: a seeded log-normal affinity per category spreads their values.
-    affinity = rng.lognormal(0.0, 0.5, (len(strategies), len(CATEGORIES)))
     return Market(cfg, list(strategies), customers, p, pctr, hour, rng,
-                  multipliers=np.array([s.multiplier for s in strategies]), affinity=affinity,
+                  multipliers=np.array([s.multiplier for s in strategies]), affinity=assortments(cfg.seed, strategies),
                   totals={m: np.zeros(len(strategies)) for m in METRICS})
 
 
-def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray) -> np.ndarray:
+def assortments(seed: int, strategies: list[Strategy]) -> np.ndarray:
+    """(advertisers, categories) affinities: advertisers sell different assortments, a seeded log-normal value
+    per category. Drawn from a stream keyed by the advertiser's name, not its position in the list: a learner
+    trained second in its family and judged first, or a script listed in another order, keeps its assortment."""
+    return np.stack([stream(seed, "market.affinity", zlib.crc32(s.name.encode())).lognormal(0.0, 0.5, len(CATEGORIES))
+                     for s in strategies])
+
+
+def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray, stage: np.ndarray | None = None) -> np.ndarray:
     """(opportunities, advertisers) bids in currency: pCTR (stage-adjusted) x value x multiplier, 0 off-target.
 
-    ``pctr``: (opportunities,) when every bidder uses the same estimate, or (opportunities, advertisers)."""
+    ``pctr``: (opportunities,) when every bidder uses the same estimate, or (opportunities, advertisers).
+    ``stage``: the customers' stages ``m.customers.stage[cust]`` when the caller has them already."""
+    stage = m.customers.stage[cust] if stage is None else stage
     k = m.k
     if m._bid_terms is None:  # the strategies are frozen: their stage masks and constants are read once
         m._bid_terms = (np.stack([s.stage_mask() for s in m.strategies]),
@@ -179,26 +189,28 @@ def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray) -> np.ndarray:
     on_stage, value, bonus = m._bid_terms
     est = np.broadcast_to(pctr[:, None], (len(cust), k)) if pctr.ndim == 1 else pctr
     out = np.empty((len(cust), k))
-    _bid_kernel(m.customers.stage, m.customers.category, m.customers.clicks_by, cust, est, on_stage, value,
+    _bid_kernel(stage, m.customers.category, m.customers.clicked, cust, est, on_stage, value,
                 m.affinity, m.multipliers, bonus, STAGE_CTR_LIFT, out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def _bid_kernel(stage: np.ndarray, category: np.ndarray, clicks_by: np.ndarray, cust: np.ndarray, pctr: np.ndarray,
+def _bid_kernel(stage: np.ndarray, category: np.ndarray, clicked: np.ndarray, cust: np.ndarray, pctr: np.ndarray,
                 on_stage: np.ndarray, value: np.ndarray, affinity: np.ndarray, multipliers: np.ndarray,
                 bonus: np.ndarray, lift: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """One bid per opportunity and advertiser, multiplied in the order the array expression used (same floats)."""
+    """One bid per opportunity and advertiser, multiplied in the order the array expression used (same floats).
+    ``stage``: per opportunity; ``clicked``: per customer, a bit per advertiser it clicked."""
     n, k = out.shape
     for i in range(n):
         c = cust[i]
-        s = stage[c]
+        s = stage[i]
         warm = s == CONSIDERATION or s == CHURN_RISK  # retargeting stages: every bidder applies its bonus
+        seen = clicked[c]
         for a in range(k):
             if not on_stage[a, s]:
                 out[i, a] = 0.0
                 continue
-            factor = bonus[a] if (warm or clicks_by[c, a] > 0) else 1.0
+            factor = bonus[a] if (warm or (seen >> a) & 1) else 1.0
             out[i, a] = pctr[i, a] * lift[s] * (value[a] * affinity[a, category[c]]) * multipliers[a] * factor
 
 
@@ -214,11 +226,12 @@ def step(m: Market, steps_total: int, bid_scale: dict[int, float | np.ndarray] |
     cust = rng.integers(0, c.n, n)
     imp = rng.integers(0, len(m.pool_p), n)
     pctr = m.pool_pctr[imp] if m.pool_pctr.ndim == 1 else m.pool_pctr[:, imp].T  # one estimate, or one per advertiser
-    raw = bids_for(m, cust, pctr)
+    cs = c.stage[cust]  # each opportunity's stage, read once: random reads into the population cost most of a step
+    raw = bids_for(m, cust, pctr, cs)
     for i, factor in (bid_scale or {}).items():
         f = np.asarray(factor, dtype=np.float64)
         if f.ndim:  # one factor per lifecycle stage: each opportunity's bid by its customer's stage
-            raw[:, i] *= f[c.stage[cust]]
+            raw[:, i] *= f[cs]
         elif f != 1.0:
             raw[:, i] *= f
     m.last_opportunities = cust
@@ -238,24 +251,24 @@ def step(m: Market, steps_total: int, bid_scale: dict[int, float | np.ndarray] |
     ratios = rng.uniform(0.6, 1.4, n)
     res = run_auctions(bids, allowed, cfg.rules, prio)  # bids under the reserve sit out
     m.last_auctions = {"bids": bids, "allowed": allowed, "prio": prio, "winner": res.winner, "price": res.price}
-    bid_count, bid_by_stage = _bid_stats(bids, c.stage, cust)
+    bid_count, bid_by_stage = _bid_stats(bids, cs)
     won = res.winner >= 0
-    w, wc = res.winner[won], cust[won]
-    p_true = np.clip(m.pool_p[imp[won]] * STAGE_CTR_LIFT[c.stage[wc]], 0, 1)
+    w, wc, ws = res.winner[won], cust[won], cs[won]
+    p_true = np.clip(m.pool_p[imp[won]] * STAGE_CTR_LIFT[ws], 0, 1)
     clicked = dice[0, won] < p_true
-    carted = clicked & (dice[1, won] < CART_RATE[c.stage[wc]])
+    carted = clicked & (dice[1, won] < CART_RATE[ws])
     # The basket's price relative to the category's usual order: dearer baskets are bought less often.
     ratio = ratios[won]
     order = ORDER_VALUE[c.category[wc]] * ratio
-    bought = carted & (dice[2, won] < BUY_RATE[c.stage[wc]] * np.exp(-cfg.price_sensitivity * (ratio - 1.0)))
+    bought = carted & (dice[2, won] < BUY_RATE[ws] * np.exp(-cfg.price_sensitivity * (ratio - 1.0)))
     revenue = np.where(bought, order, 0.0)
     # What a win is worth before the dice: P(click) x P(cart) x P(buy) x order value, averaged over the
     # basket's price ratio. A lower-variance learning signal than the rare realised purchases.
-    buy_given_cart = BUY_RATE[c.stage[wc]] * _mean_price_factor(cfg.price_sensitivity)
-    expected = p_true * CART_RATE[c.stage[wc]] * buy_given_cart * ORDER_VALUE[c.category[wc]]
+    buy_given_cart = BUY_RATE[ws] * _mean_price_factor(cfg.price_sensitivity)
+    expected = p_true * CART_RATE[ws] * buy_given_cart * ORDER_VALUE[c.category[wc]]
     # Customer-level behaviour as indices: ad clicks plus organic visits (a binomial count of random customers).
     organic = rng.integers(0, c.n, rng.binomial(c.n, cfg.lifecycle.organic_visit_rate))
-    np.add.at(c.clicks_by, (wc[clicked], w[clicked]), 1)
+    mark_clicks(c, wc[clicked], w[clicked])
     advance(c, m.t, np.concatenate([wc[clicked], organic]), wc[carted], wc[bought], revenue[bought], cfg.lifecycle)
     row = {
         "auctions": np.full(k, float(n)), "bids": bid_count,
@@ -284,9 +297,9 @@ def _mean_price_factor(sensitivity: float) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _bid_stats(bids: np.ndarray, stage: np.ndarray, cust: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _bid_stats(bids: np.ndarray, stage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bids placed per advertiser, and the mean bid per opportunity (over advertisers, in currency) by the
-    customer's stage, in one pass over the step's bids."""  # pragma: no cover - compiled
+    customer's stage (``stage``: per opportunity), in one pass over the step's bids."""  # pragma: no cover - compiled
     n, k = bids.shape
     placed = np.zeros(k)
     total = np.zeros(len(STAGE_CTR_LIFT))
@@ -297,7 +310,7 @@ def _bid_stats(bids: np.ndarray, stage: np.ndarray, cust: np.ndarray) -> tuple[n
             row += bids[i, a]
             if bids[i, a] > 0:
                 placed[a] += 1
-        s = stage[cust[i]]
+        s = stage[i]
         total[s] += row / max(k, 1) / CENT
         count[s] += 1
     for s in range(len(total)):
