@@ -46,7 +46,7 @@ def main() -> None:
                 "episode_steps": cfg.episode_steps,
                 "batch": cfg.batch,
                 "iterations_per_stage": [s.iterations for s in stages],
-                "eval_seeds": cfg.eval_seeds,
+                "eval_seeds": cfg.eval_seeds, "verdict_seeds": cfg.verdict_seeds,
                 "eval_steps": cfg.eval_steps,
                 "pricing_timesteps": cfg.pricing_timesteps,
                 "league_rounds": cfg.league_rounds,

@@ -50,7 +50,10 @@ PARAMS = {
     "eval_every": opt_param(
         "integer", "Evaluate every", "Iterations between evaluations; the best module is kept.", minimum=1
     ),
-    "eval_seeds": opt_param("integer", "Evaluation seeds", "Fixed seeds of learned vs scripted.", minimum=2),
+    "eval_seeds": opt_param("integer", "Evaluation seeds", "Fixed seeds of learned vs scripted during training "
+                            "(the best module per agent is picked on them).", minimum=2),
+    "verdict_seeds": opt_param("integer", "Verdict seeds", "Fixed seeds of the final learned-vs-scripted verdict "
+                               "(apart from the evaluation seeds).", minimum=2),
     "eval_steps": opt_param("integer", "Evaluation hours", "Hours per evaluation run.", minimum=24),
     "league_rounds": opt_param(
         "integer", "League rounds", "After the curriculum, rounds of each family re-training against the other "

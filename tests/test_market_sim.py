@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from jobs.market.advertisers import load_advertisers
+from models.market.auction import to_cents
 from models.market.customers import (
     AWARENESS,
     CHURN_RISK,
@@ -16,6 +17,7 @@ from models.market.customers import (
     INTEREST,
     PURCHASE,
     RETENTION,
+    STAGES,
     LifecycleRules,
     advance,
     make_customers,
@@ -157,7 +159,8 @@ def test_an_advertisers_assortment_follows_its_name_not_its_list_position() -> N
 
 def test_bids_follow_the_formula_with_the_retargeting_bonus_of_past_clickers() -> None:
     """The bid kernel reads a bit per advertiser a customer clicked (not the click counts): the same bids as the
-    formula on ``clicks_by``, for customers who clicked one advertiser, several or none."""
+    formula on ``clicks_by``, for customers who clicked one advertiser, several or none; in cents as ``to_cents``
+    rounds and clips them, with a factor on one advertiser's bids or one per stage on another's."""
     # Every advertiser with a bonus of its own (the configured one bids on warm stages only, where it always applies).
     strategies = [replace(s, retarget_bonus=1.5 + 0.25 * i) for i, s in enumerate(strategies_from_config(ADVERTISERS))]
     m = simulate(MarketConfig(customers=3000, arrival_rate=0.05, pool_size=5000, seed=2), strategies, 72)
@@ -172,7 +175,13 @@ def test_bids_follow_the_formula_with_the_retargeting_bonus_of_past_clickers() -
     value = np.array([s.value_per_click for s in strategies]) * m.affinity[:, c.category].T
     expected = np.where(on_stage, pctr[:, None] * STAGE_CTR_LIFT[c.stage][:, None] * value * m.multipliers * bonus,
                         0.0)
-    np.testing.assert_allclose(bids_for(m, cust, pctr), expected, rtol=1e-12)
+    got = bids_for(m, cust, pctr)
+    np.testing.assert_array_equal(got.cents, np.where(expected > 0, to_cents(expected, m.cfg.rules), 0))
+    np.testing.assert_array_equal(got.placed, (expected > 0).sum(axis=0))
+    scaled = bids_for(m, cust, pctr, bid_scale={1: 2.0, 3: np.linspace(0.25, 4.0, len(STAGES))})
+    expected[:, 1] *= 2.0
+    expected[:, 3] *= np.linspace(0.25, 4.0, len(STAGES))[c.stage]
+    np.testing.assert_array_equal(scaled.cents, np.where(expected > 0, to_cents(expected, m.cfg.rules), 0))
 
 
 def test_a_market_of_more_advertisers_than_the_click_bit_set_holds_is_refused() -> None:

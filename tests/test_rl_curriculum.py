@@ -69,6 +69,12 @@ def test_the_config_validates_who_learns_and_hashes_every_knob() -> None:
     assert [s.iterations for s in load("smoke").stages()] == [1] * 3
     medium = load("medium")  # this pipeline's own profile: five times demo's training, three league rounds
     assert [s.iterations for s in medium.stages()] == [15, 15, 20] and medium.league_rounds == 3
+    # The verdict's seeds are their own count, apart from the selection seeds: the two lists never meet.
+    verdict, select = medium.eval_seed_list("verdict"), medium.eval_seed_list("select")
+    assert (len(verdict), len(select)) == (medium.verdict_seeds, medium.eval_seeds) == (40, 20)
+    assert not set(verdict) & set(select)
+    with pytest.raises(ValueError, match=r"verdict_seeds and pricing_eval_seeds must be >= 2.*got 3, 1 and 4"):
+        load("smoke", {"verdict_seeds": 1})
     from jobs.avazu_ctr.config import load as load_avazu
 
     with pytest.raises(ValueError, match=r"profile must be one of \('smoke', 'demo', 'full'\) for avazu_ctr"):

@@ -35,7 +35,10 @@ class RlConfig:
             the driver samples).
         eval_every: iterations between evaluations of the learners (and at the last); the best
             evaluated module per agent is the one kept and registered.
-        eval_seeds, eval_steps: the fixed-seed evaluation of learned vs scripted bidders.
+        eval_seeds, eval_steps: the fixed-seed evaluation of learned vs scripted bidders during training (the
+            selection seeds: each evaluation picks the best module per agent), hours per evaluation run.
+        verdict_seeds: the final verdict's seeds (disjoint from the selection seeds): played once, so more of
+            them buy narrower intervals for little time.
         league_rounds: rounds of league training after the curriculum (0: none), each family in turn
             re-training against the other learners' current policies; league_iterations: its iterations per
             family and round.
@@ -64,6 +67,7 @@ class RlConfig:
     eval_every: int
     eval_seeds: int
     eval_steps: int
+    verdict_seeds: int
     league_rounds: int
     league_iterations: int
     spend_floor: float
@@ -100,7 +104,9 @@ class RlConfig:
                     1 <= self.envs_per_runner <= self.batch,
                     f"envs_per_runner must be in [1, batch], got {self.envs_per_runner}",
                 ),
-                (self.eval_seeds >= 2 and self.pricing_eval_seeds >= 2, "eval seeds >= 2 (intervals are over seeds)"),
+                (min(self.eval_seeds, self.verdict_seeds, self.pricing_eval_seeds) >= 2,
+                 f"eval_seeds, verdict_seeds and pricing_eval_seeds must be >= 2 (intervals are over seeds), got "
+                 f"{self.eval_seeds}, {self.verdict_seeds} and {self.pricing_eval_seeds}"),
                 (self.pricing_timesteps >= 200, f"pricing_timesteps must be >= 200, got {self.pricing_timesteps}"),
                 (bool(self.agents), "agents: at least one learning advertiser"),
                 (set(self.agents) <= set(advertiser_names()),
@@ -128,7 +134,8 @@ class RlConfig:
         and ``verdict`` judges it: disjoint, so the verdict is not biased by the choice of the best."""
         if purpose not in ("verdict", "select"):
             raise ValueError(f"purpose must be verdict or select, got {purpose!r}")
-        return [derived_seed(self.seed, f"rl.{purpose}", i) for i in range(self.eval_seeds)]
+        count = self.verdict_seeds if purpose == "verdict" else self.eval_seeds
+        return [derived_seed(self.seed, f"rl.{purpose}", i) for i in range(count)]
 
     def env(self) -> dict[str, Any]:
         """The training market as a plain dict (what RLlib hands its env creators), scripted advertisers included."""

@@ -26,7 +26,7 @@ import pandas as pd
 from numba import njit
 
 from models.common.streams import stream
-from models.market.auction import CENT, AuctionRules, even_pacing, priorities, run_auctions, to_cents
+from models.market.auction import CENT, AuctionRules, even_pacing, priorities, run_auctions
 from models.market.customers import (
     BUY_RATE,
     CART_RATE,
@@ -175,11 +175,24 @@ def assortments(seed: int, strategies: list[Strategy]) -> np.ndarray:
                      for s in strategies])
 
 
-def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray, stage: np.ndarray | None = None) -> np.ndarray:
-    """(opportunities, advertisers) bids in currency: pCTR (stage-adjusted) x value x multiplier, 0 off-target.
+@dataclass
+class Bids:
+    """One step's bids: (opportunities, advertisers) in integer cents (0: no bid; else clipped to the rules'
+    [min, max]), bids placed per advertiser, and the mean bid per opportunity (over advertisers, in currency) by
+    the customer's stage."""
+
+    cents: np.ndarray
+    placed: np.ndarray
+    by_stage: np.ndarray
+
+
+def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray, stage: np.ndarray | None = None,
+             bid_scale: dict[int, float | np.ndarray] | None = None) -> Bids:
+    """The step's bids: pCTR (stage-adjusted) x value x multiplier x ``bid_scale``, 0 off-target, in cents.
 
     ``pctr``: (opportunities,) when every bidder uses the same estimate, or (opportunities, advertisers).
-    ``stage``: the customers' stages ``m.customers.stage[cust]`` when the caller has them already."""
+    ``stage``: the customers' stages ``m.customers.stage[cust]`` when the caller has them already.
+    ``bid_scale``: see :func:`step`. One compiled pass: bids, their scaling, the cents and the counts."""
     stage = m.customers.stage[cust] if stage is None else stage
     k = m.k
     if m._bid_terms is None:  # the strategies are frozen: their stage masks and constants are read once
@@ -187,31 +200,48 @@ def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray, stage: np.ndarray | 
                         np.array([s.value_per_click for s in m.strategies]),
                         np.array([s.retarget_bonus for s in m.strategies]))
     on_stage, value, bonus = m._bid_terms
+    scale = np.ones((k, len(STAGES)))
+    for i, factor in (bid_scale or {}).items():
+        scale[i] = np.asarray(factor, dtype=np.float64)  # one factor, or one per lifecycle stage
     est = np.broadcast_to(pctr[:, None], (len(cust), k)) if pctr.ndim == 1 else pctr
-    out = np.empty((len(cust), k))
-    _bid_kernel(stage, m.customers.category, m.customers.clicked, cust, est, on_stage, value,
-                m.affinity, m.multipliers, bonus, STAGE_CTR_LIFT, out)
+    lo, hi, _, _ = m.cfg.rules.cents()
+    out = Bids(np.empty((len(cust), k), dtype=np.int64), np.zeros(k), np.zeros(len(STAGES)))
+    _bid_kernel(stage, m.customers.category, m.customers.clicked, cust, est, on_stage, value, m.affinity,
+                m.multipliers, bonus, STAGE_CTR_LIFT, scale, lo, hi, out.cents, out.placed, out.by_stage)
     return out
 
 
 @njit(cache=True, nogil=True)
 def _bid_kernel(stage: np.ndarray, category: np.ndarray, clicked: np.ndarray, cust: np.ndarray, pctr: np.ndarray,
                 on_stage: np.ndarray, value: np.ndarray, affinity: np.ndarray, multipliers: np.ndarray,
-                bonus: np.ndarray, lift: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """One bid per opportunity and advertiser, multiplied in the order the array expression used (same floats).
+                bonus: np.ndarray, lift: np.ndarray, scale: np.ndarray, lo: int, hi: int, out: np.ndarray,
+                placed: np.ndarray, by_stage: np.ndarray) -> None:  # pragma: no cover - compiled
+    """One bid per opportunity and advertiser, multiplied in the order the array expressions used (same floats),
+    rounded half to even to cents and clipped as ``to_cents``; with the bids placed and the mean bid by stage.
     ``stage``: per opportunity; ``clicked``: per customer, a bit per advertiser it clicked."""
     n, k = out.shape
+    count = np.zeros(len(by_stage))
     for i in range(n):
         c = cust[i]
         s = stage[i]
         warm = s == CONSIDERATION or s == CHURN_RISK  # retargeting stages: every bidder applies its bonus
         seen = clicked[c]
+        row = 0
         for a in range(k):
-            if not on_stage[a, s]:
-                out[i, a] = 0.0
-                continue
-            factor = bonus[a] if (warm or (seen >> a) & 1) else 1.0
-            out[i, a] = pctr[i, a] * lift[s] * (value[a] * affinity[a, category[c]]) * multipliers[a] * factor
+            bid = 0
+            if on_stage[a, s]:
+                factor = bonus[a] if (warm or (seen >> a) & 1) else 1.0
+                v = pctr[i, a] * lift[s] * (value[a] * affinity[a, category[c]]) * multipliers[a] * factor
+                v = v * scale[a, s]
+                if v > 0:
+                    bid = min(max(np.int64(np.rint(v * CENT)), lo), hi)
+                    placed[a] += 1
+            out[i, a] = bid
+            row += bid
+        by_stage[s] += row / max(k, 1) / CENT
+        count[s] += 1
+    for s in range(len(by_stage)):
+        by_stage[s] = by_stage[s] / count[s] if count[s] > 0 else 0.0
 
 
 def step(m: Market, steps_total: int, bid_scale: dict[int, float | np.ndarray] | None = None) -> dict[str, Any]:
@@ -227,15 +257,9 @@ def step(m: Market, steps_total: int, bid_scale: dict[int, float | np.ndarray] |
     imp = rng.integers(0, len(m.pool_p), n)
     pctr = m.pool_pctr[imp] if m.pool_pctr.ndim == 1 else m.pool_pctr[:, imp].T  # one estimate, or one per advertiser
     cs = c.stage[cust]  # each opportunity's stage, read once: random reads into the population cost most of a step
-    raw = bids_for(m, cust, pctr, cs)
-    for i, factor in (bid_scale or {}).items():
-        f = np.asarray(factor, dtype=np.float64)
-        if f.ndim:  # one factor per lifecycle stage: each opportunity's bid by its customer's stage
-            raw[:, i] *= f[cs]
-        elif f != 1.0:
-            raw[:, i] *= f
+    offered = bids_for(m, cust, pctr, cs, bid_scale)
+    bids = offered.cents  # no bid stays 0; a bid is clipped to [min, max]
     m.last_opportunities = cust
-    bids = np.where(raw > 0, to_cents(raw, cfg.rules), 0)  # no bid stays 0; a bid is clipped to [min, max]
     budget = np.array([s.daily_budget * CENT for s in m.strategies], dtype=np.int64)
     hour = m.t % 24
     if hour == 0:
@@ -251,7 +275,7 @@ def step(m: Market, steps_total: int, bid_scale: dict[int, float | np.ndarray] |
     ratios = rng.uniform(0.6, 1.4, n)
     res = run_auctions(bids, allowed, cfg.rules, prio)  # bids under the reserve sit out
     m.last_auctions = {"bids": bids, "allowed": allowed, "prio": prio, "winner": res.winner, "price": res.price}
-    bid_count, bid_by_stage = _bid_stats(bids, cs)
+    bid_count, bid_by_stage = offered.placed, offered.by_stage
     won = res.winner >= 0
     w, wc, ws = res.winner[won], cust[won], cs[won]
     p_true = np.clip(m.pool_p[imp[won]] * STAGE_CTR_LIFT[ws], 0, 1)
@@ -294,28 +318,6 @@ def _mean_price_factor(sensitivity: float) -> float:
     """E[ratio x exp(-s (ratio - 1))] over the basket's price ratio, uniform on [0.6, 1.4] (an 81-point grid)."""
     grid = np.linspace(0.6, 1.4, 81)
     return float(np.mean(grid * np.exp(-sensitivity * (grid - 1.0))))
-
-
-@njit(cache=True, nogil=True)
-def _bid_stats(bids: np.ndarray, stage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bids placed per advertiser, and the mean bid per opportunity (over advertisers, in currency) by the
-    customer's stage (``stage``: per opportunity), in one pass over the step's bids."""  # pragma: no cover - compiled
-    n, k = bids.shape
-    placed = np.zeros(k)
-    total = np.zeros(len(STAGE_CTR_LIFT))
-    count = np.zeros(len(STAGE_CTR_LIFT))
-    for i in range(n):
-        row = 0
-        for a in range(k):
-            row += bids[i, a]
-            if bids[i, a] > 0:
-                placed[a] += 1
-        s = stage[i]
-        total[s] += row / max(k, 1) / CENT
-        count[s] += 1
-    for s in range(len(total)):
-        total[s] = total[s] / count[s] if count[s] > 0 else 0.0
-    return placed, total
 
 
 def _adapt(m: Market, row: dict[str, np.ndarray]) -> None:
