@@ -106,7 +106,7 @@ class Market:
     history: list[dict[str, Any]] = field(default_factory=list)
     last_auctions: dict[str, np.ndarray] = field(default_factory=dict)  # the last step's auction inputs and outcome
     last_opportunities: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # their customers
-    _bid_terms: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _bid_terms: tuple[Any, ...] | None = None
 
     @property
     def k(self) -> int:
@@ -195,16 +195,17 @@ def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray, stage: np.ndarray | 
     ``bid_scale``: see :func:`step`. One compiled pass: bids, their scaling, the cents and the counts."""
     stage = m.customers.stage[cust] if stage is None else stage
     k = m.k
-    if m._bid_terms is None:  # the strategies are frozen: their stage masks and constants are read once
+    if m._bid_terms is None:  # the strategies and rules are frozen: their masks and constants are read once
         m._bid_terms = (np.stack([s.stage_mask() for s in m.strategies]),
                         np.array([s.value_per_click for s in m.strategies]),
-                        np.array([s.retarget_bonus for s in m.strategies]))
-    on_stage, value, bonus = m._bid_terms
-    scale = np.ones((k, len(STAGES)))
-    for i, factor in (bid_scale or {}).items():
-        scale[i] = np.asarray(factor, dtype=np.float64)  # one factor, or one per lifecycle stage
+                        np.array([s.retarget_bonus for s in m.strategies]), np.ones((k, len(STAGES))),
+                        *m.cfg.rules.cents()[:2])
+    on_stage, value, bonus, scale, lo, hi = m._bid_terms
+    if bid_scale:
+        scale = scale.copy()
+        for i, factor in bid_scale.items():
+            scale[i] = np.asarray(factor, dtype=np.float64)  # one factor, or one per lifecycle stage
     est = np.broadcast_to(pctr[:, None], (len(cust), k)) if pctr.ndim == 1 else pctr
-    lo, hi, _, _ = m.cfg.rules.cents()
     out = Bids(np.empty((len(cust), k), dtype=np.int64), np.zeros(k), np.zeros(len(STAGES)))
     _bid_kernel(stage, m.customers.category, m.customers.clicked, cust, est, on_stage, value, m.affinity,
                 m.multipliers, bonus, STAGE_CTR_LIFT, scale, lo, hi, out.cents, out.placed, out.by_stage)
