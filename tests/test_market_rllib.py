@@ -67,8 +67,15 @@ def test_ppo_trains_on_the_market_and_its_checkpoint_acts(tmp_path: Path) -> Non
         ray.shutdown()
 
 
-def test_dqn_training_is_deterministic() -> None:
-    """Same seed, same weights: RLlib's replay buffer draws from an unseeded generator unless build() seeds it."""
+def _weights(module) -> np.ndarray:  # type: ignore[no-untyped-def]
+    return np.concatenate([p.detach().numpy().ravel() for p in module.parameters()])
+
+
+@pytest.mark.parametrize("algorithm", ["DQN", "APPO"])
+def test_training_is_deterministic(algorithm: str) -> None:
+    """Same seed, same weights. DQN: RLlib's replay buffer draws from an unseeded generator unless build() seeds
+    it. APPO: its learner thread published weights on its own time, so the sampler got this update's weights or
+    the previous one's; build()'s learner hands over this update's, which the sampler must hold after train()."""
     import ray
 
     from jobs.market.rllib import build, start_ray
@@ -76,19 +83,25 @@ def test_dqn_training_is_deterministic() -> None:
     from models.market.policies import families
 
     cfg = load("smoke")
-    dqn = next(f for f in families(cfg.agents, cfg.hyperparameters) if f.algorithm == "DQN")
+    fam = next(f for f in families(cfg.agents, cfg.hyperparameters) if f.algorithm == algorithm)
     start_ray()
     try:
-        weights = []
+        runs = []
         for _ in range(2):
-            algo = build(dqn, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner)
-            for _ in range(2):
+            algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner)
+            sampled = []  # the weights the next episodes are sampled with, after each iteration
+            for it in range(4):
                 algo.train()
-            weights.append(
-                np.concatenate([p.detach().numpy().ravel() for p in algo.get_module(dqn.learners[0]).parameters()])
-            )
+                sampled.append(_weights(algo.get_module(fam.learners[0])))
+                if algorithm == "APPO" and it % 2:  # RLlib's APPO syncs the sampler every second training step
+                    learner = algo.learner_group.get_weights([fam.learners[0]])[fam.learners[0]]
+                    sampler = algo.get_module(fam.learners[0]).state_dict()
+                    assert sampler and set(sampler) <= set(learner)
+                    for name, value in sampler.items():  # the latest update's weights, not the one before
+                        np.testing.assert_array_equal(value.numpy(), np.asarray(learner[name]), err_msg=name)
+            runs.append(np.stack(sampled))
             algo.stop()
-        assert np.array_equal(weights[0], weights[1])
+        assert np.array_equal(runs[0], runs[1])
     finally:
         ray.shutdown()
 

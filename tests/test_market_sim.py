@@ -21,6 +21,7 @@ from models.market.customers import (
     LifecycleRules,
     advance,
     make_customers,
+    mark_clicks,
 )
 from models.market.simulator import (
     STAGE_CTR_LIFT,
@@ -158,19 +159,19 @@ def test_an_advertisers_assortment_follows_its_name_not_its_list_position() -> N
 
 
 def test_bids_follow_the_formula_with_the_retargeting_bonus_of_past_clickers() -> None:
-    """The bid kernel reads a bit per advertiser a customer clicked (not the click counts): the same bids as the
-    formula on ``clicks_by``, for customers who clicked one advertiser, several or none; in cents as ``to_cents``
-    rounds and clips them, with a factor on one advertiser's bids or one per stage on another's."""
+    """The bid kernel reads the bit of the advertiser it bids for in the customer's clicked set: the same bids as
+    the formula on the decoded bits, for customers who clicked one advertiser, several or none; in cents as
+    ``to_cents`` rounds and clips them, with a factor on one advertiser's bids or one per stage on another's."""
     # Every advertiser with a bonus of its own (the configured one bids on warm stages only, where it always applies).
     strategies = [replace(s, retarget_bonus=1.5 + 0.25 * i) for i, s in enumerate(strategies_from_config(ADVERTISERS))]
     m = simulate(MarketConfig(customers=3000, arrival_rate=0.05, pool_size=5000, seed=2), strategies, 72)
     c, k = m.customers, m.k
-    assert np.array_equal((c.clicked[:, None] >> np.arange(k)) & 1 == 1, c.clicks_by > 0)
-    assert (c.clicks_by > 0).sum(axis=1).max() >= 2 and (c.clicks_by > 0).any(axis=1).mean() < 0.9
+    reached = c.clicked_advertisers(k)
+    assert reached.sum(axis=1).max() >= 2 and reached.any(axis=1).mean() < 0.9
     cust = np.arange(c.n)
     pctr = np.random.default_rng(0).uniform(0.01, 0.2, c.n)
     on_stage = np.stack([s.stage_mask() for s in strategies])[:, c.stage].T
-    warm = np.isin(c.stage, [CONSIDERATION, CHURN_RISK])[:, None] | (c.clicks_by > 0)
+    warm = np.isin(c.stage, [CONSIDERATION, CHURN_RISK])[:, None] | reached
     bonus = np.where(warm, np.array([s.retarget_bonus for s in strategies]), 1.0)
     value = np.array([s.value_per_click for s in strategies]) * m.affinity[:, c.category].T
     expected = np.where(on_stage, pctr[:, None] * STAGE_CTR_LIFT[c.stage][:, None] * value * m.multipliers * bonus,
@@ -182,6 +183,18 @@ def test_bids_follow_the_formula_with_the_retargeting_bonus_of_past_clickers() -
     expected[:, 1] *= 2.0
     expected[:, 3] *= np.linspace(0.25, 4.0, len(STAGES))[c.stage]
     np.testing.assert_array_equal(scaled.cents, np.where(expected > 0, to_cents(expected, m.cfg.rules), 0))
+
+
+@pytest.mark.parametrize("k", [3, 12, 32])
+def test_marked_clicks_set_exactly_the_bits_of_the_clicked_advertisers(k: int) -> None:
+    rng = np.random.default_rng(k)
+    c = make_customers(50, k, rng)
+    cust, adv = rng.integers(0, 50, 400), rng.integers(0, k, 400)  # repeats included
+    mark_clicks(c, cust[:200], adv[:200])
+    mark_clicks(c, cust[200:], adv[200:])
+    expected = np.zeros((50, k), dtype=bool)
+    expected[cust, adv] = True
+    np.testing.assert_array_equal(c.clicked_advertisers(k), expected)
 
 
 def test_a_market_of_more_advertisers_than_the_click_bit_set_holds_is_refused() -> None:

@@ -70,6 +70,8 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
     from ray.rllib.algorithms.dqn import DQNConfig
     from ray.rllib.algorithms.ppo import PPOConfig
 
+    from jobs.market.appo_learner import InOrderAPPOLearner
+
     learners = list(family.learners)
     rivals = [n for n in env_cfg["advertisers"] if n not in learners]  # every other advertiser keeps its script
     env = {**env_cfg, "learners": learners, "rivals": rivals, "discrete": family.algorithm == "DQN"}
@@ -100,6 +102,12 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
                 minibatch_size=fragment * max((batch // 4) // fragment, 1),  # APPO wants whole fragments
                 num_epochs=h["num_epochs"],
                 entropy_coeff=h["entropy_coeff"],
+                # Reproducible on one machine (InOrderAPPOLearner): the sampler gets every update's weights, and
+                # each batch is one update, queued; RLlib's default circular buffer let the learner thread take a
+                # batch a second time, picked by an unseeded generator, while the next batch was being sampled.
+                learner_class=InOrderAPPOLearner,
+                broadcast_interval=1,
+                use_circular_buffer=False,
             )
             .reporting(min_time_s_per_iteration=0, min_sample_timesteps_per_iteration=batch)
         )
@@ -111,7 +119,9 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
                 lr=h["lr"],
                 gamma=h["gamma"],
                 epsilon=[list(point) for point in h["epsilon"]],  # RLlib's schedule wants lists
-                train_batch_size_per_learner=32,
+                train_batch_size_per_learner=h.get("train_batch", 32),
+                training_intensity=h.get("training_intensity"),
+                n_step=h.get("n_step", 1),
                 num_steps_sampled_before_learning_starts=int(env_cfg["episode_steps"]),
                 replay_buffer_config={"type": "MultiAgentEpisodeReplayBuffer", "capacity": 50_000},
             )

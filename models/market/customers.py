@@ -53,7 +53,6 @@ class Customers:
     cart_value: np.ndarray    # float64, value in the cart now
     last_active: np.ndarray   # int64, timestep of the last visit or purchase
     category: np.ndarray      # int8, preferred category
-    clicks_by: np.ndarray     # (n, advertisers) int32, the customer's response history per advertiser
     clicked: np.ndarray       # (n,) unsigned bit set: bit a once the customer clicked advertiser a (see mark_clicks)
     last_cooled: np.ndarray   # int64, when idleness last moved the customer back a stage
     pending_retention: np.ndarray  # indices that bought in the previous step (PURCHASE -> RETENTION next)
@@ -62,6 +61,10 @@ class Customers:
     @property
     def n(self) -> int:
         return len(self.stage)
+
+    def clicked_advertisers(self, k: int) -> np.ndarray:
+        """(n, k) bool: whether each customer ever clicked each of the market's ``k`` advertisers."""
+        return (self.clicked[:, None] >> np.arange(k, dtype=self.clicked.dtype)) & 1 == 1
 
     def conversion_probability(self) -> np.ndarray:
         """P(a click ends in a purchase) at the current stage."""
@@ -102,7 +105,7 @@ def make_customers(n: int, n_advertisers: int, rng: np.random.Generator) -> Cust
         stage=stage, visits=(purchases * 3 + rng.integers(0, 4, n)).astype(np.int32), purchases=purchases,
         spent=purchases * ORDER_VALUE[category] * rng.uniform(0.7, 1.3, n), cart_value=np.zeros(n),
         last_active=-rng.integers(0, 24 * 20, n).astype(np.int64), category=category,
-        clicks_by=np.zeros((n, n_advertisers), dtype=np.int32), clicked=np.zeros(n, dtype=_bit_set(n_advertisers)),
+        clicked=np.zeros(n, dtype=_bit_set(n_advertisers)),
         last_cooled=np.full(n, -(2**40), dtype=np.int64),
         pending_retention=np.zeros(0, dtype=np.int64), stage_counts=np.bincount(stage, minlength=len(STAGES)))
 
@@ -117,18 +120,17 @@ def _bit_set(n_advertisers: int) -> type:
 
 
 def mark_clicks(c: Customers, cust: np.ndarray, advertiser: np.ndarray) -> None:
-    """Customers ``cust`` clicked the ads of ``advertiser`` (aligned; repeats count): their click counts, and the
-    bit set the bid kernel reads, one byte per opportunity instead of a row of ``clicks_by`` (at a million
-    customers those rows are 20 MB, and reading them at random was half of a market step)."""
-    _mark_clicks(c.clicks_by, c.clicked, np.ascontiguousarray(cust, dtype=np.int64),
+    """Customers ``cust`` clicked the ads of ``advertiser`` (aligned; repeats allowed): set their bits. A bit set,
+    not a count per customer and advertiser: the bid kernel reads one byte per opportunity (rows of counts at a
+    million customers were 20 MB, and reading them at random was half of a market step), and nothing needs how
+    often a customer clicked, only whether."""
+    _mark_clicks(c.clicked, np.ascontiguousarray(cust, dtype=np.int64),
                  np.ascontiguousarray(advertiser, dtype=np.int64))
 
 
 @njit(cache=True, nogil=True)
-def _mark_clicks(clicks_by: np.ndarray, clicked: np.ndarray, cust: np.ndarray,
-                 advertiser: np.ndarray) -> None:  # pragma: no cover - compiled
+def _mark_clicks(clicked: np.ndarray, cust: np.ndarray, advertiser: np.ndarray) -> None:  # pragma: no cover - compiled
     for j in range(len(cust)):
-        clicks_by[cust[j], advertiser[j]] += 1
         clicked[cust[j]] = clicked[cust[j]] | (1 << advertiser[j])
 
 

@@ -344,7 +344,7 @@ def summary(m: Market) -> pd.DataFrame:
                        "impressions": t["wins"], "clicks": t["clicks"], "conversions": t["conversions"],
                        "spend": t["spend"], "revenue": t["revenue"]})
     # CLV: mean lifetime value of the customers who clicked the advertiser's ads (its reached customers).
-    reached = m.customers.clicks_by > 0
+    reached = m.customers.clicked_advertisers(m.k)
     ltv = m.customers.lifetime_value(m.t, m.cfg.lifecycle)
     with np.errstate(invalid="ignore", divide="ignore"):
         df["clv"] = (reached * ltv[:, None]).sum(axis=0) / reached.sum(axis=0)
