@@ -51,8 +51,8 @@ def test_every_family_goes_through_the_curriculum(trained: dict) -> None:
 
 def test_league_round_retrains_each_family_against_the_other_learners(trained: dict) -> None:
     """After the curriculum each family re-trains against the other learners' policies (frozen); the table says
-    per learner what that was worth on the selection seeds, and a policy replaces the league's only if it
-    earned more there."""
+    per learner what that was worth on the selection seeds, and a policy replaces the league's only if it ranks
+    higher there and no lower against the scripted market (where the verdict judges it)."""
     league = pd.DataFrame(trained["league"])
     floor = load("smoke").spend_floor
     assert sorted(league["agent"]) == sorted(AGENTS) and set(league["round"]) == {1}
@@ -61,7 +61,11 @@ def test_league_round_retrains_each_family_against_the_other_learners(trained: d
         assert r.gain == pytest.approx(r.profit_after - r.profit_before, abs=1e-6)
         # Kept: a policy that delivers its share of its script's spend beats one that does not, then profit.
         after, before = (r.spend_share_after >= floor, r.profit_after), (r.spend_share_before >= floor, r.profit_before)
-        assert r.gain_lo <= r.gain <= r.gain_hi and r.kept == (after > before)
+        assert r.gain_lo <= r.gain <= r.gain_hi and r.better_against_league == (after > before)
+        assert r.kept == (r.better_against_league and r.no_worse_against_scripts)
+        after = (r.spend_share_against_scripts_after >= floor, r.profit_against_scripts_after)
+        before = (r.spend_share_against_scripts_before >= floor, r.profit_against_scripts_before)
+        assert r.no_worse_against_scripts == (after >= before)
         policy = trained["policies"][r.agent]
         assert (policy.get("league_round") == 1) == r.kept and Path(policy["module"]).is_dir()
     assert (Path(trained["bidders_dir"]) / "league.png").is_file()

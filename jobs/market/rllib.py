@@ -119,9 +119,7 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
                 lr=h["lr"],
                 gamma=h["gamma"],
                 epsilon=[list(point) for point in h["epsilon"]],  # RLlib's schedule wants lists
-                train_batch_size_per_learner=h.get("train_batch", 32),
-                training_intensity=h.get("training_intensity"),
-                n_step=h.get("n_step", 1),
+                train_batch_size_per_learner=32,
                 num_steps_sampled_before_learning_starts=int(env_cfg["episode_steps"]),
                 replay_buffer_config={"type": "MultiAgentEpisodeReplayBuffer", "capacity": 50_000},
             )

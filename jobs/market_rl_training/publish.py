@@ -125,17 +125,23 @@ def page(state: dict[str, Any], bid: pd.DataFrame, price: pd.DataFrame, pngs: li
                   *([Section("League rounds", "After the curriculum each family in turn re-trains against every "
                              "other learner's current policy, frozen. Gain: the paired profit difference on the "
                              "selection seeds before and after, against those same policies (an exploitability "
-                             "proxy); a re-trained policy is kept only if it ranks higher: one that delivers its "
-                             "share of the script's spend over one that does not, then profit.",
+                             "proxy); a re-trained policy is kept only if it ranks higher there (one that delivers "
+                             "its share of the script's spend over one that does not, then profit) and no lower "
+                             "against the scripted market, where the verdict judges it.",
                              [p for p in pngs if p.name == "league.png"],
                              formatted(league[["round", "agent", "family", "opponents", "profit_before",
                                                "profit_after", "gain", "gain_lo", "gain_hi", "spend_share_before",
-                                               "spend_share_after", "kept"]],
+                                               "spend_share_after", "profit_against_scripts_before",
+                                               "profit_against_scripts_after", "kept"]],
                                        {"profit_before": "money", "profit_after": "money",
-                                        "spend_share_before": "pct", "spend_share_after": "pct"}, {"gain": "money"},
+                                        "spend_share_before": "pct", "spend_share_after": "pct",
+                                        "profit_against_scripts_before": "money",
+                                        "profit_against_scripts_after": "money"}, {"gain": "money"},
                                        {"profit_before": "profit before", "profit_after": "profit after",
                                         "gain": "gain (95%)", "spend_share_before": "spend before",
-                                        "spend_share_after": "spend after"}))] if len(league) else []),
+                                        "spend_share_after": "spend after",
+                                        "profit_against_scripts_before": "vs scripts before",
+                                        "profit_against_scripts_after": "vs scripts after"}))] if len(league) else []),
                   Section("Dynamic pricing", "", [], price_view)],
         details={"Bidders": bid, "Pricing": price, **({"League": league} if len(league) else {})},
     )
