@@ -18,6 +18,10 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.
 export AIRFLOW__CORE__PARALLELISM ?= 2
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL ?= 30
 export AIRFLOW__API__PORT := $(AIRFLOW_PORT)
+# RLlib samples a family's learners in the order of a Python set of their names, which the per-process string
+# hash salt changes: two-learner PPO families trained differently from run to run (jobs/market/rllib.py). A fixed
+# salt for everything make starts (Airflow, the CLI, the tests); the online service keeps a random one (serve).
+export PYTHONHASHSEED ?= 0
 export GX_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
@@ -83,7 +87,7 @@ stack-env: venv
 
 # The online service: SERVING_* settings (serving/config.py); Redis and Postgres default to make stack's.
 serve: venv
-	$(BIN)/python -m serving
+	PYTHONHASHSEED=random $(BIN)/python -m serving
 
 # Executes notebooks/ in order on the smoke profile (NOTEBOOK_PROFILE=demo for real figures); executed copies
 # under data/notebooks/ and in MLflow (experiment notebooks).

@@ -21,12 +21,14 @@ from pathlib import Path
 from common import write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from jobs.hashseed import run_with_fixed_hash_seed  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profile", default="demo")
     args = parser.parse_args()
+    run_with_fixed_hash_seed([__file__, *sys.argv[1:]])
     root = Path(tempfile.mkdtemp(prefix="rl_bench_"))
     os.environ.update({"PLATFORM_DATA_DIR": str(root / "data"), "PLATFORM_MLFLOW_DIR": str(root / "mlflow"),
                        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})

@@ -14,11 +14,14 @@ import json
 import logging
 import sys
 
+from jobs.hashseed import run_with_fixed_hash_seed
 from jobs.runner import PIPELINES, run_pipeline
 
 
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else argv
+    if argv is None:  # the command line, not a caller in this process
+        run_with_fixed_hash_seed(["-m", "jobs", *args_in])
     if args_in[:1] == ["market_demo"]:  # a simulation, not a pipeline of steps
         from jobs.market_demo import main as market_demo
 

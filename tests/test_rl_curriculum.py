@@ -125,3 +125,22 @@ def test_the_spend_value_rises_while_a_learner_under_delivers_and_a_delivering_p
     assert d.values["a"] == 0.0 and len(d.history) == 5  # the bad evaluation changed nothing
     assert d.rank("a", 100.0, 420.0) > d.rank("a", 900.0, 300.0)  # delivers (84%) beats out-earns on 60%
     assert d.rank("a", 200.0, 420.0) > d.rank("a", 100.0, 450.0)  # both deliver: profit decides
+
+
+def test_a_process_without_a_hash_salt_starts_again_with_a_fixed_one() -> None:
+    """RLlib orders a family's learners by string hash: the training entry points fix the salt, so two processes
+    hash the learners' names alike (without it they differ from process to process)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from jobs.hashseed import run_with_fixed_hash_seed; "
+            "run_with_fixed_hash_seed(['-c', 'print(hash(\"aggressive\"), hash(\"adaptive\"))'])")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parent.parent) for _ in range(2)]
+    assert runs[0].stdout == runs[1].stdout and runs[0].stdout.strip()
+    assert "again with PYTHONHASHSEED=0" in runs[0].stderr
+    salted = subprocess.run([sys.executable, "-c", "print(hash('aggressive'))"], env={**env, "PYTHONHASHSEED": "0"},
+                            capture_output=True, text=True, check=True)
+    assert runs[0].stdout.split()[0] == salted.stdout.strip()

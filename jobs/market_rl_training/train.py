@@ -4,6 +4,7 @@ comparison of each learned policy with what it replaces, on fixed seeds at equal
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,11 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
     from models.market.policies import families
 
     out = ctx.run_dir / "bidders"
+    if not os.environ.get("PYTHONHASHSEED"):
+        log.warning("PYTHONHASHSEED is not set: RLlib samples a family's learners in the order of a set of their "
+                    "names, which the per-process hash salt changes, so a PPO family of two learners trains "
+                    "differently from run to run; make, docker-compose, `python -m jobs` and "
+                    "bench/rl_training.py set it to 0")
     start_ray()
     delivery = Delivery.measure(list(cfg.agents), cfg.env(), cfg.eval_seed_list("select"), cfg.eval_steps,
                                 cfg.spend_floor, cfg.spend_value_step)
