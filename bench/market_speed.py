@@ -8,9 +8,10 @@ bids and lifecycle sweeps being numba kernels), the share of the step spent in t
 the demo scenario (10,000 customers, 20,000 hours) and peak RSS with 1,000,000 customers (1,000
 hours, the median of three runs).
 Each case runs in a fresh process (after numba's kernels are compiled or loaded there), so one
-case's memory and allocator state do not carry into the next: the 1M-customer run, timed after the
-20,000-hour demo run in the same process, ran ~20% slower than alone, and its peak RSS was the
-process's whole history. Writes bench/results/market_speed.json.
+case's memory does not carry into the next: in one process the 1M-customer peak RSS was the
+process's whole history. (The ~20% slower 1M run seen after the demo run in one process did not
+hold up: fresh processes ranged 3.3-7.1M auctions/s within minutes on this VM.)
+Writes bench/results/market_speed.json.
 """
 
 from __future__ import annotations
