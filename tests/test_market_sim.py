@@ -177,6 +177,7 @@ def test_bids_follow_the_formula_with_the_retargeting_bonus_of_past_clickers() -
     expected = np.where(on_stage, pctr[:, None] * STAGE_CTR_LIFT[c.stage][:, None] * value * m.multipliers * bonus,
                         0.0)
     got = bids_for(m, cust, pctr)
+    assert got.stage.tolist() == c.stage.tolist() and got.category.tolist() == c.category.tolist()
     np.testing.assert_array_equal(got.cents, np.where(expected > 0, to_cents(expected, m.cfg.rules), 0))
     np.testing.assert_array_equal(got.placed, (expected > 0).sum(axis=0))
     scaled = bids_for(m, cust, pctr, bid_scale={1: 2.0, 3: np.linspace(0.25, 4.0, len(STAGES))})

@@ -178,22 +178,22 @@ def assortments(seed: int, strategies: list[Strategy]) -> np.ndarray:
 @dataclass
 class Bids:
     """One step's bids: (opportunities, advertisers) in integer cents (0: no bid; else clipped to the rules'
-    [min, max]), bids placed per advertiser, and the mean bid per opportunity (over advertisers, in currency) by
-    the customer's stage."""
+    [min, max]), bids placed per advertiser, the mean bid per opportunity (over advertisers, in currency) by
+    the customer's stage, and each opportunity's customer stage and preferred category as the bids read them."""
 
     cents: np.ndarray
     placed: np.ndarray
     by_stage: np.ndarray
+    stage: np.ndarray
+    category: np.ndarray
 
 
-def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray, stage: np.ndarray | None = None,
+def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray,
              bid_scale: dict[int, float | np.ndarray] | None = None) -> Bids:
     """The step's bids: pCTR (stage-adjusted) x value x multiplier x ``bid_scale``, 0 off-target, in cents.
 
     ``pctr``: (opportunities,) when every bidder uses the same estimate, or (opportunities, advertisers).
-    ``stage``: the customers' stages ``m.customers.stage[cust]`` when the caller has them already.
     ``bid_scale``: see :func:`step`. One compiled pass: bids, their scaling, the cents and the counts."""
-    stage = m.customers.stage[cust] if stage is None else stage
     k = m.k
     if m._bid_terms is None:  # the strategies and rules are frozen: their masks and constants are read once
         m._bid_terms = (np.stack([s.stage_mask() for s in m.strategies]),
@@ -206,9 +206,12 @@ def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray, stage: np.ndarray | 
         for i, factor in bid_scale.items():
             scale[i] = np.asarray(factor, dtype=np.float64)  # one factor, or one per lifecycle stage
     est = np.broadcast_to(pctr[:, None], (len(cust), k)) if pctr.ndim == 1 else pctr
-    out = Bids(np.empty((len(cust), k), dtype=np.int64), np.zeros(k), np.zeros(len(STAGES)))
-    _bid_kernel(stage, m.customers.category, m.customers.clicked, cust, est, on_stage, value, m.affinity,
-                m.multipliers, bonus, STAGE_CTR_LIFT, scale, lo, hi, out.cents, out.placed, out.by_stage)
+    c, n = m.customers, len(cust)
+    out = Bids(np.empty((n, k), dtype=np.int64), np.zeros(k), np.zeros(len(STAGES)), np.empty(n, dtype=c.stage.dtype),
+               np.empty(n, dtype=c.category.dtype))
+    _bid_kernel(c.stage, c.category, c.clicked, np.ascontiguousarray(cust, dtype=np.int64), est, on_stage, value,
+                m.affinity, m.multipliers, bonus, STAGE_CTR_LIFT, scale, lo, hi, out.cents, out.placed, out.by_stage,
+                out.stage, out.category)
     return out
 
 
@@ -216,23 +219,32 @@ def bids_for(m: Market, cust: np.ndarray, pctr: np.ndarray, stage: np.ndarray | 
 def _bid_kernel(stage: np.ndarray, category: np.ndarray, clicked: np.ndarray, cust: np.ndarray, pctr: np.ndarray,
                 on_stage: np.ndarray, value: np.ndarray, affinity: np.ndarray, multipliers: np.ndarray,
                 bonus: np.ndarray, lift: np.ndarray, scale: np.ndarray, lo: int, hi: int, out: np.ndarray,
-                placed: np.ndarray, by_stage: np.ndarray) -> None:  # pragma: no cover - compiled
+                placed: np.ndarray, by_stage: np.ndarray, stages: np.ndarray,
+                categories: np.ndarray) -> None:  # pragma: no cover - compiled
     """One bid per opportunity and advertiser, multiplied in the order the array expressions used (same floats),
     rounded half to even to cents and clipped as ``to_cents``; with the bids placed and the mean bid by stage.
-    ``stage``: per opportunity; ``clicked``: per customer, a bit per advertiser it clicked."""
+    ``stage``, ``category``, ``clicked``: per customer (``clicked`` a bit per advertiser it clicked); the
+    opportunities' stages and categories are written to ``stages`` and ``categories``."""
     n, k = out.shape
-    count = np.zeros(len(by_stage))
+    seen_by = np.empty(n, dtype=clicked.dtype)
+    # The random reads into the population first, in a loop short enough for the CPU to overlap their cache
+    # misses: read inside the bid loop below, at a million customers they stalled it to twice its time.
     for i in range(n):
         c = cust[i]
-        s = stage[i]
+        stages[i] = stage[c]
+        categories[i] = category[c]
+        seen_by[i] = clicked[c]
+    count = np.zeros(len(by_stage))
+    for i in range(n):
+        s = stages[i]
         warm = s == CONSIDERATION or s == CHURN_RISK  # retargeting stages: every bidder applies its bonus
-        seen = clicked[c]
+        seen = seen_by[i]
         row = 0
         for a in range(k):
             bid = 0
             if on_stage[a, s]:
                 factor = bonus[a] if (warm or (seen >> a) & 1) else 1.0
-                v = pctr[i, a] * lift[s] * (value[a] * affinity[a, category[c]]) * multipliers[a] * factor
+                v = pctr[i, a] * lift[s] * (value[a] * affinity[a, categories[i]]) * multipliers[a] * factor
                 v = v * scale[a, s]
                 if v > 0:
                     bid = min(max(np.int64(np.rint(v * CENT)), lo), hi)
@@ -257,8 +269,8 @@ def step(m: Market, steps_total: int, bid_scale: dict[int, float | np.ndarray] |
     cust = rng.integers(0, c.n, n)
     imp = rng.integers(0, len(m.pool_p), n)
     pctr = m.pool_pctr[imp] if m.pool_pctr.ndim == 1 else m.pool_pctr[:, imp].T  # one estimate, or one per advertiser
-    cs = c.stage[cust]  # each opportunity's stage, read once: random reads into the population cost most of a step
-    offered = bids_for(m, cust, pctr, cs, bid_scale)
+    offered = bids_for(m, cust, pctr, bid_scale)
+    cs = offered.stage  # each opportunity's stage and category, read once: random reads into the population
     bids = offered.cents  # no bid stays 0; a bid is clipped to [min, max]
     m.last_opportunities = cust
     budget = np.array([s.daily_budget * CENT for s in m.strategies], dtype=np.int64)
@@ -284,13 +296,14 @@ def step(m: Market, steps_total: int, bid_scale: dict[int, float | np.ndarray] |
     carted = clicked & (dice[1, won] < CART_RATE[ws])
     # The basket's price relative to the category's usual order: dearer baskets are bought less often.
     ratio = ratios[won]
-    order = ORDER_VALUE[c.category[wc]] * ratio
+    usual_order = ORDER_VALUE[offered.category[won]]
+    order = usual_order * ratio
     bought = carted & (dice[2, won] < BUY_RATE[ws] * np.exp(-cfg.price_sensitivity * (ratio - 1.0)))
     revenue = np.where(bought, order, 0.0)
     # What a win is worth before the dice: P(click) x P(cart) x P(buy) x order value, averaged over the
     # basket's price ratio. A lower-variance learning signal than the rare realised purchases.
     buy_given_cart = BUY_RATE[ws] * _mean_price_factor(cfg.price_sensitivity)
-    expected = p_true * CART_RATE[ws] * buy_given_cart * ORDER_VALUE[c.category[wc]]
+    expected = p_true * CART_RATE[ws] * buy_given_cart * usual_order
     # Customer-level behaviour as indices: ad clicks plus organic visits (a binomial count of random customers).
     organic = rng.integers(0, c.n, rng.binomial(c.n, cfg.lifecycle.organic_visit_rate))
     mark_clicks(c, wc[clicked], w[clicked])
