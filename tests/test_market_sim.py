@@ -84,6 +84,18 @@ def test_recency_cools_churns_and_loses_customers() -> None:
     assert f.shape == (4, 10) and np.isfinite(f).all()
 
 
+def test_mean_features_of_opportunities_are_the_mean_of_their_feature_rows() -> None:
+    m = simulate(MarketConfig(customers=3000, arrival_rate=0.05, pool_size=5000, seed=4),
+                 strategies_from_config(ADVERTISERS), 200)
+    c, rules = m.customers, m.cfg.lifecycle
+    idx = np.random.default_rng(1).integers(0, c.n, 400)  # repeats count
+    rows = c.features(m.t, rules)[idx]
+    assert rows.std(axis=0).min() > 0  # every column varies: a wrong column cannot hide behind a constant
+    np.testing.assert_allclose(c.mean_features(idx, m.t, rules), rows.mean(axis=0, dtype=np.float64), rtol=1e-6,
+                               atol=1e-7)
+    assert c.mean_features(np.zeros(0, dtype=np.int64), m.t, rules).tolist() == [0.0] * 10
+
+
 def test_each_step_matches_the_one_auction_at_a_time_loop() -> None:
     m = make_market(MarketConfig(customers=2000, arrival_rate=0.05, pool_size=5000, seed=3),
                     strategies_from_config(ADVERTISERS))

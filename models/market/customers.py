@@ -86,6 +86,14 @@ class Customers:
         return Customers(**picked, pending_retention=np.zeros(0, dtype=np.int64),
                          stage_counts=np.bincount(picked["stage"], minlength=len(STAGES)))
 
+    def mean_features(self, idx: np.ndarray, t: int, rules: LifecycleRules) -> np.ndarray:
+        """The mean of :meth:`features` over the customers at ``idx`` (repeats count; zeros when empty), shape
+        (10,), in one compiled pass: the RL observation's summary of an hour's opportunities, which as a copy of
+        the customers and ten array columns cost a sixth of an env step."""
+        return _mean_features(self.visits, self.purchases, self.spent, self.last_active, self.cart_value, self.stage,
+                              self.category, np.ascontiguousarray(idx, dtype=np.int64), t, rules.lost_after,
+                              rules.churn_after)
+
     def features(self, t: int, rules: LifecycleRules) -> np.ndarray:
         """The 10 normalised customer features of the RL observation, shape (n, 10)."""
         recency = np.minimum((t - self.last_active) / rules.lost_after, 1.0)
@@ -94,6 +102,30 @@ class Customers:
             np.tanh(self.cart_value / 200), np.tanh(self.lifetime_value(t, rules) / 1000),
             self.churn_probability(t, rules), self.conversion_probability() / 0.1,
             self.stage / (len(STAGES) - 1), self.category / (len(CATEGORIES) - 1)]).astype(np.float32)
+
+
+@njit(cache=True, nogil=True)
+def _mean_features(visits: np.ndarray, purchases: np.ndarray, spent: np.ndarray, last_active: np.ndarray,
+                   cart_value: np.ndarray, stage: np.ndarray, category: np.ndarray, idx: np.ndarray, t: int,
+                   lost_after: int, churn_after: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Customers.features' ten columns, summed over ``idx`` in float64 and divided by its length."""
+    out = np.zeros(10)
+    for j in range(len(idx)):
+        i = idx[j]
+        idle = t - last_active[i]
+        churn = 1.0 / (1.0 + np.exp(-(idle - churn_after) / (churn_after / 6)))
+        ltv = spent[i] + ORDER_VALUE[category[i]] * (1 - churn) * min(purchases[i] + 1, 5) * 0.2
+        out[0] += np.tanh(visits[i] / 20)
+        out[1] += np.tanh(purchases[i] / 5)
+        out[2] += np.tanh(spent[i] / 1000)
+        out[3] += min(idle / lost_after, 1.0)
+        out[4] += np.tanh(cart_value[i] / 200)
+        out[5] += np.tanh(ltv / 1000)
+        out[6] += churn
+        out[7] += CART_RATE[stage[i]] * BUY_RATE[stage[i]] / 0.1
+        out[8] += stage[i] / (len(STAGES) - 1)
+        out[9] += category[i] / (len(CATEGORIES) - 1)
+    return (out / max(len(idx), 1)).astype(np.float32)
 
 
 def make_customers(n: int, n_advertisers: int, rng: np.random.Generator) -> Customers:
@@ -152,7 +184,7 @@ def advance(c: Customers, t: int, visited: np.ndarray, carted: np.ndarray, bough
     _add_at(c.spent, bought, np.asarray(revenue, dtype=np.float64))
     moved = [np.ascontiguousarray(x, dtype=np.int64) for x in (c.pending_retention, visited, carted, bought)]
     _transitions(s, c.stage_counts, *moved)
-    c.pending_retention = np.unique(bought)
+    c.pending_retention = np.unique(bought) if len(bought) > 1 else bought.copy()  # most hours: no purchase
     if t % rules.check_every:
         return
     c.stage_counts = _recency(s, c.last_active, c.last_cooled, t, rules.cool_after, rules.churn_after,

@@ -173,9 +173,7 @@ class _Learners:
         t = m.totals
         cust = m.last_opportunities
         rules = m.cfg.lifecycle
-        cust_feats = (
-            m.customers.subset(cust).features(m.t, rules).mean(axis=0) if len(cust) else np.zeros(10, np.float32)
-        )
+        cust_feats = m.customers.mean_features(cust, m.t, rules)
         last = m.history[-1] if m.history else None
         mix = m.customers.stage
         market = np.array([
