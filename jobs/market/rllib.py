@@ -63,8 +63,10 @@ def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_p
     """An RLlib Algorithm training ``family.learners`` (one policy each) against the scripted rest.
 
     ``envs_per_runner`` copies of the market step in lockstep so RLlib's per-step work (connectors,
-    one forward pass) is shared: 8 copies sample about 2x faster than one here. DQN keeps one: its
-    fragments are whole episodes, which is what its multi-agent replay buffer was checked with.
+    one forward pass) is shared: a PPO iteration of 1,920 steps sampled in 2.4-2.6 s with 8 copies, 1.7 s with
+    16 and 1.4 s with 32 here. DQN keeps one: its fragments are whole episodes, which is what its multi-agent
+    replay buffer was checked with, and each fragment is followed by one update (more copies would change
+    how many updates a sampled step gets).
     ``env_runners`` > 0 samples in that many Ray actors (on a cluster) instead of the driver."""
     from ray.rllib.algorithms.appo import APPOConfig
     from ray.rllib.algorithms.dqn import DQNConfig
