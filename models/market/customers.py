@@ -98,7 +98,8 @@ class Customers:
                               rules.churn_after)
 
     def features(self, t: int, rules: LifecycleRules) -> np.ndarray:
-        """The 10 normalised customer features of the RL observation, shape (n, 10)."""
+        """The 10 normalised customer features of the RL observation, shape (n, 10): the array reference that
+        :meth:`mean_features` (the env's compiled path) is tested against."""
         recency = np.minimum((t - self.last_active) / rules.lost_after, 1.0)
         return np.column_stack([
             np.tanh(self.visits / 20), np.tanh(self.purchases / 5), np.tanh(self.spent / 1000), recency,
@@ -111,7 +112,8 @@ class Customers:
 def _mean_features(visits: np.ndarray, purchases: np.ndarray, spent: np.ndarray, last_active: np.ndarray,
                    cart_value: np.ndarray, stage: np.ndarray, category: np.ndarray, idx: np.ndarray, t: int,
                    lost_after: int, churn_after: int) -> np.ndarray:  # pragma: no cover - compiled
-    """Customers.features' ten columns, summed over ``idx`` in float64 and divided by its length."""
+    """Customers.features' ten columns (its formulas, and those of churn_probability and lifetime_value, scalar),
+    summed over ``idx`` in float64 and divided by its length."""
     out = np.zeros(10)
     for j in range(len(idx)):
         i = idx[j]
