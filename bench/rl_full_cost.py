@@ -36,7 +36,8 @@ def main() -> None:
     out: dict[str, dict] = {}
     try:
         for fam in families(cfg.agents, cfg.hyperparameters):
-            algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner)
+            algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner,
+                         dqn_envs_per_runner=cfg.dqn_envs_per_runner)
             algo.train()  # warm-up: the replay buffer's first fill, compilation, allocations
             per_stage = {}
             for stage in cfg.stages():

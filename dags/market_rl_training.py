@@ -43,6 +43,10 @@ PARAMS = {
     "envs_per_runner": opt_param(
         "integer", "Envs per runner", "Market copies stepped together (PPO, APPO).", minimum=1
     ),
+    "dqn_envs_per_runner": opt_param(
+        "integer", "DQN envs per runner", "Market copies stepped together by DQN (one update per episode's worth "
+        "of sampled steps whatever the count).", minimum=1
+    ),
     "cluster_env_runners": opt_param(
         "integer", "Cluster env runners", "Env runners as Ray actors when RAY_ADDRESS names a cluster.", minimum=0
     ),

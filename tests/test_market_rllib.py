@@ -77,6 +77,7 @@ def test_training_is_deterministic(algorithm: str) -> None:
     it. APPO: its learner thread published weights on its own time, so the sampler got this update's weights or
     the previous one's; build()'s learner hands over this update's, which the sampler must hold after train()."""
     import ray
+    import torch
 
     from jobs.market.rllib import build, start_ray
     from jobs.market_rl_training.config import load
@@ -88,7 +89,12 @@ def test_training_is_deterministic(algorithm: str) -> None:
     try:
         runs = []
         for _ in range(2):
-            algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner)
+            algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner,
+                         dqn_envs_per_runner=cfg.dqn_envs_per_runner)
+            # The networks have the profile's hidden layers (APPO 64 x 64, DQN 256 x 256), not RLlib's default.
+            layers = [m for m in algo.get_module(fam.learners[0]).modules() if isinstance(m, torch.nn.Linear)]
+            assert [(m.in_features, m.out_features) for m in layers[:2]] == [(20, fam.hyper["hidden"][0]),
+                                                                            tuple(fam.hyper["hidden"])]
             sampled = []  # the weights the next episodes are sampled with, after each iteration
             for it in range(4):
                 algo.train()

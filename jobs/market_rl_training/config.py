@@ -16,9 +16,9 @@ from models.market.policies import ALGORITHMS
 PIPELINE = "market_rl_training"
 EXPERIMENT = "market_rl_training"
 # What each algorithm's RLlib config needs from the hyperparameters (no silent library defaults).
-HYPER_KEYS = {"PPO": {"lr", "gamma", "clip_param", "num_epochs"},
-              "APPO": {"lr", "gamma", "clip_param", "num_epochs", "entropy_coeff"},
-              "DQN": {"lr", "gamma", "epsilon"}}
+HYPER_KEYS = {"PPO": {"lr", "gamma", "clip_param", "num_epochs", "hidden"},
+              "APPO": {"lr", "gamma", "clip_param", "num_epochs", "entropy_coeff", "hidden"},
+              "DQN": {"lr", "gamma", "epsilon", "hidden"}}
 PRICING_KEYS = {"lr", "gamma", "clip_param", "vf_clip_param", "batch", "minibatch_size", "num_epochs"}
 
 
@@ -30,7 +30,9 @@ class RlConfig:
         seed: seeds RLlib and the envs; the evaluation seeds are offsets of it (see eval_seed_list).
         customers, arrival_rate, pool_size, episode_steps: the training market at complexity 1.
         batch: env steps per training iteration; checkpoint_every: iterations between checkpoints.
-        envs_per_runner: market copies stepped together by each env runner (PPO and APPO).
+        envs_per_runner: market copies stepped together by each env runner (PPO and APPO);
+            dqn_envs_per_runner: the same for DQN (each copy samples whole episodes; one update per episode's
+            worth of steps whatever the count).
         cluster_env_runners: env runners as Ray actors when RAY_ADDRESS names a Ray cluster (without one,
             the driver samples).
         eval_every: iterations between evaluations of the learners (and at the last); the best
@@ -62,6 +64,7 @@ class RlConfig:
     episode_steps: int
     batch: int
     envs_per_runner: int
+    dqn_envs_per_runner: int
     cluster_env_runners: int
     checkpoint_every: int
     eval_every: int
@@ -101,8 +104,9 @@ class RlConfig:
                  f"{self.spend_value_step}"),
                 (self.cluster_env_runners >= 0, f"cluster_env_runners must be >= 0, got {self.cluster_env_runners}"),
                 (
-                    1 <= self.envs_per_runner <= self.batch,
-                    f"envs_per_runner must be in [1, batch], got {self.envs_per_runner}",
+                    1 <= self.envs_per_runner <= self.batch and 1 <= self.dqn_envs_per_runner <= self.batch,
+                    f"envs_per_runner and dqn_envs_per_runner must be in [1, batch], got {self.envs_per_runner} and "
+                    f"{self.dqn_envs_per_runner}",
                 ),
                 (min(self.eval_seeds, self.verdict_seeds, self.pricing_eval_seeds) >= 2,
                  f"eval_seeds, verdict_seeds and pricing_eval_seeds must be >= 2 (intervals are over seeds), got "

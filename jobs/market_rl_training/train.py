@@ -71,7 +71,7 @@ def run_train_bidders(cfg: RlConfig, ctx: RunContext, state: dict[str, Any]) -> 
         for fam in families(cfg.agents, cfg.hyperparameters):
             t0 = time.monotonic()
             algo = build(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner,
-                         remote_env_runners(cfg.cluster_env_runners))
+                         remote_env_runners(cfg.cluster_env_runners), cfg.dqn_envs_per_runner)
             log.info("%s: built for %s in %.1f s", fam.algorithm, list(fam.learners), time.monotonic() - t0)
 
             best: dict[str, tuple[bool, float]] = {}
@@ -184,7 +184,7 @@ def play_league(cfg: RlConfig, trained: list[tuple[Any, str, int]], policies: di
                       for a in fam.learners}
             # The family's Algorithm comes back from its last checkpoint (weights, optimiser, iteration count).
             algo = build(fam, env, cfg.batch, cfg.seed, cfg.envs_per_runner,
-                         remote_env_runners(cfg.cluster_env_runners))
+                         remote_env_runners(cfg.cluster_env_runners), cfg.dqn_envs_per_runner)
             try:
                 algo.restore_from_path(ckpt)
                 set_complexity(algo, 1.0)
