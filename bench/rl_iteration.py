@@ -1,0 +1,100 @@
+"""One training iteration of each bidder family, timed, and where its time goes; optionally against a variant of
+the settings, interleaved in the same process so the VM's drift (up to 2x here within minutes) hits both alike.
+
+``python bench/rl_iteration.py [--profile demo] [--iterations 6] [--variant '{"dqn_envs_per_runner": 1}']``:
+per family (PPO, DQN, APPO), builds the Algorithm on the full-complexity market, trains one warm-up iteration,
+then ``--iterations`` timed ones (alternating with the variant's Algorithm when one is given) and records the
+median seconds per iteration, env steps per second, and RLlib's own timers of sampling and learning (their
+running means). ``--variant`` is JSON merged into the profile's settings (nested dicts merge), e.g.
+``'{"hyperparameters": {"PPO": {"hidden": [256, 256]}}}'``. Writes bench/results/rl_iteration.json
+(``rl_iteration_variant.json`` with a variant).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import write_result
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from jobs.hashseed import run_with_fixed_hash_seed  # noqa: E402
+
+
+def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in, nested dicts key by key."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def timers(result: dict[str, Any]) -> dict[str, float]:
+    """RLlib's sampling and learning timers of a train() result (running means, seconds)."""
+    return {k: round(float(v), 3) for k, v in result.get("timers", {}).items()
+            if k in ("env_runner_sampling_timer", "learner_update_timer", "replay_buffer_sampling_timer")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profile", default="demo")
+    parser.add_argument("--iterations", type=int, default=6)
+    parser.add_argument("--variant", default="", help="JSON merged into the profile's settings")
+    args = parser.parse_args()
+    run_with_fixed_hash_seed([__file__, *sys.argv[1:]])
+    import ray
+
+    from jobs.market.rllib import build, set_complexity, start_ray
+    from jobs.market_rl_training.config import RlConfig, load
+    from models.market.policies import families
+
+    cfg = load(args.profile)
+    configs: dict[str, RlConfig] = {"profile": cfg}
+    if args.variant:
+        variant = json.loads(args.variant)
+        # The profile's nested settings as plain dicts (they are frozen), with the variant's keys merged in.
+        thawed = {k: json.loads(json.dumps(getattr(cfg, k), default=dict)) for k in variant}
+        configs["variant"] = load(args.profile, merged(thawed, variant))
+    start_ray()
+    rows = []
+    try:
+        for fam in families(cfg.agents, cfg.hyperparameters):
+            algos = {}
+            for name, c in configs.items():
+                f = next(x for x in families(c.agents, c.hyperparameters) if x.algorithm == fam.algorithm)
+                algo = build(f, c.env(), c.batch, c.seed, c.envs_per_runner, dqn_envs_per_runner=c.dqn_envs_per_runner)
+                set_complexity(algo, 1.0)
+                algo.train()  # warm-up: compilation, the replay buffer's first fill, allocations
+                algos[name] = algo
+            seconds: dict[str, list[float]] = {name: [] for name in algos}
+            last: dict[str, dict[str, Any]] = {}
+            for i in range(args.iterations):
+                for name, algo in algos.items():  # interleaved: both see the same drift of the machine's speed
+                    t0 = time.perf_counter()
+                    last[name] = algo.train()
+                    seconds[name].append(time.perf_counter() - t0)
+                print(f"{fam.algorithm} iteration {i + 1}/{args.iterations}: "
+                      + ", ".join(f"{n} {s[-1]:.2f} s" for n, s in seconds.items()), flush=True)
+            for name, algo in algos.items():
+                median = statistics.median(seconds[name])
+                rows.append({"family": fam.algorithm, "settings": name, "seconds_median": round(median, 3),
+                             "seconds": [round(s, 3) for s in seconds[name]],
+                             "env_steps_per_s": round(configs[name].batch / median, 1), **timers(last[name])})
+                algo.stop()
+    finally:
+        ray.shutdown()
+    write_result("rl_iteration_variant" if args.variant else "rl_iteration",
+                 {"profile": args.profile, "batch": cfg.batch, "envs_per_runner": cfg.envs_per_runner,
+                  "dqn_envs_per_runner": cfg.dqn_envs_per_runner, "variant": args.variant or None,
+                  "iterations": args.iterations, "families": rows})
+    for r in rows:
+        print(r)
+
+
+if __name__ == "__main__":
+    main()
