@@ -145,3 +145,23 @@ def test_initial_weights_do_not_depend_on_the_hash_seed() -> None:
     first, second = digests("0"), digests("3")
     assert first[0] != second[0]  # these two hash seeds do order the two learners differently
     assert first[1:] == second[1:] and len(set(first[1:])) == 2
+
+
+@pytest.mark.parametrize("env_runners, copies", [(0, 1), (0, 8), (2, 8)])
+def test_dqn_takes_one_update_per_episode_sampled_whatever_the_copies(env_runners: int, copies: int) -> None:
+    """DQN samples whole 48-hour episodes in each market copy and takes one update of 32 transitions per 48
+    sampled steps, as with one copy: RLlib's round-robin of sampling and updating (its training_intensity over
+    its own count of samplers, which adds the driver beside remote runners, though the driver then samples
+    nothing) must come out at one update per episode sampled."""
+    from ray.rllib.algorithms.dqn.dqn import calculate_rr_weights
+
+    from jobs.market.rllib import algorithm_config
+    from jobs.market_rl_training.config import load
+    from models.market.policies import families
+
+    cfg = load("demo")
+    dqn = next(f for f in families(cfg.agents, cfg.hyperparameters) if f.algorithm == "DQN")
+    config = algorithm_config(dqn, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner, env_runners, copies)
+    assert config.get_rollout_fragment_length() == cfg.episode_steps
+    sampled = cfg.episode_steps * copies * max(env_runners, 1)  # steps of one sampling round
+    assert calculate_rr_weights(config) == [1, sampled // cfg.episode_steps]

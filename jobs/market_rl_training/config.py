@@ -50,7 +50,7 @@ class RlConfig:
         pricing_timesteps, pricing_eval_seeds: PPO on the pricing env and its evaluation.
         agents: learning advertiser -> ``{algorithm: PPO | DQN | APPO}``; each replaces the scripted
             strategy of the same name.
-        hyperparameters: algorithm -> its RLlib training settings.
+        hyperparameters: algorithm -> its RLlib training settings (``hidden``: the networks' hidden layers).
         curriculum: stages in order: ``{name, complexity, iterations: {smoke, demo, full}}`` and an
             optional ``reward_threshold`` that ends a stage early.
         pricing_hyperparameters: PPO on the pricing env (``batch`` is capped by ``pricing_timesteps``).
