@@ -208,3 +208,25 @@ def test_a_zero_action_is_the_script_and_the_action_scales_its_bids() -> None:
     np.testing.assert_array_equal(bids["one_stage"][~in_stage], base[~in_stage])
     with pytest.raises(ValueError, match="one log2 multiplier per lifecycle stage"):
         env.step({"aggressive": np.zeros(1, dtype=np.float32)})
+
+
+def test_the_warm_share_in_the_observation_is_the_populations_every_hour() -> None:
+    """Observation float 13, the share of customers in consideration or churn risk, comes from the counts the
+    lifecycle keeps (no sweep of the population per hour): it must equal the population's own share every hour,
+    through a week of moves (short lifecycle clocks and organic visits, so customers move both ways)."""
+    from dataclasses import replace
+
+    from models.market.customers import CHURN_RISK, CONSIDERATION
+
+    market = replace(CFG.market, lifecycle=replace(CFG.market.lifecycle, cool_after=6, churn_after=12, lost_after=24,
+                                                   check_every=1, organic_visit_rate=0.01))
+    env = one_learner(["aggressive", "conservative"], replace(CFG, market=market, episode_steps=168))
+    env.reset(seed=7)
+    shares = []
+    for _ in range(168):
+        obs, _, _, _, _ = env.step({"learner": np.zeros(N_STAGES, dtype=np.float32)})
+        stage = env.core.market.customers.stage
+        want = np.float32(((stage == CONSIDERATION) | (stage == CHURN_RISK)).mean())
+        assert obs["learner"][13] == want
+        shares.append(want)
+    assert len(set(shares)) > 5  # the share moved: the check saw the counts change

@@ -175,12 +175,12 @@ class _Learners:
         rules = m.cfg.lifecycle
         cust_feats = m.customers.mean_features(cust, m.t, rules)
         last = m.history[-1] if m.history else None
-        mix = m.customers.stage
+        counts = m.customers.stage_counts  # kept by the lifecycle's moves: no sweep of the population per hour
         market = np.array([
             np.tanh(float(t["spend"].sum()) / 10_000),
             np.tanh((last["mean_price"] if last else 0.0) / 2),
             (float(last["bids"].sum() / max(last["auctions"][0], 1.0)) / m.k) if last else 0.0,
-            float(((mix == CONSIDERATION) | (mix == CHURN_RISK)).mean()),
+            float(counts[CONSIDERATION] + counts[CHURN_RISK]) / m.customers.n,
             (m.t % 24) / 23])
         return np.concatenate([cust_feats, market])
 
