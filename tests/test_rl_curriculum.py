@@ -144,3 +144,13 @@ def test_a_process_without_a_hash_salt_starts_again_with_a_fixed_one() -> None:
     salted = subprocess.run([sys.executable, "-c", "print(hash('aggressive'))"], env={**env, "PYTHONHASHSEED": "0"},
                             capture_output=True, text=True, check=True)
     assert runs[0].stdout.split()[0] == salted.stdout.strip()
+
+
+@pytest.mark.parametrize("overrides", [{"envs_per_runner": 0}, {"dqn_envs_per_runner": 0},
+                                       {"dqn_envs_per_runner": 10**6}])
+def test_env_copies_out_of_range_name_the_field(overrides: dict) -> None:
+    from jobs.market_rl_training.config import load
+
+    key, value = next(iter(overrides.items()))
+    with pytest.raises(ValueError, match=rf"{key} must be in \[1, batch\].*\b{value}\b"):
+        load("smoke", overrides)
