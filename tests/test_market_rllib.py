@@ -112,6 +112,47 @@ def test_training_is_deterministic(algorithm: str) -> None:
         ray.shutdown()
 
 
+@pytest.mark.parametrize("algorithm", ["PPO", "DQN"])
+def test_the_lighter_sampling_trains_as_rllibs_defaults(algorithm: str) -> None:
+    """jobs.market.sampling (counters summed per sample() call; Box actions mapped onto their bounds in the env
+    wrapper) trains bit for bit as RLlib's own env runner and action normalisation: the same counters RLlib reads
+    (env, agent and episode counts: DQN's replay ratio) and the same weights. PPO: two learners on Box actions;
+    DQN: the counters drive when and how often it learns."""
+    import ray
+    from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
+
+    from jobs.market.rllib import algorithm_config, build_algorithm, start_ray, with_rllib_sampling
+    from jobs.market.sampling import ActionsMappedInEnv, CountOnceEnvRunner
+    from jobs.market_rl_training.config import load
+    from models.market.policies import families
+
+    cfg = load("smoke")
+    fam = next(f for f in families(cfg.agents, cfg.hyperparameters) if f.algorithm == algorithm)
+    start_ray()
+    try:
+        runs = {}
+        for rllib in (False, True):
+            config = algorithm_config(fam, cfg.env(), cfg.batch, cfg.seed, cfg.envs_per_runner,
+                                      dqn_envs_per_runner=cfg.dqn_envs_per_runner)
+            algo = build_algorithm(with_rllib_sampling(config) if rllib else config, cfg.seed)
+            runner = algo.env_runner
+            assert (type(runner) is MultiAgentEnvRunner) if rllib else isinstance(runner, CountOnceEnvRunner)
+            assert isinstance(runner.env.envs[0].unwrapped, ActionsMappedInEnv) is not rllib
+            counts, weights = [], []
+            for _ in range(2):
+                r = algo.train()["env_runners"]
+                counts.append((r["num_env_steps_sampled_lifetime"], r["num_episodes_lifetime"],
+                               dict(r["num_agent_steps_sampled_lifetime"]), r["episode_return_mean"]))
+                weights.append(np.concatenate([_weights(algo.get_module(a)) for a in fam.learners]))
+            runs[rllib] = counts, np.stack(weights)
+            algo.stop()
+        assert runs[False][0] == runs[True][0]
+        assert runs[False][0][-1][0] >= 2 * cfg.batch
+        np.testing.assert_array_equal(runs[False][1], runs[True][1])
+    finally:
+        ray.shutdown()
+
+
 # Builds the smoke PPO family and prints a digest of each learner's initial weights.
 _INITIAL_WEIGHTS = """
 import hashlib, ray

@@ -29,13 +29,15 @@ from models.market.policies import Family, market_env, pricing_env
 
 log = logging.getLogger(__name__)
 MARKET_ENV, PRICING_ENV = "retargeting_market", "dynamic_pricing"
+RLLIB_SAMPLING_ENV = "retargeting_market_rllib_sampling"
 
 
 def start_ray() -> None:
     """Ray in-process on this machine (or the cluster in RAY_ADDRESS), with both envs registered."""
     import ray
-    from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
     from ray.tune.registry import register_env
+
+    from jobs.market.sampling import ActionsMappedInEnv
 
     if not ray.is_initialized():
         if os.environ.get("RAY_ADDRESS"):
@@ -48,8 +50,25 @@ def start_ray() -> None:
                      runtime_env={"py_modules": packages, "excludes": ["__pycache__"]})
         else:
             ray.init(num_cpus=cpu_count(), include_dashboard=False, log_to_driver=False)
-    register_env(MARKET_ENV, lambda cfg: ParallelPettingZooEnv(market_env(cfg, frozen_policies(cfg.get("opponents")))))
+    register_env(MARKET_ENV, lambda cfg: ActionsMappedInEnv(_market_env(cfg)))
     register_env(PRICING_ENV, lambda cfg: pricing_env(cfg))
+
+
+def _market_env(cfg: dict[str, Any]) -> Any:
+    return market_env(cfg, frozen_policies(cfg.get("opponents")))
+
+
+def with_rllib_sampling(config: Any) -> Any:
+    """``config`` (from :func:`algorithm_config`) sampling as RLlib does by default: its MultiAgentEnvRunner, Box
+    actions normalised by its connector, the plain PettingZoo wrapper. The reference that jobs.market.sampling is
+    checked against (same training, bit for bit) and measured against (bench/rl_iteration.py)."""
+    from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
+    from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
+    from ray.tune.registry import register_env
+
+    register_env(RLLIB_SAMPLING_ENV, lambda cfg: ParallelPettingZooEnv(_market_env(cfg)))
+    return (config.env_runners(env_runner_cls=MultiAgentEnvRunner)
+            .environment(RLLIB_SAMPLING_ENV, normalize_actions=True, clip_actions=False))
 
 
 def remote_env_runners(cluster_env_runners: int) -> int:
@@ -61,7 +80,12 @@ def remote_env_runners(cluster_env_runners: int) -> int:
 def build(family: Family, env_cfg: dict[str, Any], batch: int, seed: int, envs_per_runner: int = 1,
           env_runners: int = 0, dqn_envs_per_runner: int = 1) -> Any:
     """The RLlib Algorithm of :func:`algorithm_config`, built, its replay buffer (DQN) seeded."""
-    config = algorithm_config(family, env_cfg, batch, seed, envs_per_runner, env_runners, dqn_envs_per_runner)
+    return build_algorithm(algorithm_config(family, env_cfg, batch, seed, envs_per_runner, env_runners,
+                                            dqn_envs_per_runner), seed)
+
+
+def build_algorithm(config: Any, seed: int) -> Any:
+    """``config`` built into its Algorithm, the replay buffer (DQN) seeded with ``seed``."""
     algo = config.build_algo()
     if getattr(algo, "local_replay_buffer", None) is not None:
         # RLlib's episode replay buffers draw from an unseeded generator: seed it, or DQN runs differ.
@@ -80,12 +104,15 @@ def algorithm_config(family: Family, env_cfg: dict[str, Any], batch: int, seed: 
     worth of sampled steps whatever the count (``training_intensity``): with 8 copies, 8 updates after every 8
     episodes instead of one after each. An iteration of 1,920 steps took 3.1 s with one copy, 1.4 s with 8
     (bench/rl_iteration.py, interleaved).
-    ``env_runners`` > 0 samples in that many Ray actors (on a cluster) instead of the driver."""
+    ``env_runners`` > 0 samples in that many Ray actors (on a cluster) instead of the driver. The env runners
+    count sampled steps once per sample() call, and the env maps Box actions onto their bounds as RLlib's
+    connector would (jobs.market.sampling): the same training, less of RLlib's per-step Python."""
     from ray.rllib.algorithms.appo import APPOConfig
     from ray.rllib.algorithms.dqn import DQNConfig
     from ray.rllib.algorithms.ppo import PPOConfig
 
     from jobs.market.appo_learner import InOrderAPPOLearner
+    from jobs.market.sampling import CountOnceEnvRunner
 
     learners = list(family.learners)
     rivals = [n for n in env_cfg["advertisers"] if n not in learners]  # every other advertiser keeps its script
@@ -146,9 +173,12 @@ def algorithm_config(family: Family, env_cfg: dict[str, Any], batch: int, seed: 
             )
             .reporting(min_sample_timesteps_per_iteration=batch)
         )
-    config = (config.environment(MARKET_ENV, env_config=env)
+    # RLlib's normalisation of Box actions is done in the env as they arrive (ActionsMappedInEnv, registered in
+    # start_ray): the same floats without RLlib's per-agent copy and map.
+    config = (config.environment(MARKET_ENV, env_config=env, normalize_actions=False, clip_actions=False)
               .rl_module(model_config={"fcnet_hiddens": [int(n) for n in h["hidden"]]})
-              .env_runners(num_env_runners=env_runners, num_envs_per_env_runner=nenv, rollout_fragment_length=fragment)
+              .env_runners(env_runner_cls=CountOnceEnvRunner, num_env_runners=env_runners,
+                           num_envs_per_env_runner=nenv, rollout_fragment_length=fragment)
               .learners(num_learners=0)
               .multi_agent(policies=learners, policy_mapping_fn=lambda agent_id, *a, **k: agent_id)
               .debugging(seed=seed))
