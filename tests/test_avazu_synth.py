@@ -81,3 +81,22 @@ def test_the_ctr_alone_is_what_the_table_draws() -> None:
     np.testing.assert_array_equal(p_alone, p)
     np.testing.assert_array_equal(hod, table["hour"].to_numpy() % 100)
     assert not np.array_equal(draw_ctr(world, 5000, np.random.default_rng(10))[0], p)  # the stream decides
+
+
+@pytest.mark.parametrize("values", [None, [0, 1, 2, 3, 4, 5, 7]])
+def test_a_precomputed_cdf_draws_what_generator_choice_draws(values: list[int] | None) -> None:
+    """The impression draws reuse each distribution's cdf (``_pick``) instead of ``rng.choice(..., p=p)``: the same
+    values from the same seed, and the generator left in the same state, so every later draw is unchanged too."""
+    from models.ctr.synth import _cdf, _pick
+
+    for seed in range(20):
+        g = np.random.default_rng(seed)
+        k = len(values) if values else int(g.integers(2, 6000))
+        p = g.random(k) ** 3
+        p /= p.sum()
+        n = int(g.integers(1, 5000))
+        a, b = np.random.default_rng(seed + 100), np.random.default_rng(seed + 100)
+        drawn = a.choice(values if values else k, size=n, p=p)
+        idx = _pick(b, _cdf(p), n)
+        np.testing.assert_array_equal(drawn, np.asarray(values)[idx] if values else idx)
+        assert a.random() == b.random()

@@ -30,6 +30,7 @@ good real Avazu models sit.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -139,6 +140,15 @@ class SynthWorld:
     effects: dict[str, np.ndarray] = field(repr=False)
     b0: float = 0.0
 
+    @functools.cached_property
+    def draw_tables(self) -> dict[str, np.ndarray]:
+        """What every impression draw from this world reuses: its entities' cdfs (:func:`_pick`) and its creatives
+        grouped by ad group. An RL env draws an inventory at every reset; rebuilding these was part of each."""
+        return {"site": _cdf(self.site_p), "app": _cdf(self.app_p), "ad": _cdf(self.ad_p),
+                "model": _cdf(self.model_p), "creatives_sorted": np.sort(self.creative_ad),
+                "creative_order": np.argsort(self.creative_ad, kind="stable"),
+                "creative_counts": np.bincount(self.creative_ad, minlength=self.cfg.n_ad_groups)}
+
 
 def _tail_shrunk(rng: np.random.Generator, probs: np.ndarray, sd: float) -> np.ndarray:
     """Entity effects whose spread grows with traffic: the long tail stays near zero."""
@@ -218,38 +228,57 @@ def build_world(cfg: SynthConfig) -> SynthWorld:
     return world
 
 
+def _cdf(p: np.ndarray | list[float]) -> np.ndarray:
+    """The cumulative distribution ``Generator.choice`` builds from ``p`` on every call (cumsum, then divided by
+    its last value): built once, then :func:`_pick` draws exactly what ``choice`` would."""
+    cdf = np.asarray(p, dtype=np.float64).cumsum()
+    cdf /= cdf[-1]
+    return cdf
+
+
+def _pick(rng: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
+    """``rng.choice(len(cdf), size=n, p=p)`` for the ``p`` of ``cdf``: the same indices from the same uniform draws
+    (the generator ends in the same state), without re-validating ``p`` and re-summing it on each call."""
+    return cdf.searchsorted(rng.random(n), side="right")
+
+
+# The fixed distributions of the impression fields that are not entities of the world: values and their cdfs.
+_HOD_CDF = _cdf((w := 1.0 + 0.6 * np.sin(2 * np.pi * (np.arange(24) - 8) / 24)) / w.sum())  # diurnal traffic
+_BANNER_POS = np.array([0, 1, 2, 3, 4, 5, 7]), _cdf([0.72, 0.265, 0.004, 0.001, 0.002, 0.002, 0.006])
+_DEVICE_TYPE = np.array([1, 0, 4, 5, 2]), _cdf([0.92, 0.055, 0.019, 0.005, 0.001])
+_CONN_TYPE = np.array([0, 2, 3, 5]), _cdf([0.86, 0.08, 0.055, 0.005])
+_C1 = np.array([1005, 1010, 1012, 1007, 1001, 1008]), _cdf([0.975, 0.016, 0.004, 0.003, 0.001, 0.001])
+_BUSY_IP_CDF = _cdf(_zipf_probs(BUSY_IPS, 1.1))
+
+
 def _draw_logits(world: SynthWorld, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The first draws of ``n`` impressions: logit(p) without b0, and the drawn fields it came from."""
-    cfg, e = world.cfg, world.effects
+    cfg, e, tables = world.cfg, world.effects, world.draw_tables
     day = rng.integers(0, cfg.n_days, n)
-    # Diurnal traffic: more impressions in the day than at night.
-    hod_w = 1.0 + 0.6 * np.sin(2 * np.pi * (np.arange(24) - 8) / 24)
-    hod = rng.choice(24, size=n, p=hod_w / hod_w.sum())
+    hod = _pick(rng, _HOD_CDF, n)  # diurnal traffic: more impressions in the day than at night
     dow = (day + 1) % 7  # 2014-10-21 was a Tuesday (Monday = 0)
 
     is_app = rng.random(n) < 0.36
-    site = rng.choice(cfg.n_sites, size=n, p=world.site_p)
-    app = rng.choice(cfg.n_apps, size=n, p=world.app_p)
+    site = _pick(rng, tables["site"], n)
+    app = _pick(rng, tables["app"], n)
     cat = np.where(is_app, world.app_cat[app], world.site_cat[site])
     pub = np.where(is_app, e["app"][app], e["site"][site])
 
     # Ad groups get Zipf-like traffic; a creative is drawn uniformly inside its group.
-    ad = rng.choice(cfg.n_ad_groups, size=n, p=world.ad_p)
-    ad_creatives_first = np.searchsorted(np.sort(world.creative_ad), ad)  # any creative of the group
-    order = np.argsort(world.creative_ad, kind="stable")
-    counts = np.bincount(world.creative_ad, minlength=cfg.n_ad_groups)
-    creative = order[ad_creatives_first + (rng.random(n) * counts[ad]).astype(np.int64)]
+    ad = _pick(rng, tables["ad"], n)
+    ad_creatives_first = np.searchsorted(tables["creatives_sorted"], ad)  # any creative of the group
+    creative = tables["creative_order"][ad_creatives_first
+                                        + (rng.random(n) * tables["creative_counts"][ad]).astype(np.int64)]
 
-    model = rng.choice(cfg.n_models, size=n, p=world.model_p)
-    banner_pos = rng.choice([0, 1, 2, 3, 4, 5, 7], size=n, p=[0.72, 0.265, 0.004, 0.001, 0.002, 0.002, 0.006])
-    dtype = rng.choice([1, 0, 4, 5, 2], size=n, p=[0.92, 0.055, 0.019, 0.005, 0.001])
-    conn = rng.choice([0, 2, 3, 5], size=n, p=[0.86, 0.08, 0.055, 0.005])
-    c1 = np.where(dtype == 0, 1002, rng.choice([1005, 1010, 1012, 1007, 1001, 1008], size=n,
-                                                p=[0.975, 0.016, 0.004, 0.003, 0.001, 0.001]))
+    model = _pick(rng, tables["model"], n)
+    banner_pos = _BANNER_POS[0][_pick(rng, _BANNER_POS[1], n)]
+    dtype = _DEVICE_TYPE[0][_pick(rng, _DEVICE_TYPE[1], n)]
+    conn = _CONN_TYPE[0][_pick(rng, _CONN_TYPE[1], n)]
+    c1 = np.where(dtype == 0, 1002, _C1[0][_pick(rng, _C1[1], n)])
     # A share of traffic comes from busy shared IPs (Zipf over BUSY_IPS); the rest from
     # IPs seen about once. Busier IPs click less, which only their counts reveal.
     busy = rng.random(n) < cfg.busy_ip_share
-    ip_rank = np.where(busy, rng.choice(BUSY_IPS, size=n, p=_zipf_probs(BUSY_IPS, 1.1)), -1)
+    ip_rank = np.where(busy, _pick(rng, _BUSY_IP_CDF, n), -1)
     c20_unknown = rng.random(n) < 0.47
 
     logit = (

@@ -184,19 +184,38 @@ def advance(c: Customers, t: int, visited: np.ndarray, carted: np.ndarray, bough
     follows the touched customers' moves, and is recounted by the sweep.
     """
     s = c.stage
-    _add_at(c.visits, visited, np.ones(len(visited), dtype=c.visits.dtype))
-    c.last_active[np.concatenate([visited, carted, bought])] = t
-    _add_at(c.cart_value, carted, ORDER_VALUE[c.category[carted]])
-    c.cart_value[bought] = 0.0
-    _add_at(c.purchases, bought, np.ones(len(bought), dtype=c.purchases.dtype))
-    _add_at(c.spent, bought, np.asarray(revenue, dtype=np.float64))
     moved = [np.ascontiguousarray(x, dtype=np.int64) for x in (c.pending_retention, visited, carted, bought)]
-    _transitions(s, c.stage_counts, *moved)
+    _behaviour(c.visits, c.last_active, c.cart_value, c.purchases, c.spent, c.category, ORDER_VALUE, s,
+               c.stage_counts, *moved, np.ascontiguousarray(revenue, dtype=np.float64), t)
     c.pending_retention = np.unique(bought) if len(bought) > 1 else bought.copy()  # most hours: no purchase
     if t % rules.check_every:
         return
     c.stage_counts = _recency(s, c.last_active, c.last_cooled, t, rules.cool_after, rules.churn_after,
                               rules.lost_after)
+
+
+@njit(cache=True, nogil=True)
+def _behaviour(visits: np.ndarray, last_active: np.ndarray, cart_value: np.ndarray, purchases: np.ndarray,
+               spent: np.ndarray, category: np.ndarray, order_value: np.ndarray, s: np.ndarray, counts: np.ndarray,
+               pending: np.ndarray, visited: np.ndarray, carted: np.ndarray, bought: np.ndarray, revenue: np.ndarray,
+               t: int) -> None:  # pragma: no cover - compiled
+    """One step's behaviour on the customers it touched, in one call (as separate array operations their
+    dispatch cost more than the work): visits counted, activity stamped, carts valued (then emptied by a
+    purchase), purchases and their revenue added in order, then the stage moves (:func:`_transitions`)."""
+    for j in range(len(visited)):
+        visits[visited[j]] += 1
+        last_active[visited[j]] = t
+    for j in range(len(carted)):
+        i = carted[j]
+        last_active[i] = t
+        cart_value[i] += order_value[category[i]]
+    for j in range(len(bought)):
+        last_active[bought[j]] = t
+        cart_value[bought[j]] = 0.0
+    for j in range(len(bought)):
+        purchases[bought[j]] += 1
+        spent[bought[j]] += revenue[j]
+    _transitions(s, counts, pending, visited, carted, bought)
 
 
 @njit(cache=True, nogil=True)
@@ -223,13 +242,6 @@ def _transitions(s: np.ndarray, counts: np.ndarray, pending: np.ndarray, visited
                 counts[old] -= 1
                 counts[new] += 1
                 s[i] = new
-
-
-@njit(cache=True, nogil=True)
-def _add_at(target: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:  # pragma: no cover - compiled
-    """``np.add.at`` (repeats accumulate, in order) without its per-call overhead on small index arrays."""
-    for j in range(len(idx)):
-        target[idx[j]] += values[j]
 
 
 @njit(cache=True, nogil=True)

@@ -288,49 +288,92 @@ def step(m: Market, steps_total: int, bid_scale: dict[int, float | np.ndarray] |
     ratios = rng.uniform(0.6, 1.4, n)
     res = run_auctions(bids, allowed, cfg.rules, prio)  # bids under the reserve sit out
     m.last_auctions = {"bids": bids, "allowed": allowed, "prio": prio, "winner": res.winner, "price": res.price}
-    bid_count, bid_by_stage = offered.placed, offered.by_stage
-    won = res.winner >= 0
-    w, wc, ws = res.winner[won], cust[won], cs[won]
-    p_true = np.clip(m.pool_p[imp[won]] * STAGE_CTR_LIFT[ws], 0, 1)
-    clicked = dice[0, won] < p_true
-    carted = clicked & (dice[1, won] < CART_RATE[ws])
-    # The basket's price relative to the category's usual order: dearer baskets are bought less often.
-    ratio = ratios[won]
-    usual_order = ORDER_VALUE[offered.category[won]]
-    order = usual_order * ratio
-    bought = carted & (dice[2, won] < BUY_RATE[ws] * np.exp(-cfg.price_sensitivity * (ratio - 1.0)))
-    revenue = np.where(bought, order, 0.0)
-    # What a win is worth before the dice: P(click) x P(cart) x P(buy) x order value, averaged over the
-    # basket's price ratio. A lower-variance learning signal than the rare realised purchases.
-    buy_given_cart = BUY_RATE[ws] * _mean_price_factor(cfg.price_sensitivity)
-    expected = p_true * CART_RATE[ws] * buy_given_cart * usual_order
+    # The purchase odds fall with the basket's price relative to the category's usual order: exp in numpy, as
+    # before the outcomes moved into the kernel, so every draw's threshold is the same float.
+    price_factor = np.exp(-cfg.price_sensitivity * (ratios - 1.0))
+    o = _Outcomes(n, k)
+    _outcomes_kernel(res.winner, res.price, cust, imp, cs, offered.category, dice, ratios, price_factor, m.pool_p,
+                     STAGE_CTR_LIFT, CART_RATE, BUY_RATE, ORDER_VALUE, _mean_price_factor(cfg.price_sensitivity),
+                     o.per_advertiser, o.customers, o.advertiser, o.bought_revenue, o.counts)
+    n_clicked, n_carted, n_bought, n_won, price_sum = o.counts
+    clicked_cust, carted_cust, bought_cust = (o.customers[0, :n_clicked], o.customers[1, :n_carted],
+                                              o.customers[2, :n_bought])
     # Customer-level behaviour as indices: ad clicks plus organic visits (a binomial count of random customers).
     organic = rng.integers(0, c.n, rng.binomial(c.n, cfg.lifecycle.organic_visit_rate))
-    mark_clicks(c, wc[clicked], w[clicked])
-    advance(c, m.t, np.concatenate([wc[clicked], organic]), wc[carted], wc[bought], revenue[bought], cfg.lifecycle)
-    row = {
-        "auctions": np.full(k, float(n)), "bids": bid_count,
-        "wins": np.bincount(w, minlength=k).astype(float), "clicks": np.bincount(w[clicked], minlength=k).astype(float),
-        "carts": np.bincount(w[carted], minlength=k).astype(float),
-        "conversions": np.bincount(w[bought], minlength=k).astype(float),
-        "spend": res.spend / CENT, "revenue": np.bincount(w, weights=revenue, minlength=k),
-        "expected_revenue": np.bincount(w, weights=expected, minlength=k)}
+    mark_clicks(c, clicked_cust, o.advertiser[:n_clicked])
+    advance(c, m.t, np.concatenate([clicked_cust, organic]), carted_cust, bought_cust, o.bought_revenue[:n_bought],
+            cfg.lifecycle)
+    wins, clicks, carts, conversions, revenue, expected = o.per_advertiser
+    row = {"auctions": np.full(k, float(n)), "bids": offered.placed, "wins": wins, "clicks": clicks, "carts": carts,
+           "conversions": conversions, "spend": res.spend / CENT, "revenue": revenue, "expected_revenue": expected}
     for key in METRICS:
         m.totals[key] += row[key]
     m.totals["_day_spend"] = m.totals.get("_day_spend", np.zeros(k)) + res.spend
     _adapt(m, row)
     out = {"t": m.t, "hour": hour, "stage_mix": c.stage_counts / c.n,
-           "mean_price": _mean(res.price[won]) / CENT,
-           "bid_by_stage": bid_by_stage, **row, "multipliers": m.multipliers.copy()}
+           "mean_price": (price_sum / n_won if n_won else 0.0) / CENT,
+           "bid_by_stage": offered.by_stage, **row, "multipliers": m.multipliers.copy()}
     m.history.append(out)
     m.t += 1
     return out
 
 
-def _mean(values: np.ndarray) -> float:
-    """``values.mean()`` as a float (0.0 when empty), the same sum and division without np.mean's overhead, which
-    was a tenth of a small market's step (an RL env's)."""
-    return float(np.add.reduce(values, dtype=np.float64) / len(values)) if len(values) else 0.0
+class _Outcomes:
+    """Buffers of one step's outcomes, filled by :func:`_outcomes_kernel`: per advertiser (wins, clicks, carts,
+    conversions, revenue, expected revenue); the customers who clicked / put in a cart / bought (rows 0-2, in
+    auction order) with the advertiser of each click and the revenue of each purchase; and the counts."""
+
+    def __init__(self, n: int, k: int) -> None:
+        self.per_advertiser = np.zeros((6, k))
+        self.customers = np.empty((3, n), dtype=np.int64)
+        self.advertiser = np.empty(n, dtype=np.int64)
+        self.bought_revenue = np.empty(n)
+        self.counts = np.zeros(5, dtype=np.int64)  # clicked, carted, bought, won, the winners' prices (cents) summed
+
+
+@njit(cache=True, nogil=True)
+def _outcomes_kernel(winner: np.ndarray, price: np.ndarray, cust: np.ndarray, imp: np.ndarray, stage: np.ndarray,
+                     category: np.ndarray, dice: np.ndarray, ratios: np.ndarray, price_factor: np.ndarray,
+                     pool_p: np.ndarray, lift: np.ndarray, cart_rate: np.ndarray, buy_rate: np.ndarray,
+                     order_value: np.ndarray, mean_price_factor: float, per_advertiser: np.ndarray,
+                     customers: np.ndarray, advertiser: np.ndarray, bought_revenue: np.ndarray,
+                     counts: np.ndarray) -> None:  # pragma: no cover - compiled
+    """What each won auction leads to, in auction order: a click (the impression's true CTR lifted by the
+    customer's stage), a cart, a purchase at the basket's price; the expected revenue of the win before the dice
+    (P(click) x P(cart) x P(buy) x order value, averaged over the price ratio). The products in the order the
+    array expressions used, the sums in auction order as np.bincount adds them: the same floats."""
+    nc = nt = nb = nw = price_sum = 0
+    for i in range(len(winner)):
+        w = winner[i]
+        if w < 0:
+            continue
+        nw += 1
+        price_sum += price[i]
+        s = stage[i]
+        p_true = min(max(pool_p[imp[i]] * lift[s], 0.0), 1.0)
+        usual = order_value[category[i]]
+        per_advertiser[0, w] += 1.0
+        per_advertiser[5, w] += p_true * cart_rate[s] * (buy_rate[s] * mean_price_factor) * usual
+        if not dice[0, i] < p_true:
+            continue
+        per_advertiser[1, w] += 1.0
+        customers[0, nc] = cust[i]
+        advertiser[nc] = w
+        nc += 1
+        if not dice[1, i] < cart_rate[s]:
+            continue
+        per_advertiser[2, w] += 1.0
+        customers[1, nt] = cust[i]
+        nt += 1
+        if not dice[2, i] < buy_rate[s] * price_factor[i]:
+            continue
+        order = usual * ratios[i]
+        per_advertiser[3, w] += 1.0
+        per_advertiser[4, w] += order
+        customers[2, nb] = cust[i]
+        bought_revenue[nb] = order
+        nb += 1
+    counts[0], counts[1], counts[2], counts[3], counts[4] = nc, nt, nb, nw, price_sum
 
 
 @functools.lru_cache(maxsize=8)
