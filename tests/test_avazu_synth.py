@@ -93,6 +93,7 @@ def test_a_precomputed_cdf_draws_what_generator_choice_draws(values: list[int] |
         g = np.random.default_rng(seed)
         k = len(values) if values else int(g.integers(2, 6000))
         p = g.random(k) ** 3
+        p[g.random(k) < 0.2] = 0.0  # impossible values: repeated cdf entries, which the draw must step over
         p /= p.sum()
         n = int(g.integers(1, 5000))
         a, b = np.random.default_rng(seed + 100), np.random.default_rng(seed + 100)
@@ -100,3 +101,24 @@ def test_a_precomputed_cdf_draws_what_generator_choice_draws(values: list[int] |
         idx = _pick(b, _cdf(p), n)
         np.testing.assert_array_equal(drawn, np.asarray(values)[idx] if values else idx)
         assert a.random() == b.random()
+
+
+def test_the_guided_search_is_searchsorted_at_every_edge() -> None:
+    """The guide table's search returns ``searchsorted(side="right")`` on the draws where a slip would show: each
+    cdf entry itself, the guide's bucket edges, the floats just either side of both, 0 and the float below 1."""
+    from models.ctr.synth import _cdf, _inverse_cdf
+
+    g = np.random.default_rng(7)
+    # Equal weights put cdf entries on the guide's bucket edges (1/6 x 5 = 10/12), where a draw just below an
+    # entry lands in the bucket above it once multiplied out: the search must step back.
+    for k, p in [(k, g.random(k) ** 4) for k in (1, 2, 5, 24, 3000)] + [(k, np.ones(k)) for k in (6, 10, 12)]:
+        if k > 12:
+            p[g.random(k) < 0.3] = 0.0
+            p[-1] += 1e-3
+        cdf, guide = _cdf(p / p.sum())
+        edges = np.arange(len(guide)) / len(guide)
+        u = np.concatenate([cdf, edges, [0.0, np.nextafter(1.0, 0.0)], g.random(1000)])
+        u = np.clip(np.concatenate([u, np.nextafter(u, 0.0), np.nextafter(u, 1.0)]), 0.0, np.nextafter(1.0, 0.0))
+        out = np.empty(len(u), dtype=np.int64)
+        _inverse_cdf(cdf, guide, u, out)
+        np.testing.assert_array_equal(out, cdf.searchsorted(u, side="right"), err_msg=f"{k} entries")
