@@ -136,3 +136,20 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     path.write_text(json.dumps(payload, indent=2))
     print(json.dumps(payload, indent=2))
     return path
+
+
+def interleaved_iterations(algos: dict[str, Any], iterations: int,
+                           label: str) -> tuple[dict[str, list[float]], dict[str, dict[str, Any]]]:
+    """``iterations`` rounds of one ``train()`` of each RLlib Algorithm in ``algos`` in turn (this VM's speed
+    drifts up to 2x within minutes: alternating makes the drift hit all alike); seconds per iteration by name, and
+    each one's last result. Prints a line per round."""
+    seconds: dict[str, list[float]] = {name: [] for name in algos}
+    last: dict[str, dict[str, Any]] = {}
+    for i in range(iterations):
+        for name, algo in algos.items():
+            t0 = time.perf_counter()
+            last[name] = algo.train()
+            seconds[name].append(time.perf_counter() - t0)
+        print(f"{label} iteration {i + 1}/{iterations}: " + ", ".join(f"{n} {s[-1]:.3f} s" for n, s in seconds.items()),
+              flush=True)
+    return seconds, last

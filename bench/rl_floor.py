@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from common import write_result
+from common import interleaved_iterations, write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jobs.hashseed import run_with_fixed_hash_seed  # noqa: E402
@@ -93,15 +92,7 @@ def main() -> None:
             algos = {name: build_algorithm(c, cfg.seed) for name, c in configs.items()}
             for algo in algos.values():
                 algo.train()  # warm-up
-            seconds: dict[str, list[float]] = {name: [] for name in algos}
-            last: dict[str, dict[str, Any]] = {}
-            for i in range(args.iterations):
-                for name, algo in algos.items():
-                    t0 = time.perf_counter()
-                    last[name] = algo.train()
-                    seconds[name].append(time.perf_counter() - t0)
-                print(f"{fam.algorithm} iteration {i + 1}/{args.iterations}: "
-                      + ", ".join(f"{n} {s[-1]:.3f} s" for n, s in seconds.items()), flush=True)
+            seconds, last = interleaved_iterations(algos, args.iterations, fam.algorithm)
             for name, algo in algos.items():
                 median = statistics.median(seconds[name])
                 t = last[name].get("timers", {})

@@ -18,11 +18,10 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from common import write_result
+from common import interleaved_iterations, write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jobs.hashseed import run_with_fixed_hash_seed  # noqa: E402
@@ -83,15 +82,7 @@ def main() -> None:
                 set_complexity(algo, 1.0)
                 algo.train()  # warm-up: compilation, the replay buffer's first fill, allocations
                 algos[name] = algo
-            seconds: dict[str, list[float]] = {name: [] for name in algos}
-            last: dict[str, dict[str, Any]] = {}
-            for i in range(args.iterations):
-                for name, algo in algos.items():  # interleaved: both see the same drift of the machine's speed
-                    t0 = time.perf_counter()
-                    last[name] = algo.train()
-                    seconds[name].append(time.perf_counter() - t0)
-                print(f"{fam.algorithm} iteration {i + 1}/{args.iterations}: "
-                      + ", ".join(f"{n} {s[-1]:.2f} s" for n, s in seconds.items()), flush=True)
+            seconds, last = interleaved_iterations(algos, args.iterations, fam.algorithm)
             for name, algo in algos.items():
                 median = statistics.median(seconds[name])
                 rows.append({"family": fam.algorithm, "settings": name, "seconds_median": round(median, 3),
