@@ -274,11 +274,13 @@ def test_each_run_equals_the_same_run_alone_on_the_embedded_stack(stack: dict[st
 
 
 def ray_env_runner_actors() -> int:
-    """How many RLlib env runner actors the Ray head has started (its worker logs name their actor)."""
+    """How many RLlib env runner actors the Ray head has started (its worker logs name their actor's class: the
+    env runner the market's algorithms are configured with)."""
+    from jobs.market.sampling import CountOnceEnvRunner
     from stack.settings import stack_dir
 
     logs = (stack_dir() / "ray").glob("session_*/logs/worker-*.out")
-    return sum(":actor_name:MultiAgentEnvRunner" in p.read_text(errors="replace") for p in logs)
+    return sum(f":actor_name:{CountOnceEnvRunner.__name__}" in p.read_text(errors="replace") for p in logs)
 
 
 @pytest.fixture(scope="module")
