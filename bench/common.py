@@ -153,3 +153,9 @@ def interleaved_iterations(algos: dict[str, Any], iterations: int,
         print(f"{label} iteration {i + 1}/{iterations}: " + ", ".join(f"{n} {s[-1]:.3f} s" for n, s in seconds.items()),
               flush=True)
     return seconds, last
+
+
+def rllib_timers(result: dict[str, Any]) -> dict[str, float]:
+    """RLlib's sampling and learning timers of a train() result (running means, seconds)."""
+    return {k: round(float(v), 3) for k, v in result.get("timers", {}).items()
+            if k in ("env_runner_sampling_timer", "learner_update_timer", "replay_buffer_sampling_timer")}

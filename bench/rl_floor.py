@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common import interleaved_iterations, write_result
+from common import interleaved_iterations, rllib_timers, write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jobs.hashseed import run_with_fixed_hash_seed  # noqa: E402
@@ -95,12 +95,9 @@ def main() -> None:
             seconds, last = interleaved_iterations(algos, args.iterations, fam.algorithm)
             for name, algo in algos.items():
                 median = statistics.median(seconds[name])
-                t = last[name].get("timers", {})
                 rows.append({"family": fam.algorithm, "learners": len(fam.learners), "sampling": name,
                              "seconds_median": round(median, 3), "seconds": [round(s, 3) for s in seconds[name]],
-                             "env_steps_per_s": round(cfg.batch / median, 1),
-                             **{k: round(float(v), 3) for k, v in t.items()
-                                if k in ("env_runner_sampling_timer", "learner_update_timer")}})
+                             "env_steps_per_s": round(cfg.batch / median, 1), **rllib_timers(last[name])})
                 algo.stop()
     finally:
         ray.shutdown()

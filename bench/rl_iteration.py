@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common import interleaved_iterations, write_result
+from common import interleaved_iterations, rllib_timers, write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jobs.hashseed import run_with_fixed_hash_seed  # noqa: E402
@@ -33,12 +33,6 @@ def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     for k, v in extra.items():
         out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
-
-
-def timers(result: dict[str, Any]) -> dict[str, float]:
-    """RLlib's sampling and learning timers of a train() result (running means, seconds)."""
-    return {k: round(float(v), 3) for k, v in result.get("timers", {}).items()
-            if k in ("env_runner_sampling_timer", "learner_update_timer", "replay_buffer_sampling_timer")}
 
 
 def main() -> None:
@@ -87,7 +81,7 @@ def main() -> None:
                 median = statistics.median(seconds[name])
                 rows.append({"family": fam.algorithm, "settings": name, "seconds_median": round(median, 3),
                              "seconds": [round(s, 3) for s in seconds[name]],
-                             "env_steps_per_s": round(configs[name].batch / median, 1), **timers(last[name])})
+                             "env_steps_per_s": round(configs[name].batch / median, 1), **rllib_timers(last[name])})
                 algo.stop()
     finally:
         ray.shutdown()
