@@ -112,9 +112,26 @@ def inject(fault: str, api: Any, dag_id: str, run_id: str, task_id: str, delay_s
 
 def restart(name: str, timeout_s: float = 300) -> float:
     """Stop ``name`` gracefully, start it and wait until healthy (a deploy); returns the seconds it was away."""
+    return restart_service(service(name), timeout_s)
+
+
+def restart_service(svc: Service, timeout_s: float = 300, first_delay_s: float = 1.0) -> float:
+    """Stop ``svc`` gracefully and start it again until it is healthy, retrying with a doubling delay (up to
+    10 s) while it cannot start or exits at once: a dependency may be restarting at the same moment (a CI run
+    restarted MLflow while Postgres shut down; its prepare step failed, nothing was started, and with no pid
+    file the supervisor never brought it back). Returns the seconds it was away; TimeoutError naming the last
+    failure after ``timeout_s``, with the service stopped (no half-started process left behind)."""
     t0 = time.monotonic()
-    svc = service(name)
     stop([svc])
-    start(svc)
-    wait_healthy([svc], timeout_s)
-    return time.monotonic() - t0
+    delay = first_delay_s
+    while True:
+        try:
+            start(svc)
+            wait_healthy([svc], max(1.0, timeout_s - (time.monotonic() - t0)))
+            return time.monotonic() - t0
+        except (SystemExit, Exception) as exc:  # SystemExit: wait_healthy's "exited"; Exception: its prepare step
+            stop([svc])  # the pid file too: the supervisor must not start a second copy meanwhile
+            if time.monotonic() - t0 + delay > timeout_s:
+                raise TimeoutError(f"{svc.name} did not come back healthy in {timeout_s:.0f} s: {exc}") from exc
+            time.sleep(delay)
+            delay = min(2 * delay, 10.0)
