@@ -269,6 +269,12 @@ def _inverse_cdf(cdf: np.ndarray, guide: np.ndarray, u: np.ndarray,
         out[i] = j
 
 
+def _pick_value(rng: np.random.Generator, table: tuple[np.ndarray, Cdf], n: int) -> np.ndarray:
+    """``rng.choice(values, size=n, p=p)`` for a ``(values, _cdf(p))`` table below."""
+    values, dist = table
+    return values[_pick(rng, dist, n)]
+
+
 # The fixed distributions of the impression fields that are not entities of the world: values and their cdfs.
 _HOD_CDF = _cdf((w := 1.0 + 0.6 * np.sin(2 * np.pi * (np.arange(24) - 8) / 24)) / w.sum())  # diurnal traffic
 _BANNER_POS = np.array([0, 1, 2, 3, 4, 5, 7]), _cdf([0.72, 0.265, 0.004, 0.001, 0.002, 0.002, 0.006])
@@ -298,10 +304,10 @@ def _draw_logits(world: SynthWorld, n: int, rng: np.random.Generator) -> tuple[n
                                         + (rng.random(n) * tables["creative_counts"][ad]).astype(np.int64)]
 
     model = _pick(rng, tables["model"], n)
-    banner_pos = _BANNER_POS[0][_pick(rng, _BANNER_POS[1], n)]
-    dtype = _DEVICE_TYPE[0][_pick(rng, _DEVICE_TYPE[1], n)]
-    conn = _CONN_TYPE[0][_pick(rng, _CONN_TYPE[1], n)]
-    c1 = np.where(dtype == 0, 1002, _C1[0][_pick(rng, _C1[1], n)])
+    banner_pos = _pick_value(rng, _BANNER_POS, n)
+    dtype = _pick_value(rng, _DEVICE_TYPE, n)
+    conn = _pick_value(rng, _CONN_TYPE, n)
+    c1 = np.where(dtype == 0, 1002, _pick_value(rng, _C1, n))
     # A share of traffic comes from busy shared IPs (Zipf over BUSY_IPS); the rest from
     # IPs seen about once. Busier IPs click less, which only their counts reveal.
     busy = rng.random(n) < cfg.busy_ip_share
